@@ -1,0 +1,50 @@
+#pragma once
+/// \file comm_executor.hpp
+/// rankpool::comm_executor: the root rank of a communicator farms tasks to the other ranks.
+
+#include <mpi.h>
+
+#include <rankpool/executor.hpp>
+#include <rankpool/options.hpp>
+
+namespace rankpool {
+
+/// Collective over `comm` (the library works on its own duplicate of it). On the root the
+/// constructor returns a usable executor (`is_root()` true); on every other rank it serves tasks
+/// until the root shuts down, then returns with `is_root()` false. A one-rank communicator runs
+/// tasks on local threads. All ranks must run the same executable: a start-up handshake checks
+/// it and throws rankpool::error on every rank when they differ.
+///
+///     rankpool::environment env(argc, argv);
+///     rankpool::comm_executor pool;          // MPI_COMM_WORLD, root 0
+///     if (!pool.is_root()) return 0;         // workers served inside the constructor
+///     auto f = pool.submit(my_function, 42);
+class comm_executor : public detail::basic_executor<true> {
+ public:
+  /// See the class comment. Throws rankpool::error when MPI is not initialized, when the thread
+  /// level is below MPI_THREAD_SERIALIZED, or when the ranks run different executables.
+  explicit comm_executor(MPI_Comm comm = MPI_COMM_WORLD, int root = 0, executor_options o = {});
+  /// shutdown(wait = true); never throws.
+  ~comm_executor();
+
+  /// True on the root rank, which holds the pool.
+  bool is_root() const noexcept { return is_root_; }
+
+ private:
+  bool is_root_ = false;
+};
+
+/// Starts `o.max_workers` worker processes of this executable with MPI_Comm_spawn and farms
+/// tasks to them, as mpi4py.futures' MPIPoolExecutor does. The spawned processes serve inside
+/// their rankpool::environment (or the first rankpool call) and exit; they never run the rest
+/// of the program.
+class spawn_executor : public detail::basic_executor<true> {
+ public:
+  /// Spawns the workers (collective over MPI_COMM_SELF). Throws rankpool::error when the spawn
+  /// fails or MPI is not initialized.
+  explicit spawn_executor(executor_options o = {});
+  /// shutdown(wait = true); never throws.
+  ~spawn_executor();
+};
+
+}  // namespace rankpool

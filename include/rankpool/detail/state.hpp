@@ -1,0 +1,160 @@
+#pragma once
+// Shared state behind rankpool::future<T>: status, value or exception, done callbacks, and the
+// waiters of wait()/as_completed(). Every transition takes the state's mutex, so any thread may
+// wait on, cancel, complete or add callbacks to a state.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace rankpool::detail {
+
+enum class status : std::uint8_t { pending, running, finished, cancelled };
+
+class state_base;
+
+/// A party waiting on several states (wait(), as_completed()). States call `notify` under their
+/// own lock when they finish; the waiter keeps the order of completion.
+class multi_waiter {
+ public:
+  void notify(state_base* s, bool failed) {
+    {
+      std::lock_guard lk(m_);
+      completed_.push_back(s);
+      if (failed) ++failed_;
+    }
+    cv_.notify_all();
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<state_base*> completed_;  // in completion order
+  std::size_t failed_ = 0;
+};
+
+/// Reports an exception thrown by a done callback (never swallowed silently). Defaults to a line
+/// on stderr; replace it with rankpool::set_callback_error_handler.
+void report_callback_error(std::exception_ptr e) noexcept;
+
+class state_base : public std::enable_shared_from_this<state_base> {
+ public:
+  state_base() = default;
+  state_base(const state_base&) = delete;
+  state_base& operator=(const state_base&) = delete;
+  virtual ~state_base() = default;
+
+  status get_status() const noexcept { return status_.load(std::memory_order_acquire); }
+  bool done() const noexcept {
+    auto s = get_status();
+    return s == status::finished || s == status::cancelled;
+  }
+
+  /// pending -> cancelled. False when the task already started or finished.
+  bool cancel() {
+    std::unique_lock lk(m_);
+    auto s = status_.load(std::memory_order_relaxed);
+    if (s == status::cancelled) return true;
+    if (s != status::pending) return false;
+    status_.store(status::cancelled, std::memory_order_release);
+    complete_locked(lk, false);
+    return true;
+  }
+
+  /// pending -> running, as concurrent.futures' set_running_or_notify_cancel: false when the
+  /// future was cancelled, and the executor must then drop the task.
+  bool set_running() {
+    std::lock_guard lk(m_);
+    auto s = status_.load(std::memory_order_relaxed);
+    if (s == status::cancelled) return false;
+    if (s == status::pending) status_.store(status::running, std::memory_order_release);
+    return true;
+  }
+
+  /// Finishes with an exception. Ignored when already done (e.g. cancelled meanwhile).
+  void set_exception(std::exception_ptr e) {
+    std::unique_lock lk(m_);
+    if (is_done_locked()) return;
+    exception_ = std::move(e);
+    status_.store(status::finished, std::memory_order_release);
+    complete_locked(lk, true);
+  }
+
+  /// Blocks until done. Spins briefly first: a result that is microseconds away should not pay
+  /// a sleep and a wake-up.
+  void wait() {
+    if (spin_until_done()) return;
+    std::unique_lock lk(m_);
+    cv_.wait(lk, [&] { return is_done_locked(); });
+  }
+
+  /// Blocks until done or the time runs out; true when done.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> d) {
+    if (spin_until_done()) return true;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
+    std::unique_lock lk(m_);
+    return cv_.wait_until(lk, deadline, [&] { return is_done_locked(); });
+  }
+
+  std::exception_ptr exception_unsafe() const noexcept { return exception_; }
+
+  /// Registers a waiter; returns true (and does not register) when already done.
+  bool add_waiter(multi_waiter* w) {
+    std::lock_guard lk(m_);
+    if (is_done_locked()) return true;
+    waiters_.push_back(w);
+    return false;
+  }
+  void remove_waiter(multi_waiter* w) {
+    std::lock_guard lk(m_);
+    std::erase(waiters_, w);
+  }
+  bool failed() const noexcept { return get_status() == status::finished && exception_ != nullptr; }
+
+ protected:
+  bool is_done_locked() const noexcept {
+    auto s = status_.load(std::memory_order_relaxed);
+    return s == status::finished || s == status::cancelled;
+  }
+
+  /// Called with the lock held right after the state became done: wakes waiters, then runs the
+  /// callbacks without the lock (a callback may inspect or wait on this very future).
+  void complete_locked(std::unique_lock<std::mutex>& lk, bool failed) {
+    auto waiters = std::move(waiters_);
+    waiters_.clear();
+    for (auto* w : waiters) w->notify(this, failed);
+    cv_.notify_all();
+    lk.unlock();
+    run_callbacks();
+  }
+
+  virtual void run_callbacks() = 0;
+
+  bool spin_until_done() const noexcept {
+    for (int i = 0; i < 2000; ++i) {
+      if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    return done();
+  }
+
+  mutable std::mutex m_;
+  std::condition_variable cv_;
+  std::atomic<status> status_{status::pending};
+  std::exception_ptr exception_;
+  std::vector<multi_waiter*> waiters_;
+};
+
+template <class T>
+class shared_state;
+
+}  // namespace rankpool::detail

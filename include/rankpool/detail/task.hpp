@@ -1,0 +1,337 @@
+#pragma once
+// Tasks as the executors see them, and how a callable travels: the invoker registry (keyed by
+// the mangled name of the invoker type, the same in every copy of one executable), callables
+// encoded by kind, results and exceptions encoded on the worker and rebuilt on the root.
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <rankpool/detail/codec.hpp>
+#include <rankpool/detail/state.hpp>
+#include <rankpool/future.hpp>
+
+namespace rankpool::detail {
+
+// ---- registry (src/registry.cpp) -------------------------------------------------------------
+
+/// Decodes a TASK body (callable and arguments) from `in`, runs it, and writes the RESULT body
+/// (status byte, then the value or the exception) to `out`. Never throws.
+using invoke_fn = void (*)(reader& in, writer& out) noexcept;
+
+/// Adds an invoker under a key derived from `type_name`; called from static initialisation.
+std::uint64_t register_invoker(const char* type_name, invoke_fn fn) noexcept;
+/// The invoker for `key`, or nullptr when this executable has none.
+invoke_fn find_invoker(std::uint64_t key) noexcept;
+
+/// A code address as (module, offset), valid in every process running the same binaries.
+struct code_address {
+  std::uint64_t module = 0;
+  std::uint64_t offset = 0;
+};
+/// Locates the function at `fn`; throws rankpool::error when it is in no loaded module.
+code_address encode_code_address(const void* fn);
+/// The function at `a` in this process; throws decode_error when `a` is not inside the
+/// executable code of a loaded module.
+const void* decode_code_address(code_address a);
+
+/// Writes status 1 and the exception `e` (kind, type name, message, this worker's rank and host).
+void write_exception(writer& out, std::exception_ptr e) noexcept;
+/// Reads what write_exception wrote, as the exception the root rethrows.
+std::exception_ptr read_exception(reader& in);
+
+inline constexpr std::uint8_t result_ok = 0;
+inline constexpr std::uint8_t result_exception = 1;
+
+// ---- callables ---------------------------------------------------------------------------
+
+template <class F>
+concept function_pointer = std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
+
+template <class F>
+struct callable_codec {
+  static constexpr bool by_address = function_pointer<F>;
+  static constexpr bool by_serialize = !by_address && has_serialize<F>;
+  static constexpr bool by_type = !by_address && !by_serialize && std::is_empty_v<F> &&
+                                  std::is_default_constructible_v<F>;
+  static constexpr bool by_bytes = !by_address && !by_serialize && !by_type && std::is_class_v<F> &&
+                                   std::is_trivially_copyable_v<F> && std::is_default_constructible_v<F> &&
+                                   !std::is_same_v<F, std::function<void()>>;
+  static_assert(by_address || by_serialize || by_type || by_bytes || is_sendable_v<F>,
+                "rankpool: this callable cannot be sent to a worker. Submit a free function, a capture-less "
+                "lambda or a default-constructible function object; pass captured values as arguments, or give "
+                "a stateful function object a serialize() member.");
+
+  static void write(writer& w, const F& f) {
+    if constexpr (by_address) {
+      auto a = encode_code_address(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(f)));
+      w.raw().put_value(a);
+    } else if constexpr (by_type) {
+      (void)w, (void)f;  // the type is the identity: nothing to send
+    } else {
+      encode(w, f);
+    }
+  }
+  static F read(reader& r) {
+    if constexpr (by_address) {
+      auto a = r.raw().get_value<code_address>();
+      return reinterpret_cast<F>(reinterpret_cast<std::uintptr_t>(decode_code_address(a)));
+    } else {
+      F f{};
+      if constexpr (!by_type) decode(r, f);
+      return f;
+    }
+  }
+};
+
+/// Type-erased wrapper used by map for void results.
+template <class R>
+using map_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+/// One element of a map chunk: a value or the exception its call threw.
+template <class R>
+struct outcome {
+  std::optional<map_value_t<R>> value;
+  std::exception_ptr error;
+};
+
+template <class R, class F, class... A>
+decltype(auto) call(F& f, std::tuple<A...>& args) {
+  return std::apply(f, std::move(args));
+}
+
+/// Writes status ok and the value of `produce()`, or status exception; never throws.
+template <class R, class Produce>
+void write_outcome(writer& out, Produce&& produce) noexcept {
+  // Each value gets a fresh archive, so that an error that discards a half-written value cannot
+  // leave the two sides with different archive state (Boost writes class info once per archive).
+  out.reset_archive();
+  auto mark = out.raw().size();
+  try {
+    if constexpr (std::is_void_v<R>) {
+      produce();
+      out.raw().put_value(result_ok);
+    } else {
+      R r = produce();
+      out.raw().put_value(result_ok);
+      encode(out, r);
+    }
+  } catch (...) {
+    out.reset_archive();
+    out.raw().truncate(mark);
+    write_exception(out, std::current_exception());
+  }
+}
+
+/// The worker side of `submit(f, args...)`.
+template <class F, class... A>
+struct invoker {
+  using R = std::invoke_result_t<F&, A&&...>;
+  static void run(reader& in, writer& out) noexcept {
+    std::optional<F> f;
+    std::optional<std::tuple<A...>> args;
+    try {
+      f.emplace(callable_codec<F>::read(in));
+      args.emplace();
+      decode(in, *args);
+      if (in.raw().remaining() != 0) throw decode_error("rankpool: trailing bytes after the task's arguments");
+    } catch (...) {
+      write_exception(out, std::current_exception());
+      return;
+    }
+    write_outcome<R>(out, [&]() -> R { return std::apply(*f, std::move(*args)); });
+  }
+  static inline const std::uint64_t key = register_invoker(typeid(invoker).name(), &run);
+};
+
+/// The worker side of one chunk of `map(f, range)`: every element's outcome, in order.
+template <class F, class X>
+struct chunk_invoker {
+  using R = std::invoke_result_t<F&, X&&>;
+  static void run(reader& in, writer& out) noexcept {
+    std::optional<F> f;
+    std::vector<X> items;
+    try {
+      f.emplace(callable_codec<F>::read(in));
+      decode(in, items);
+      if (in.raw().remaining() != 0) throw decode_error("rankpool: trailing bytes after the chunk");
+    } catch (...) {
+      write_exception(out, std::current_exception());
+      return;
+    }
+    out.raw().put_value(result_ok);
+    out.raw().put_value<std::uint64_t>(items.size());
+    for (auto& x : items) write_outcome<R>(out, [&]() -> R { return std::invoke(*f, std::move(x)); });
+  }
+  static inline const std::uint64_t key = register_invoker(typeid(chunk_invoker).name(), &run);
+};
+
+// ---- tasks as executors hold them ----------------------------------------------------------
+
+/// One unit of work: a single submit, or one chunk of a map.
+class task {
+ public:
+  task() = default;
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+  virtual ~task() = default;
+
+  /// The state behind the task's future (for cancel, running and failure).
+  state_base& state() noexcept { return *state_; }
+  /// Runs the task in this process and completes its future. Never throws.
+  virtual void run_here() noexcept = 0;
+  /// Completes the future from a RESULT body written by the invoker. Never throws.
+  virtual void complete_from(reader& in) noexcept = 0;
+  /// Fails the future with `e`.
+  void fail(std::exception_ptr e) noexcept { state_->set_exception(std::move(e)); }
+  /// The encoded TASK body: invoker key, callable, arguments (empty for local-only executors).
+  std::vector<char>& bytes() noexcept { return bytes_; }
+  /// Number of map elements this task carries (1 for submit), for scheduling decisions.
+  std::size_t weight = 1;
+
+ protected:
+  std::shared_ptr<state_base> state_;
+  std::vector<char> bytes_;
+};
+
+using task_ptr = std::unique_ptr<task>;
+
+template <class R>
+void complete_value(shared_state<R>& s, reader& in) {
+  if (in.raw().get_value<std::uint8_t>() != result_ok) {
+    s.set_exception(read_exception(in));
+    return;
+  }
+  if constexpr (std::is_void_v<R>) {
+    s.set_value();
+  } else {
+    R r{};
+    in.reset_archive();
+    decode(in, r);
+    s.set_value(std::move(r));
+  }
+}
+
+/// Result that failed to decode on the root: only that future fails.
+std::exception_ptr make_result_decode_error(const std::exception_ptr& cause) noexcept;
+
+template <class R, class F, class... A>
+class call_task final : public task {
+ public:
+  call_task(std::shared_ptr<shared_state<R>> s, F f, std::tuple<A...> args)
+      : typed_(std::move(s)), f_(std::move(f)), args_(std::move(args)) {
+    state_ = typed_;
+  }
+  void encode_body() {
+    writer w;
+    w.raw().put_value(invoker<F, A...>::key);
+    callable_codec<F>::write(w, f_);
+    encode(w, *args_);
+    bytes_ = w.take();
+  }
+  void drop_local() { args_.reset(); }
+  void run_here() noexcept override {
+    try {
+      if (!args_) throw invalid_state_error("rankpool: task has no local copy of its arguments");
+      if constexpr (std::is_void_v<R>) {
+        std::apply(f_, std::move(*args_));
+        typed_->set_value();
+      } else {
+        typed_->set_value(std::apply(f_, std::move(*args_)));
+      }
+    } catch (...) {
+      typed_->set_exception(std::current_exception());
+    }
+  }
+  void complete_from(reader& in) noexcept override {
+    try {
+      complete_value<R>(*typed_, in);
+    } catch (...) {
+      typed_->set_exception(make_result_decode_error(std::current_exception()));
+    }
+  }
+
+ private:
+  std::shared_ptr<shared_state<R>> typed_;
+  F f_;
+  std::optional<std::tuple<A...>> args_;
+};
+
+template <class R, class F, class X>
+class chunk_task final : public task {
+ public:
+  using result_type = std::vector<outcome<R>>;
+  chunk_task(std::shared_ptr<shared_state<result_type>> s, F f, std::vector<X> items)
+      : typed_(std::move(s)), f_(std::move(f)), items_(std::move(items)) {
+    state_ = typed_;
+    weight = items_.size();
+  }
+  void encode_body() {
+    writer w;
+    w.raw().put_value(chunk_invoker<F, X>::key);
+    callable_codec<F>::write(w, f_);
+    encode(w, items_);
+    bytes_ = w.take();
+  }
+  void drop_local() { items_ = {}; }
+  void run_here() noexcept override {
+    try {
+      result_type out;
+      out.reserve(items_.size());
+      for (auto& x : items_) {
+        auto& o = out.emplace_back();
+        try {
+          if constexpr (std::is_void_v<R>) {
+            std::invoke(f_, std::move(x));
+            o.value.emplace();
+          } else {
+            o.value.emplace(std::invoke(f_, std::move(x)));
+          }
+        } catch (...) {
+          o.error = std::current_exception();
+        }
+      }
+      typed_->set_value(std::move(out));
+    } catch (...) {
+      typed_->set_exception(std::current_exception());
+    }
+  }
+  void complete_from(reader& in) noexcept override {
+    try {
+      if (in.raw().get_value<std::uint8_t>() != result_ok) {
+        typed_->set_exception(read_exception(in));
+        return;
+      }
+      result_type out(in.get_length(1));
+      for (auto& o : out) {
+        if (in.raw().get_value<std::uint8_t>() != result_ok) {
+          o.error = read_exception(in);
+        } else if constexpr (std::is_void_v<R>) {
+          o.value.emplace();
+        } else {
+          in.reset_archive();
+          decode(in, o.value.emplace());
+        }
+      }
+      typed_->set_value(std::move(out));
+    } catch (...) {
+      typed_->set_exception(make_result_decode_error(std::current_exception()));
+    }
+  }
+
+ private:
+  std::shared_ptr<shared_state<result_type>> typed_;
+  F f_;
+  std::vector<X> items_;
+};
+
+}  // namespace rankpool::detail

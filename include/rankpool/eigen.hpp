@@ -1,0 +1,112 @@
+#pragma once
+/// \file eigen.hpp
+/// Makes every dense Eigen::Matrix and Eigen::Array sendable: dimensions, then the coefficients
+/// as one raw block (never element by element), at top level and inside containers.
+
+#include <cstdint>
+
+#include <Eigen/Core>
+#include <boost/serialization/split_free.hpp>
+
+#include <rankpool/detail/codec.hpp>
+#include <rankpool/serialization.hpp>
+
+namespace rankpool {
+namespace detail {
+template <class T>
+struct is_eigen_dense : std::false_type {};
+template <class S, int R, int C, int O, int MR, int MC>
+struct is_eigen_dense<Eigen::Matrix<S, R, C, O, MR, MC>> : std::true_type {};
+template <class S, int R, int C, int O, int MR, int MC>
+struct is_eigen_dense<Eigen::Array<S, R, C, O, MR, MC>> : std::true_type {};
+
+template <class M>
+void check_eigen_dims(std::uint64_t rows, std::uint64_t cols) {
+  constexpr auto R = M::RowsAtCompileTime, C = M::ColsAtCompileTime;
+  if ((R != Eigen::Dynamic && rows != static_cast<std::uint64_t>(R)) ||
+      (C != Eigen::Dynamic && cols != static_cast<std::uint64_t>(C)) ||
+      (M::MaxRowsAtCompileTime != Eigen::Dynamic && rows > static_cast<std::uint64_t>(M::MaxRowsAtCompileTime)) ||
+      (M::MaxColsAtCompileTime != Eigen::Dynamic && cols > static_cast<std::uint64_t>(M::MaxColsAtCompileTime)))
+    throw decode_error("rankpool: Eigen dimensions " + std::to_string(rows) + "x" + std::to_string(cols) +
+                       " do not fit the receiving type");
+}
+
+template <class M>
+struct codec<M, std::enable_if_t<is_eigen_dense<M>::value>> {
+  using scalar = typename M::Scalar;
+  static void write(writer& w, const M& m) {
+    w.raw().put_value<std::uint64_t>(static_cast<std::uint64_t>(m.rows()));
+    w.raw().put_value<std::uint64_t>(static_cast<std::uint64_t>(m.cols()));
+    if constexpr (raw_bytes<scalar>) {
+      w.raw().put(m.data(), static_cast<std::size_t>(m.size()) * sizeof(scalar));
+    } else {
+      for (Eigen::Index i = 0; i < m.size(); ++i) encode(w, m.data()[i]);
+    }
+  }
+  static void read(reader& r, M& m) {
+    auto rows = r.raw().get_value<std::uint64_t>();
+    auto cols = r.raw().get_value<std::uint64_t>();
+    check_eigen_dims<M>(rows, cols);
+    if (rows != 0 && cols > (raw_bytes<scalar> ? r.raw().remaining() / sizeof(scalar) : r.raw().remaining()) / rows)
+      throw decode_error("rankpool: Eigen dimensions exceed the message");
+    m.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+    if constexpr (raw_bytes<scalar>) {
+      r.raw().get(m.data(), static_cast<std::size_t>(m.size()) * sizeof(scalar));
+    } else {
+      for (Eigen::Index i = 0; i < m.size(); ++i) decode(r, m.data()[i]);
+    }
+  }
+};
+}  // namespace detail
+
+template <class S, int R, int C, int O, int MR, int MC>
+struct is_sendable<Eigen::Matrix<S, R, C, O, MR, MC>> : is_sendable<S> {};
+template <class S, int R, int C, int O, int MR, int MC>
+struct is_sendable<Eigen::Array<S, R, C, O, MR, MC>> : is_sendable<S> {};
+
+}  // namespace rankpool
+
+// Inside Boost-serialized containers (std::vector<Eigen::MatrixXd>, ...): same layout, through
+// the archive's binary block path.
+namespace boost::serialization {
+template <class Archive, class S, int R, int C, int O, int MR, int MC>
+void save(Archive& ar, const Eigen::Matrix<S, R, C, O, MR, MC>& m, const unsigned int) {
+  std::int64_t rows = m.rows(), cols = m.cols();
+  ar << rows << cols;
+  ar << boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
+}
+template <class Archive, class S, int R, int C, int O, int MR, int MC>
+void load(Archive& ar, Eigen::Matrix<S, R, C, O, MR, MC>& m, const unsigned int) {
+  std::int64_t rows = 0, cols = 0;
+  ar >> rows >> cols;
+  if (rows < 0 || cols < 0) throw rankpool::detail::decode_error("rankpool: negative Eigen dimensions");
+  rankpool::detail::check_eigen_dims<Eigen::Matrix<S, R, C, O, MR, MC>>(static_cast<std::uint64_t>(rows),
+                                                                         static_cast<std::uint64_t>(cols));
+  m.resize(rows, cols);
+  ar >> boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
+}
+template <class Archive, class S, int R, int C, int O, int MR, int MC>
+void serialize(Archive& ar, Eigen::Matrix<S, R, C, O, MR, MC>& m, const unsigned int v) {
+  split_free(ar, m, v);
+}
+template <class Archive, class S, int R, int C, int O, int MR, int MC>
+void save(Archive& ar, const Eigen::Array<S, R, C, O, MR, MC>& m, const unsigned int) {
+  std::int64_t rows = m.rows(), cols = m.cols();
+  ar << rows << cols;
+  ar << boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
+}
+template <class Archive, class S, int R, int C, int O, int MR, int MC>
+void load(Archive& ar, Eigen::Array<S, R, C, O, MR, MC>& m, const unsigned int) {
+  std::int64_t rows = 0, cols = 0;
+  ar >> rows >> cols;
+  if (rows < 0 || cols < 0) throw rankpool::detail::decode_error("rankpool: negative Eigen dimensions");
+  rankpool::detail::check_eigen_dims<Eigen::Array<S, R, C, O, MR, MC>>(static_cast<std::uint64_t>(rows),
+                                                                        static_cast<std::uint64_t>(cols));
+  m.resize(rows, cols);
+  ar >> boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
+}
+template <class Archive, class S, int R, int C, int O, int MR, int MC>
+void serialize(Archive& ar, Eigen::Array<S, R, C, O, MR, MC>& m, const unsigned int v) {
+  split_free(ar, m, v);
+}
+}  // namespace boost::serialization

@@ -1,0 +1,274 @@
+#pragma once
+/// \file executor.hpp
+/// The interface every rankpool executor shares: submit, map, shutdown, num_workers.
+
+#include <chrono>
+#include <cstddef>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <rankpool/detail/core.hpp>
+#include <rankpool/errors.hpp>
+#include <rankpool/future.hpp>
+#include <rankpool/options.hpp>
+#include <rankpool/wait.hpp>
+
+namespace rankpool {
+
+/// The lazy result range of `map`: yields f(x) for each x, in input order (or completion order
+/// with `unordered`). Iterating rethrows a task's exception at its position and throws
+/// timeout_error when the map's timeout has run out. Destroying the range cancels the tasks
+/// that have not started, as closing the generator of Python's Executor.map does.
+template <class R>
+class map_range {
+ public:
+  /// The element type: R, or std::monostate when f returns void.
+  using value_type = detail::map_value_t<R>;
+  using chunk_type = std::vector<detail::outcome<R>>;
+
+  /// Wraps the chunk futures of one map call.
+  map_range(std::vector<future<chunk_type>> chunks, bool unordered,
+            std::optional<std::chrono::steady_clock::time_point> deadline)
+      : chunks_(std::move(chunks)), unordered_(unordered), deadline_(deadline) {}
+  map_range(map_range&&) noexcept = default;
+  map_range& operator=(map_range&&) noexcept = default;
+  map_range(const map_range&) = delete;
+  map_range& operator=(const map_range&) = delete;
+  ~map_range() {
+    for (std::size_t i = 0; i < chunks_.size(); ++i)
+      if (!consumed(i)) chunks_[i].cancel();
+  }
+
+  /// Input iterator over the results.
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = detail::map_value_t<R>;
+    using difference_type = std::ptrdiff_t;
+    using reference = value_type&;
+    using pointer = value_type*;
+
+    iterator() = default;
+    explicit iterator(map_range* r) : r_(r) { advance(); }
+    /// The current result (rethrows the element's exception).
+    reference operator*() const { return r_->current(); }
+    pointer operator->() const { return &r_->current(); }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    void operator++(int) { advance(); }
+    friend bool operator==(const iterator& a, std::default_sentinel_t) { return a.r_ == nullptr; }
+
+   private:
+    void advance() {
+      if (!r_->next()) r_ = nullptr;
+    }
+    map_range* r_ = nullptr;
+  };
+
+  /// Starts the iteration (an input range: iterate once).
+  iterator begin() { return iterator(this); }
+  /// End sentinel.
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+  /// Consumes the whole range into a vector (rethrows the first exception in iteration order).
+  std::vector<value_type> to_vector() {
+    std::vector<value_type> out;
+    for (auto& v : *this) out.push_back(std::move(v));
+    return out;
+  }
+
+ private:
+  bool consumed(std::size_t i) const { return i < taken_.size() && taken_[i]; }
+
+  // Moves to the next element; false at the end.
+  bool next() {
+    while (true) {
+      if (chunk_ && pos_ + 1 < chunk_->size()) {
+        ++pos_;
+        return true;
+      }
+      if (!load_next_chunk()) return false;
+      pos_ = static_cast<std::size_t>(-1);
+    }
+  }
+
+  bool load_next_chunk() {
+    chunk_.reset();
+    if (taken_count_ == chunks_.size()) return false;
+    if (taken_.empty()) taken_.assign(chunks_.size(), false);
+    std::size_t idx;
+    if (!unordered_) {
+      idx = taken_count_;
+      wait_one(chunks_[idx]);
+    } else {
+      if (!completion_) {
+        std::optional<std::chrono::duration<double>> t;
+        if (deadline_) t = std::chrono::duration<double>(*deadline_ - std::chrono::steady_clock::now());
+        if (t && t->count() < 0) t = std::chrono::duration<double>(0);
+        completion_.emplace(chunks_, t);
+        completion_it_.emplace(completion_->begin());
+      } else {
+        ++*completion_it_;
+      }
+      const auto& f = **completion_it_;
+      idx = index_of(f);
+    }
+    taken_[idx] = true;
+    ++taken_count_;
+    chunk_ = chunks_[idx].result();  // a whole-chunk failure (lost worker...) throws here
+    return true;
+  }
+
+  std::size_t index_of(const future<chunk_type>& f) const {
+    for (std::size_t i = 0; i < chunks_.size(); ++i)
+      if (chunks_[i] == f && !consumed(i)) return i;
+    return 0;
+  }
+
+  void wait_one(const future<chunk_type>& f) const {
+    if (!deadline_) return f.wait();
+    auto left = *deadline_ - std::chrono::steady_clock::now();
+    if (left < left.zero() || !f.state()->wait_for(left))
+      if (!f.done()) throw timeout_error("rankpool: map timed out before all results arrived");
+  }
+
+  value_type& current() {
+    auto& o = (*chunk_)[pos_];
+    if (o.error) std::rethrow_exception(o.error);
+    return *o.value;
+  }
+
+  std::vector<future<chunk_type>> chunks_;
+  bool unordered_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  std::vector<bool> taken_;
+  std::size_t taken_count_ = 0;
+  std::optional<chunk_type> chunk_;
+  std::size_t pos_ = 0;
+  std::optional<as_completed_range<chunk_type>> completion_;
+  std::optional<typename as_completed_range<chunk_type>::iterator> completion_it_;
+};
+
+namespace detail {
+
+template <class F, class... A>
+using call_result_t = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&&...>;
+
+/// submit/map/shutdown over an executor_core. `Remote`: tasks may travel to other processes,
+/// so callables, arguments and results must be sendable (checked at compile time).
+template <bool Remote>
+class basic_executor {
+ public:
+  basic_executor(const basic_executor&) = delete;
+  basic_executor& operator=(const basic_executor&) = delete;
+
+  /// Schedules `f(args...)` and returns its future at once. Throws invalid_state_error after
+  /// shutdown (or on a rank that is not the root).
+  template <class F, class... Args>
+  future<call_result_t<F, Args...>> submit(F&& f, Args&&... args) {
+    using R = call_result_t<F, Args...>;
+    using Fn = std::decay_t<F>;
+    check_sendable<Fn, R, std::decay_t<Args>...>();
+    auto s = std::make_shared<detail::shared_state<R>>();
+    auto t = std::make_unique<detail::call_task<R, Fn, std::decay_t<Args>...>>(
+        s, std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
+    prepare(*t);
+    std::vector<detail::task_ptr> one;
+    one.push_back(std::move(t));
+    core().submit(one);
+    return future<R>(std::move(s));
+  }
+
+  /// Schedules `f(x)` for every x of `range` (all submitted now, in chunks of
+  /// `o.chunksize`) and returns the lazy range of results; see map_range.
+  template <class F, std::ranges::input_range Range>
+  auto map(F&& f, Range&& range, map_options o = {}) {
+    using X = std::decay_t<std::ranges::range_reference_t<Range>>;
+    using Fn = std::decay_t<F>;
+    using R = std::invoke_result_t<Fn&, X&&>;
+    using chunk_t = std::vector<detail::outcome<R>>;
+    check_sendable<Fn, R, X>();
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (o.timeout)
+      deadline = std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(*o.timeout);
+    const std::size_t chunksize = o.chunksize == 0 ? 1 : o.chunksize;
+    std::vector<future<chunk_t>> futures;
+    std::vector<detail::task_ptr> tasks;
+    std::vector<X> items;
+    Fn fn(std::forward<F>(f));
+    auto flush = [&] {
+      auto s = std::make_shared<detail::shared_state<chunk_t>>();
+      auto t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, std::move(items));
+      items = {};
+      prepare(*t);
+      tasks.push_back(std::move(t));
+      futures.emplace_back(std::move(s));
+    };
+    for (auto&& x : range) {
+      items.emplace_back(std::forward<decltype(x)>(x));
+      if (items.size() == chunksize) flush();
+    }
+    if (!items.empty()) flush();
+    core().submit(tasks);
+    return map_range<R>(std::move(futures), o.unordered, deadline);
+  }
+
+  /// No new tasks; `cancel_futures` cancels the ones not yet started; `wait` blocks until
+  /// running ones end. Idempotent.
+  void shutdown(bool wait = true, bool cancel_futures = false) {
+    if (core_) core_->shutdown(wait, cancel_futures);
+  }
+
+  /// How many workers execute tasks.
+  std::size_t num_workers() const noexcept { return core_ ? core_->num_workers() : 0; }
+
+ protected:
+  basic_executor() = default;
+  ~basic_executor() {
+    try {
+      shutdown(true);
+    } catch (...) {  // a destructor never throws; shutdown's own errors are already on the futures
+    }
+  }
+
+  detail::executor_core& core() {
+    if (!core_) throw invalid_state_error("rankpool: this executor has no pool on this rank (it is not the root)");
+    return *core_;
+  }
+
+  std::unique_ptr<detail::executor_core> core_;
+
+ private:
+  template <class Fn, class R, class... A>
+  static constexpr void check_sendable() {
+    if constexpr (Remote) {
+      static_assert((detail::require_sendable<A>::value && ... && true));
+      if constexpr (!std::is_void_v<R>) static_assert(detail::require_sendable<R>::value);
+      static_assert(detail::callable_codec<Fn>::by_address || detail::callable_codec<Fn>::by_serialize ||
+                    detail::callable_codec<Fn>::by_type || detail::callable_codec<Fn>::by_bytes);
+    }
+  }
+
+  template <class T>
+  void prepare(T& t) {
+    if constexpr (Remote) {
+      auto& c = core();
+      if (c.wants_bytes()) {
+        t.encode_body();
+        if (!c.runs_locally()) t.drop_local();
+      }
+    }
+  }
+};
+
+}  // namespace detail
+
+}  // namespace rankpool

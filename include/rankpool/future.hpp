@@ -1,0 +1,197 @@
+#pragma once
+/// \file future.hpp
+/// rankpool::future<T>: a copyable handle to the outcome of a task, as Python's
+/// concurrent.futures.Future. Thread-safe: any thread may wait on, cancel, or add callbacks to it.
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <rankpool/detail/state.hpp>
+#include <rankpool/errors.hpp>
+
+namespace rankpool {
+
+template <class T>
+class future;
+
+/// Replaces the handler of exceptions thrown by done callbacks (default: a line on stderr).
+/// Passing an empty function restores the default. The handler must not throw.
+void set_callback_error_handler(std::function<void(std::exception_ptr)> handler);
+
+namespace detail {
+
+template <class T>
+class shared_state final : public state_base {
+ public:
+  using callback = std::function<void(const future<T>&)>;
+
+  /// Finishes with a value. Ignored when already done.
+  template <class... U>
+  void set_value(U&&... v) {
+    std::unique_lock lk(m_);
+    if (is_done_locked()) return;
+    if constexpr (!std::is_void_v<T>) value_.emplace(std::forward<U>(v)...);
+    status_.store(status::finished, std::memory_order_release);
+    complete_locked(lk, false);
+  }
+
+  void add_callback(callback fn) {
+    {
+      std::lock_guard lk(m_);
+      if (!is_done_locked()) {
+        callbacks_.push_back(std::move(fn));
+        return;
+      }
+    }
+    invoke_one(fn);
+  }
+
+  const auto& value_unsafe() const noexcept { return value_; }
+
+ private:
+  void run_callbacks() override {
+    std::vector<callback> cbs;
+    {
+      std::lock_guard lk(m_);
+      cbs.swap(callbacks_);
+    }
+    for (auto& fn : cbs) invoke_one(fn);
+  }
+
+  void invoke_one(const callback& fn) noexcept;
+
+  struct empty {};
+  std::conditional_t<std::is_void_v<T>, empty, std::optional<T>> value_;
+  std::vector<callback> callbacks_;
+};
+
+}  // namespace detail
+
+/// The outcome of a task: a value of type T, an exception, or cancellation.
+/// Copies share one state, as Python future objects do.
+template <class T>
+class future {
+ public:
+  /// The type `result()` returns.
+  using value_type = T;
+
+  /// An invalid future (no state); `valid()` is false and every other call throws invalid_state_error.
+  future() = default;
+  /// Wraps a shared state (used by executors).
+  explicit future(std::shared_ptr<detail::shared_state<T>> s) : state_(std::move(s)) {}
+
+  /// Waits, then returns the value or rethrows the task's exception; throws cancelled_error if
+  /// the task was cancelled. May be called repeatedly (each call returns a copy).
+  T result() const {
+    check();
+    state_->wait();
+    return get();
+  }
+
+  /// As result(), but throws timeout_error when `timeout` runs out first.
+  template <class Rep, class Period>
+  T result(std::chrono::duration<Rep, Period> timeout) const {
+    check();
+    if (!state_->wait_for(timeout)) throw timeout_error("rankpool: future::result timed out");
+    return get();
+  }
+
+  /// Waits, then returns the task's exception, or nullptr when it succeeded; throws
+  /// cancelled_error if it was cancelled.
+  std::exception_ptr exception() const {
+    check();
+    state_->wait();
+    return get_exception();
+  }
+
+  /// As exception(), but throws timeout_error when `timeout` runs out first.
+  template <class Rep, class Period>
+  std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
+    check();
+    if (!state_->wait_for(timeout)) throw timeout_error("rankpool: future::exception timed out");
+    return get_exception();
+  }
+
+  /// Blocks until the future is done (finished or cancelled), without throwing its exception.
+  void wait() const {
+    check();
+    state_->wait();
+  }
+
+  /// True when the task finished (with a value or an exception) or was cancelled.
+  bool done() const { return check(), state_->done(); }
+  /// True while the task runs (it was handed to a worker and has not finished).
+  bool running() const { return check(), state_->get_status() == detail::status::running; }
+  /// True when the task was cancelled.
+  bool cancelled() const { return check(), state_->get_status() == detail::status::cancelled; }
+  /// Cancels the task if it has not started; true when it is (now or already) cancelled.
+  bool cancel() const { return check(), state_->cancel(); }
+
+  /// Calls `fn(*this)` once when the future is done, on the thread that completes it (at once,
+  /// on this thread, when already done). An exception from `fn` goes to the callback error
+  /// handler (see set_callback_error_handler); it never breaks the executor.
+  void add_done_callback(std::function<void(const future<T>&)> fn) const {
+    check();
+    state_->add_callback(std::move(fn));
+  }
+
+  /// True when this future refers to a task.
+  bool valid() const noexcept { return state_ != nullptr; }
+
+  /// The shared state (for executors and wait functions).
+  const std::shared_ptr<detail::shared_state<T>>& state() const noexcept { return state_; }
+
+  /// Futures are equal when they share one state.
+  friend bool operator==(const future& a, const future& b) noexcept { return a.state_ == b.state_; }
+
+ private:
+  void check() const {
+    if (!state_) throw invalid_state_error("rankpool: operation on an invalid (default-constructed) future");
+  }
+  T get() const {
+    if (state_->get_status() == detail::status::cancelled) throw cancelled_error("rankpool: the task was cancelled");
+    if (auto e = state_->exception_unsafe()) std::rethrow_exception(e);
+    if constexpr (!std::is_void_v<T>) return *state_->value_unsafe();
+  }
+  std::exception_ptr get_exception() const {
+    if (state_->get_status() == detail::status::cancelled) throw cancelled_error("rankpool: the task was cancelled");
+    return state_->exception_unsafe();
+  }
+
+  std::shared_ptr<detail::shared_state<T>> state_;
+};
+
+namespace detail {
+template <class T>
+void shared_state<T>::invoke_one(const callback& fn) noexcept {
+  try {
+    fn(future<T>(std::static_pointer_cast<shared_state<T>>(shared_from_this())));
+  } catch (...) {
+    report_callback_error(std::current_exception());
+  }
+}
+}  // namespace detail
+
+/// A future that is already done with `value` (handy in tests and adapters).
+template <class T, class... U>
+future<T> make_ready_future(U&&... value) {
+  auto s = std::make_shared<detail::shared_state<T>>();
+  s->set_value(std::forward<U>(value)...);
+  return future<T>(std::move(s));
+}
+
+/// A future that is already done with exception `e`.
+template <class T>
+future<T> make_exceptional_future(std::exception_ptr e) {
+  auto s = std::make_shared<detail::shared_state<T>>();
+  s->set_exception(std::move(e));
+  return future<T>(std::move(s));
+}
+
+}  // namespace rankpool

@@ -1,0 +1,42 @@
+#pragma once
+/// \file options.hpp
+/// Options of `map` and of the MPI executors.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+
+namespace rankpool {
+
+/// Options of `executor.map(f, range, options)`.
+struct map_options {
+  /// Elements per task: a chunk travels to a worker and runs there as one message.
+  std::size_t chunksize = 1;
+  /// Yield results in completion order instead of input order.
+  bool unordered = false;
+  /// Counted from the map call; iterating throws timeout_error once it has run out.
+  std::optional<std::chrono::duration<double>> timeout;
+};
+
+/// Options of comm_executor and spawn_executor. Every field left empty can be set by an
+/// environment variable `RANKPOOL_<FIELD>` (e.g. RANKPOOL_MAX_WORKERS=4); a value set in code
+/// overrides the environment.
+struct executor_options {
+  /// Number of workers. comm_executor: at most size-1 worker ranks are used (default: all);
+  /// spawn_executor: processes to spawn (default 1, or the universe size minus one when known);
+  /// on a one-rank communicator: local threads (default: hardware threads).
+  std::optional<std::size_t> max_workers;
+  /// Run once on every worker before its first task. If it throws, the executor is broken and
+  /// every pending and later future fails with broken_executor. With spawn_executor it must
+  /// hold a plain function pointer (the spawned processes find it by address).
+  std::function<void()> initializer;
+  /// Tasks kept in flight per worker, so a worker never waits a round trip between tasks
+  /// (RANKPOOL_IN_FLIGHT, default 4).
+  std::optional<std::size_t> in_flight;
+  /// The root runs tasks as well, on a thread of its own, so all N ranks compute
+  /// (RANKPOOL_ROOT_COMPUTES=1).
+  std::optional<bool> root_computes;
+};
+
+}  // namespace rankpool

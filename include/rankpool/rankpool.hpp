@@ -1,0 +1,14 @@
+#pragma once
+/// \file rankpool.hpp
+/// Everything rankpool offers: executors (thread, comm, spawn), futures, wait, errors, options.
+/// `<rankpool/eigen.hpp>` adds Eigen matrices and arrays as sendable types.
+
+#include <rankpool/comm_executor.hpp>
+#include <rankpool/environment.hpp>
+#include <rankpool/errors.hpp>
+#include <rankpool/executor.hpp>
+#include <rankpool/future.hpp>
+#include <rankpool/options.hpp>
+#include <rankpool/serialization.hpp>
+#include <rankpool/thread_executor.hpp>
+#include <rankpool/wait.hpp>

@@ -1,0 +1,177 @@
+#pragma once
+/// \file wait.hpp
+/// Waiting on many futures: rankpool::wait (concurrent.futures.wait) and rankpool::as_completed.
+
+#include <chrono>
+#include <cstddef>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <rankpool/future.hpp>
+
+namespace rankpool {
+
+/// When `wait` returns, as concurrent.futures' FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED.
+enum class return_when { first_completed, first_exception, all_completed };
+
+/// What `wait` returns: the futures that are done and those that are not, each in input order.
+template <class T>
+struct wait_result {
+  std::vector<future<T>> done;      ///< finished or cancelled
+  std::vector<future<T>> not_done;  ///< still pending or running
+};
+
+/// Waits until the condition `w` holds for `fs` or `timeout` runs out (no exception on timeout:
+/// the not-done futures are in `not_done`). `first_exception` returns at the first future that
+/// finishes with an exception, or when all are done.
+template <class T>
+wait_result<T> wait(const std::vector<future<T>>& fs,
+                    std::optional<std::chrono::duration<double>> timeout = {},
+                    return_when w = return_when::all_completed) {
+  detail::multi_waiter waiter;
+  std::size_t done_now = 0, failed_now = 0;
+  std::vector<detail::state_base*> registered;
+  registered.reserve(fs.size());
+  for (const auto& f : fs) {
+    if (!f.valid()) throw invalid_state_error("rankpool::wait: invalid future");
+    if (f.state()->add_waiter(&waiter)) {
+      ++done_now;
+      if (f.state()->failed()) ++failed_now;
+    } else {
+      registered.push_back(f.state().get());
+    }
+  }
+  auto satisfied = [&](std::size_t done, std::size_t failed) {
+    switch (w) {
+      case return_when::first_completed: return done > 0 || fs.empty();
+      case return_when::first_exception: return failed > 0 || done == fs.size();
+      case return_when::all_completed: return done == fs.size();
+    }
+    return true;
+  };
+  {
+    std::unique_lock lk(waiter.m_);
+    auto pred = [&] { return satisfied(done_now + waiter.completed_.size(), failed_now + waiter.failed_); };
+    if (timeout) {
+      waiter.cv_.wait_until(lk, std::chrono::steady_clock::now() +
+                                    std::chrono::ceil<std::chrono::steady_clock::duration>(*timeout), pred);
+    } else {
+      waiter.cv_.wait(lk, pred);
+    }
+  }
+  for (auto* s : registered) s->remove_waiter(&waiter);
+  wait_result<T> r;
+  for (const auto& f : fs) (f.done() ? r.done : r.not_done).push_back(f);
+  return r;
+}
+
+/// An input range over futures that yields each one as it finishes (completion order).
+/// Iterating throws timeout_error when `timeout` (counted from the as_completed call) runs out.
+template <class T>
+class as_completed_range {
+ public:
+  /// Starts watching `fs`; futures already done are yielded first, in input order.
+  as_completed_range(const std::vector<future<T>>& fs, std::optional<std::chrono::duration<double>> timeout)
+      : impl_(std::make_unique<impl>()) {
+    if (timeout) impl_->deadline = std::chrono::steady_clock::now() +
+                                   std::chrono::ceil<std::chrono::steady_clock::duration>(*timeout);
+    for (const auto& f : fs) {
+      if (!f.valid()) throw invalid_state_error("rankpool::as_completed: invalid future");
+      if (impl_->by_state.contains(f.state().get())) continue;  // duplicates are yielded once
+      impl_->by_state.emplace(f.state().get(), f);
+      if (f.state()->add_waiter(&impl_->waiter)) {
+        impl_->ready.push_back(f);
+      } else {
+        impl_->registered.push_back(f.state().get());
+      }
+    }
+    impl_->remaining = impl_->by_state.size();
+  }
+  as_completed_range(as_completed_range&&) noexcept = default;
+  as_completed_range& operator=(as_completed_range&&) noexcept = default;
+  ~as_completed_range() {
+    if (impl_)
+      for (auto* s : impl_->registered) s->remove_waiter(&impl_->waiter);
+  }
+
+  /// Input iterator: dereference gives the next finished future.
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = future<T>;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const future<T>*;
+    using reference = const future<T>&;
+
+    iterator() = default;
+    explicit iterator(as_completed_range* r) : r_(r) { advance(); }
+    reference operator*() const { return current_; }
+    pointer operator->() const { return &current_; }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    void operator++(int) { advance(); }
+    friend bool operator==(const iterator& a, std::default_sentinel_t) { return a.r_ == nullptr; }
+
+   private:
+    void advance() {
+      if (auto f = r_->next()) {
+        current_ = std::move(*f);
+      } else {
+        r_ = nullptr;
+      }
+    }
+    as_completed_range* r_ = nullptr;
+    future<T> current_;
+  };
+
+  /// Starts (or continues) the iteration.
+  iterator begin() { return iterator(this); }
+  /// End sentinel.
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  struct impl {
+    detail::multi_waiter waiter;
+    std::unordered_map<detail::state_base*, future<T>> by_state;
+    std::vector<future<T>> ready;
+    std::size_t ready_pos = 0;
+    std::size_t taken_from_waiter = 0;
+    std::size_t remaining = 0;
+    std::vector<detail::state_base*> registered;
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+  };
+
+  std::optional<future<T>> next() {
+    auto& im = *impl_;
+    if (im.remaining == 0) return std::nullopt;
+    --im.remaining;
+    if (im.ready_pos < im.ready.size()) return im.ready[im.ready_pos++];
+    std::unique_lock lk(im.waiter.m_);
+    auto pred = [&] { return im.taken_from_waiter < im.waiter.completed_.size(); };
+    if (im.deadline) {
+      if (!im.waiter.cv_.wait_until(lk, *im.deadline, pred)) {
+        ++im.remaining;
+        throw timeout_error("rankpool::as_completed: timed out with futures unfinished");
+      }
+    } else {
+      im.waiter.cv_.wait(lk, pred);
+    }
+    return im.by_state.at(im.waiter.completed_[im.taken_from_waiter++]);
+  }
+
+  std::unique_ptr<impl> impl_;
+};
+
+/// Yields each future of `fs` as it finishes; see as_completed_range.
+template <class T>
+as_completed_range<T> as_completed(const std::vector<future<T>>& fs,
+                                   std::optional<std::chrono::duration<double>> timeout = {}) {
+  return as_completed_range<T>(fs, timeout);
+}
+
+}  // namespace rankpool

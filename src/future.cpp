@@ -1,0 +1,48 @@
+// Reporting of exceptions thrown by done callbacks.
+
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <mutex>
+
+#include <rankpool/future.hpp>
+
+namespace rankpool {
+namespace {
+std::mutex handler_mutex;
+std::function<void(std::exception_ptr)>& handler() {
+  static std::function<void(std::exception_ptr)> h;
+  return h;
+}
+}  // namespace
+
+void set_callback_error_handler(std::function<void(std::exception_ptr)> h) {
+  std::lock_guard lk(handler_mutex);
+  handler() = std::move(h);
+}
+
+namespace detail {
+void report_callback_error(std::exception_ptr e) noexcept {
+  std::function<void(std::exception_ptr)> h;
+  {
+    std::lock_guard lk(handler_mutex);
+    h = handler();
+  }
+  if (h) {
+    try {
+      h(e);
+      return;
+    } catch (...) {
+      // fall through to the default report: the handler itself failed
+    }
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "rankpool: exception in a future's done callback: %s\n", ex.what());
+  } catch (...) {
+    std::fprintf(stderr, "rankpool: exception of unknown type in a future's done callback\n");
+  }
+}
+}  // namespace detail
+}  // namespace rankpool

@@ -1,0 +1,169 @@
+// Task identity without registration: invokers keyed by a hash of their mangled type name, and
+// function addresses as (module, offset) pairs. Both are the same in every process running one
+// executable, which the start-up handshake (fingerprint) verifies.
+
+#include "registry.hpp"
+
+#include <dlfcn.h>
+#include <link.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <openssl/evp.h>
+
+namespace rankpool::detail {
+namespace {
+
+std::uint64_t fnv1a(const char* s, std::size_t n, std::uint64_t h = 1469598103934665603ull) {
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(s[i]);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+struct registry_table {
+  std::mutex m;
+  std::map<std::uint64_t, std::pair<std::string, invoke_fn>> entries;  // ordered: stable fingerprint
+};
+
+// A function-local static: invokers register from other translation units' static initialisers,
+// in an order we do not control.
+registry_table& table() {
+  static registry_table t;
+  return t;
+}
+
+struct module_info {
+  std::uint64_t id;
+  std::uintptr_t base;                                         // address of the ELF header
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> code;  // executable segments [begin, end)
+  std::string name;
+};
+
+std::uint64_t module_id_of(const char* path, bool main_program) {
+  if (main_program) return 0;  // the executable itself: its path may differ between hosts
+  const char* slash = std::strrchr(path, '/');
+  const char* base = slash ? slash + 1 : path;
+  return fnv1a(base, std::strlen(base)) | 1u;  // never 0
+}
+
+int collect_module(dl_phdr_info* info, std::size_t, void* data) {
+  auto& mods = *static_cast<std::vector<module_info>*>(data);
+  module_info m;
+  const bool main_program = mods.empty();  // the first entry is the main program
+  m.name = info->dlpi_name ? info->dlpi_name : "";
+  m.id = module_id_of(m.name.c_str(), main_program);
+  std::uintptr_t lowest = UINTPTR_MAX;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    auto begin = info->dlpi_addr + ph.p_vaddr;
+    lowest = std::min<std::uintptr_t>(lowest, begin - ph.p_offset);
+    if (ph.p_flags & PF_X) m.code.emplace_back(begin, begin + ph.p_memsz);
+  }
+  m.base = lowest;
+  mods.push_back(std::move(m));
+  return 0;
+}
+
+// Loaded modules, read once (dlopen after the first task is not supported for function pointers).
+const std::vector<module_info>& modules() {
+  static const std::vector<module_info> mods = [] {
+    std::vector<module_info> v;
+    dl_iterate_phdr(collect_module, &v);
+    return v;
+  }();
+  return mods;
+}
+
+}  // namespace
+
+std::uint64_t register_invoker(const char* type_name, invoke_fn fn) noexcept {
+  auto& t = table();
+  std::lock_guard lk(t.m);
+  std::uint64_t key = fnv1a(type_name, std::strlen(type_name));
+  auto [it, inserted] = t.entries.try_emplace(key, type_name, fn);
+  if (!inserted && it->second.first != type_name) {
+    // Two task types with one 64-bit key: refuse to run rather than call the wrong function.
+    std::fprintf(stderr, "rankpool: task key collision between %s and %s\n", it->second.first.c_str(), type_name);
+    std::abort();
+  }
+  return key;
+}
+
+invoke_fn find_invoker(std::uint64_t key) noexcept {
+  auto& t = table();
+  std::lock_guard lk(t.m);
+  auto it = t.entries.find(key);
+  return it == t.entries.end() ? nullptr : it->second.second;
+}
+
+code_address encode_code_address(const void* fn) {
+  auto p = reinterpret_cast<std::uintptr_t>(fn);
+  for (const auto& m : modules()) {
+    for (auto [b, e] : m.code) {
+      if (p >= b && p < e) return {m.id, p - m.base};
+    }
+  }
+  throw error("rankpool: function at " + std::to_string(p) + " is not in any loaded module's code");
+}
+
+const void* decode_code_address(code_address a) {
+  for (const auto& m : modules()) {
+    if (m.id != a.module) continue;
+    if (a.offset > UINTPTR_MAX - m.base) break;
+    auto p = m.base + static_cast<std::uintptr_t>(a.offset);
+    for (auto [b, e] : m.code) {
+      if (p >= b && p < e) return reinterpret_cast<const void*>(p);
+    }
+    break;
+  }
+  throw decode_error("rankpool: function address (module " + std::to_string(a.module) + ", offset " +
+                     std::to_string(a.offset) + ") is not code in this executable");
+}
+
+std::string executable_fingerprint() {
+  static const std::string fp = [] {
+    std::string out;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    std::ifstream exe("/proc/self/exe", std::ios::binary);
+    std::vector<char> buf(1 << 20);
+    while (exe) {
+      exe.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      if (exe.gcount() > 0) EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(exe.gcount()));
+    }
+    {
+      auto& t = table();
+      std::lock_guard lk(t.m);
+      for (const auto& [key, entry] : t.entries) {
+        EVP_DigestUpdate(ctx, &key, sizeof key);
+        EVP_DigestUpdate(ctx, entry.first.data(), entry.first.size());
+      }
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    out.assign(reinterpret_cast<char*>(md), n);
+    return out;
+  }();
+  return fp;
+}
+
+std::size_t registered_task_count() noexcept {
+  auto& t = table();
+  std::lock_guard lk(t.m);
+  return t.entries.size();
+}
+
+}  // namespace rankpool::detail

@@ -1,0 +1,18 @@
+#pragma once
+// Internal: what the registry offers the rest of src/ beyond detail/task.hpp.
+
+#include <cstddef>
+#include <string>
+
+#include <rankpool/detail/task.hpp>
+
+namespace rankpool::detail {
+
+/// SHA-256 of this process's executable file and of its task table (32 raw bytes), computed
+/// once. Ranks whose fingerprints differ run different programs.
+std::string executable_fingerprint();
+
+/// How many task types this executable registered.
+std::size_t registered_task_count() noexcept;
+
+}  // namespace rankpool::detail

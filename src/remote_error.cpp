@@ -1,0 +1,132 @@
+// Exceptions across ranks: a worker writes kind, type, message, rank and host; the root
+// rebuilds standard exception types as themselves and everything else as remote_error.
+
+#include <cxxabi.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <typeinfo>
+
+#include "worker_identity.hpp"
+
+namespace rankpool::detail {
+namespace {
+
+enum class exception_kind : std::uint8_t {
+  other = 0,
+  logic_error,
+  invalid_argument,
+  domain_error,
+  length_error,
+  out_of_range,
+  runtime_error,
+  range_error,
+  overflow_error,
+  underflow_error,
+  broken_executor,
+  count
+};
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
+  return status == 0 && p ? std::string(p.get()) : std::string(mangled);
+}
+
+// Only exact standard types travel as themselves: a user type derived from one of them is not
+// that type, and a handler written for it must see remote_error with its real name.
+exception_kind kind_of(const std::exception& e) {
+  const std::type_info& t = typeid(e);
+  if (t == typeid(std::logic_error)) return exception_kind::logic_error;
+  if (t == typeid(std::invalid_argument)) return exception_kind::invalid_argument;
+  if (t == typeid(std::domain_error)) return exception_kind::domain_error;
+  if (t == typeid(std::length_error)) return exception_kind::length_error;
+  if (t == typeid(std::out_of_range)) return exception_kind::out_of_range;
+  if (t == typeid(std::runtime_error)) return exception_kind::runtime_error;
+  if (t == typeid(std::range_error)) return exception_kind::range_error;
+  if (t == typeid(std::overflow_error)) return exception_kind::overflow_error;
+  if (t == typeid(std::underflow_error)) return exception_kind::underflow_error;
+  if (t == typeid(rankpool::broken_executor)) return exception_kind::broken_executor;
+  return exception_kind::other;
+}
+
+void put_string(writer& w, const std::string& s) { codec<std::string>::write(w, s); }
+
+}  // namespace
+
+worker_identity& this_worker() noexcept {
+  static worker_identity id = [] {
+    worker_identity w;
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) w.host = host;
+    return w;
+  }();
+  return id;
+}
+
+void write_exception(writer& out, std::exception_ptr e) noexcept {
+  try {
+    exception_kind kind = exception_kind::other;
+    std::string type, message;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      kind = kind_of(ex);
+      type = demangle(typeid(ex).name());
+      message = ex.what();
+    } catch (...) {
+      auto* t = abi::__cxa_current_exception_type();
+      type = t ? demangle(t->name()) : "unknown";
+      message = "a non-std::exception of type " + type + " was thrown";
+    }
+    out.raw().put_value(result_exception);
+    out.raw().put_value(static_cast<std::uint8_t>(kind));
+    put_string(out, type);
+    put_string(out, message);
+    out.raw().put_value<std::int32_t>(this_worker().rank);
+    put_string(out, this_worker().host);
+  } catch (...) {
+    // Out of memory while describing an error: nothing sensible is left to send.
+    std::abort();
+  }
+}
+
+std::exception_ptr read_exception(reader& in) {
+  auto kind = static_cast<exception_kind>(in.raw().get_value<std::uint8_t>());
+  if (kind >= exception_kind::count) throw decode_error("rankpool: unknown exception kind in a result");
+  std::string type, message, host;
+  codec<std::string>::read(in, type);
+  codec<std::string>::read(in, message);
+  auto rank = in.raw().get_value<std::int32_t>();
+  codec<std::string>::read(in, host);
+  remote_context ctx(type, message, rank, host);
+  switch (kind) {
+    case exception_kind::logic_error: return std::make_exception_ptr(remote_exception<std::logic_error>(ctx));
+    case exception_kind::invalid_argument: return std::make_exception_ptr(remote_exception<std::invalid_argument>(ctx));
+    case exception_kind::domain_error: return std::make_exception_ptr(remote_exception<std::domain_error>(ctx));
+    case exception_kind::length_error: return std::make_exception_ptr(remote_exception<std::length_error>(ctx));
+    case exception_kind::out_of_range: return std::make_exception_ptr(remote_exception<std::out_of_range>(ctx));
+    case exception_kind::runtime_error: return std::make_exception_ptr(remote_exception<std::runtime_error>(ctx));
+    case exception_kind::range_error: return std::make_exception_ptr(remote_exception<std::range_error>(ctx));
+    case exception_kind::overflow_error: return std::make_exception_ptr(remote_exception<std::overflow_error>(ctx));
+    case exception_kind::underflow_error: return std::make_exception_ptr(remote_exception<std::underflow_error>(ctx));
+    case exception_kind::broken_executor: return std::make_exception_ptr(remote_exception<broken_executor>(ctx));
+    default: return std::make_exception_ptr(remote_error(type, message, rank, host));
+  }
+}
+
+std::exception_ptr make_result_decode_error(const std::exception_ptr& cause) noexcept {
+  std::string why = "unknown error";
+  try {
+    std::rethrow_exception(cause);
+  } catch (const std::exception& e) {
+    why = e.what();
+  } catch (...) {
+  }
+  return std::make_exception_ptr(error("rankpool: the task's result failed to decode on the root: " + why));
+}
+
+}  // namespace rankpool::detail

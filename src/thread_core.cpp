@@ -1,0 +1,105 @@
+// Local worker threads: thread_executor, and comm_executor on a one-rank communicator.
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <rankpool/detail/core.hpp>
+
+namespace rankpool::detail {
+namespace {
+
+class thread_core final : public executor_core {
+ public:
+  thread_core(std::size_t workers, std::function<void()> initializer) : init_(std::move(initializer)) {
+    threads_.reserve(workers);
+    for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+  }
+  ~thread_core() override { shutdown(true, false); }
+
+  void submit(std::vector<task_ptr>& tasks) override {
+    std::unique_lock lk(m_);
+    if (shutdown_) throw invalid_state_error("rankpool: cannot submit after shutdown");
+    if (broken_) {
+      lk.unlock();
+      for (auto& t : tasks) t->fail(broken_error());
+      tasks.clear();
+      return;
+    }
+    for (auto& t : tasks) queue_.push_back(std::move(t));
+    tasks.clear();
+    lk.unlock();
+    cv_.notify_all();
+  }
+
+  void shutdown(bool wait, bool cancel_futures) override {
+    std::deque<task_ptr> dropped;
+    {
+      std::lock_guard lk(m_);
+      shutdown_ = true;
+      if (cancel_futures) dropped.swap(queue_);
+    }
+    cv_.notify_all();
+    for (auto& t : dropped) t->state().cancel();
+    if (!wait) return;
+    std::lock_guard jl(join_mutex_);
+    for (auto& th : threads_) {
+      if (th.joinable() && th.get_id() != std::this_thread::get_id()) th.join();
+    }
+  }
+
+  std::size_t num_workers() const noexcept override { return threads_.size(); }
+  bool wants_bytes() const noexcept override { return false; }
+  bool runs_locally() const noexcept override { return true; }
+
+ private:
+  static std::exception_ptr broken_error() {
+    return std::make_exception_ptr(broken_executor("rankpool: the executor is broken: a worker's initializer failed"));
+  }
+
+  void worker_loop() {
+    if (init_) {
+      try {
+        init_();
+      } catch (...) {
+        std::deque<task_ptr> failed;
+        {
+          std::lock_guard lk(m_);
+          broken_ = true;
+          failed.swap(queue_);
+        }
+        for (auto& t : failed) t->fail(broken_error());
+        return;
+      }
+    }
+    while (true) {
+      task_ptr t;
+      {
+        std::unique_lock lk(m_);
+        cv_.wait(lk, [&] { return !queue_.empty() || shutdown_ || broken_; });
+        if (broken_ || queue_.empty()) return;  // broken, or shut down with nothing left
+        t = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (t->state().set_running()) t->run_here();
+    }
+  }
+
+  std::function<void()> init_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<task_ptr> queue_;
+  bool shutdown_ = false;
+  bool broken_ = false;
+  std::mutex join_mutex_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<executor_core> make_thread_core(std::size_t workers, std::function<void()> initializer) {
+  return std::make_unique<thread_core>(workers, std::move(initializer));
+}
+
+}  // namespace rankpool::detail

@@ -1,0 +1,18 @@
+#pragma once
+// Internal: who this process is, as remote errors report it.
+
+#include <string>
+
+#include <rankpool/detail/task.hpp>
+
+namespace rankpool::detail {
+
+struct worker_identity {
+  int rank = -1;     // rank in the executor's communicator (-1 outside a worker loop)
+  std::string host;  // gethostname()
+};
+
+/// This process's identity; the worker loop sets the rank.
+worker_identity& this_worker() noexcept;
+
+}  // namespace rankpool::detail
