@@ -49,6 +49,16 @@ void write_exception(writer& out, std::exception_ptr e) noexcept;
 /// Reads what write_exception wrote, as the exception the root rethrows.
 std::exception_ptr read_exception(reader& in);
 
+/// Room left at the front of every encoded task and result for the wire header (src/wire.hpp),
+/// so the transport sends the executor's buffer as it is.
+inline constexpr std::size_t task_header_room = 24;
+
+/// A writer whose buffer starts with the header's room.
+inline void reserve_header(writer& w) {
+  const char zeros[task_header_room] = {};
+  w.raw().put(zeros, sizeof zeros);
+}
+
 inline constexpr std::uint8_t result_ok = 0;
 inline constexpr std::uint8_t result_exception = 1;
 
@@ -193,7 +203,8 @@ class task {
   virtual void complete_from(reader& in) noexcept = 0;
   /// Fails the future with `e`.
   void fail(std::exception_ptr e) noexcept { state_->set_exception(std::move(e)); }
-  /// The encoded TASK body: invoker key, callable, arguments (empty for local-only executors).
+  /// The encoded message: header room, then invoker key, callable, arguments (empty for
+  /// local-only executors).
   std::vector<char>& bytes() noexcept { return bytes_; }
   /// Number of map elements this task carries (1 for submit), for scheduling decisions.
   std::size_t weight = 1;
@@ -233,6 +244,7 @@ class call_task final : public task {
   }
   void encode_body() {
     writer w;
+    reserve_header(w);
     w.raw().put_value(invoker<F, A...>::key);
     callable_codec<F>::write(w, f_);
     encode(w, *args_);
@@ -277,6 +289,7 @@ class chunk_task final : public task {
   }
   void encode_body() {
     writer w;
+    reserve_header(w);
     w.raw().put_value(chunk_invoker<F, X>::key);
     callable_codec<F>::write(w, f_);
     encode(w, items_);

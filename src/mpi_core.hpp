@@ -1,0 +1,28 @@
+#pragma once
+// Internal: the two halves of an MPI pool, the root's scheduler and the workers' serve loop.
+
+#include <mpi.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <rankpool/detail/core.hpp>
+
+namespace rankpool::detail {
+
+struct scheduler_config {
+  MPI_Comm comm = MPI_COMM_NULL;  // owned: freed (or disconnected) when the pool ends
+  bool disconnect = false;        // an intercommunicator to spawned workers: disconnect at the end
+  std::vector<int> workers;       // ranks (in comm, or in its remote group) that run tasks
+  std::vector<int> idle_ranks;    // ranks left out by max_workers: they only wait for shutdown
+  std::size_t in_flight = 2;      // tasks outstanding per worker
+};
+
+/// The root's executor core: a progress thread that owns every MPI call of the pool.
+std::unique_ptr<executor_core> make_scheduler(scheduler_config cfg);
+
+/// Worker side: runs `initializer`, then executes tasks from `root` until it says shutdown.
+void serve(MPI_Comm comm, int root, const std::function<void()>& initializer);
+
+}  // namespace rankpool::detail

@@ -1,0 +1,142 @@
+#include "transport.hpp"
+
+#include <sched.h>
+
+#include <climits>
+#include <cstdlib>
+#include <thread>
+
+#include "wire.hpp"
+
+namespace rankpool::detail::transport {
+
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING] = {};
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw error(std::string("rankpool: ") + what + " failed: " + std::string(text, static_cast<std::size_t>(len)));
+}
+
+std::size_t max_part_bytes() {
+  static const std::size_t limit = [] {
+    std::size_t hard = static_cast<std::size_t>(INT_MAX) - 4095;  // MPI counts are ints
+    if (const char* e = std::getenv("RANKPOOL_MAX_MESSAGE")) {
+      char* end = nullptr;
+      auto v = std::strtoull(e, &end, 10);
+      if (end != e && v >= 64 && v < hard) return static_cast<std::size_t>(v);
+    }
+    return hard;
+  }();
+  return limit;
+}
+
+outgoing::outgoing(outgoing&& o) noexcept : requests_(std::move(o.requests_)) { o.requests_.clear(); }
+outgoing& outgoing::operator=(outgoing&& o) noexcept {
+  if (this != &o) {
+    wait();
+    requests_ = std::move(o.requests_);
+    o.requests_.clear();
+  }
+  return *this;
+}
+outgoing::~outgoing() {
+  try {
+    wait();
+  } catch (...) {  // a failed send at teardown: MPI already reported it, nothing to free safely
+  }
+}
+
+void outgoing::start(const char* data, std::size_t n, int dest, MPI_Comm comm) {
+  const std::size_t part = max_part_bytes();
+  std::size_t sent = 0;
+  int tag = tag_message;
+  do {
+    auto k = std::min(part, n - sent);
+    MPI_Request r;
+    check(MPI_Isend(data + sent, static_cast<int>(k), MPI_BYTE, dest, tag, comm, &r), "MPI_Isend");
+    requests_.push_back(r);
+    sent += k;
+    tag = tag_continuation;
+  } while (sent < n);
+}
+
+bool outgoing::test() {
+  if (requests_.empty()) return true;
+  int done = 0;
+  check(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE),
+        "MPI_Testall");
+  if (done) requests_.clear();
+  return done != 0;
+}
+
+void outgoing::wait() {
+  if (requests_.empty()) return;
+  auto reqs = std::move(requests_);
+  requests_.clear();
+  check(MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+}
+
+void send(const char* data, std::size_t n, int dest, MPI_Comm comm) {
+  const std::size_t part = max_part_bytes();
+  std::size_t sent = 0;
+  int tag = tag_message;
+  do {
+    auto k = std::min(part, n - sent);
+    check(MPI_Send(data + sent, static_cast<int>(k), MPI_BYTE, dest, tag, comm), "MPI_Send");
+    sent += k;
+    tag = tag_continuation;
+  } while (sent < n);
+}
+
+void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, incoming& into) {
+  int count = 0;
+  check(MPI_Get_count(&st, MPI_BYTE, &count), "MPI_Get_count");
+  into.source = st.MPI_SOURCE;
+  into.bytes.resize(static_cast<std::size_t>(count));
+  check(MPI_Mrecv(into.bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  auto h = wire::decode_header(into.bytes.data(), into.bytes.size());
+  std::size_t have = into.bytes.size();
+  if (h.body_bytes > (SIZE_MAX >> 1)) throw decode_error("rankpool: absurd message length");
+  std::size_t total = sizeof(wire::header) + static_cast<std::size_t>(h.body_bytes);
+  if (total > have) {
+    if (have < max_part_bytes())
+      throw decode_error("rankpool: short first part of a message that claims continuation parts");
+    into.bytes.resize(total);
+    const std::size_t part = max_part_bytes();
+    while (have < total) {
+      auto n = std::min(part, total - have);
+      MPI_Status cs;
+      check(MPI_Recv(into.bytes.data() + have, static_cast<int>(n), MPI_BYTE, st.MPI_SOURCE, tag_continuation, comm,
+                     &cs),
+            "MPI_Recv");
+      int got = 0;
+      MPI_Get_count(&cs, MPI_BYTE, &got);
+      if (static_cast<std::size_t>(got) != n) throw decode_error("rankpool: continuation part of the wrong size");
+      have += n;
+    }
+  }
+}
+
+bool try_receive(int source, MPI_Comm comm, incoming& into) {
+  int flag = 0;
+  MPI_Message msg;
+  MPI_Status st;
+  check(MPI_Improbe(source, tag_message, comm, &flag, &msg, &st), "MPI_Improbe");
+  if (!flag) return false;
+  receive_matched(msg, st, comm, into);
+  return true;
+}
+
+std::chrono::microseconds backoff::next() {
+  auto now = std::chrono::steady_clock::now();
+  if (!idle_since_) idle_since_ = now;
+  if (now - *idle_since_ < spin_) {
+    sched_yield();  // oversubscribed ranks hand the core to whoever has work
+    return std::chrono::microseconds(0);
+  }
+  sleep_ = sleep_.count() == 0 ? std::chrono::microseconds(5) : std::min(sleep_ * 2, max_sleep_);
+  return sleep_;
+}
+
+}  // namespace rankpool::detail::transport

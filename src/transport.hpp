@@ -1,0 +1,83 @@
+#pragma once
+// The only code that calls MPI point-to-point for the executors: tags, checked calls, byte
+// messages of any size (split into parts under MPI's int count), probing with idle backoff.
+
+#include <mpi.h>
+
+#include <chrono>
+#include <optional>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <rankpool/errors.hpp>
+
+namespace rankpool::detail::transport {
+
+inline constexpr int tag_message = 0x5250;       // first part of every message
+inline constexpr int tag_continuation = 0x5251;  // further parts of a message over the limit
+
+/// Throws rankpool::error naming `what` and MPI's error string when rc is not MPI_SUCCESS.
+void check(int rc, const char* what);
+
+/// Largest part sent in one MPI call: just under 2 GiB, or RANKPOOL_MAX_MESSAGE bytes when set
+/// (so tests can exercise the split path with small payloads).
+std::size_t max_part_bytes();
+
+/// A message sent with nonblocking calls; the buffer must outlive it until complete().
+class outgoing {
+ public:
+  outgoing() = default;
+  outgoing(outgoing&&) noexcept;
+  outgoing& operator=(outgoing&&) noexcept;
+  outgoing(const outgoing&) = delete;
+  outgoing& operator=(const outgoing&) = delete;
+  ~outgoing();
+  /// Starts sending `n` bytes at `data` to `dest` (first part on tag_message, rest on continuation).
+  void start(const char* data, std::size_t n, int dest, MPI_Comm comm);
+  /// True once every part has gone (tests without blocking).
+  bool test();
+  /// Blocks until every part has gone.
+  void wait();
+  bool active() const noexcept { return !requests_.empty(); }
+
+ private:
+  std::vector<MPI_Request> requests_;
+};
+
+/// Sends `n` bytes to `dest` and blocks until the buffer may be reused.
+void send(const char* data, std::size_t n, int dest, MPI_Comm comm);
+
+/// A received message: its source and all of its bytes (header included).
+struct incoming {
+  int source = -1;
+  std::vector<char> bytes;
+};
+
+/// Receives the message matched by `msg` (from MPI_Improbe with status `st`) into `into`,
+/// with its continuation parts, after validating its header (throws decode_error).
+void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, incoming& into);
+
+/// Polls for the next message from `source` (or MPI_ANY_SOURCE) on `comm`; true and fills
+/// `into` when one arrived.
+bool try_receive(int source, MPI_Comm comm, incoming& into);
+
+/// Spin-then-sleep pacing for a polling loop: after `spin` of inactivity it sleeps, starting at
+/// a few microseconds and doubling up to `max_sleep`, so idle ranks do not burn a core.
+class backoff {
+ public:
+  explicit backoff(std::chrono::microseconds spin = std::chrono::microseconds(100),
+                   std::chrono::microseconds max_sleep = std::chrono::microseconds(1000))
+      : spin_(spin), max_sleep_(max_sleep) {}
+  /// Something happened: spin again.
+  void reset() noexcept { idle_since_.reset(); sleep_ = std::chrono::microseconds(0); }
+  /// Nothing happened this round: yield or sleep. Returns the sleep to take (zero while spinning).
+  std::chrono::microseconds next();
+
+ private:
+  std::chrono::microseconds spin_, max_sleep_;
+  std::optional<std::chrono::steady_clock::time_point> idle_since_;
+  std::chrono::microseconds sleep_{0};
+};
+
+}  // namespace rankpool::detail::transport

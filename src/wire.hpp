@@ -1,0 +1,53 @@
+#pragma once
+// Message framing. Every message starts with a fixed header; task and result bodies follow in
+// the same buffer (executors reserve the header's room when they encode, so nothing is copied).
+// decode_header validates everything a later step relies on.
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include <rankpool/detail/task.hpp>
+
+namespace rankpool::detail::wire {
+
+inline constexpr std::uint32_t magic = 0x52504c31;  // "RPL1"
+
+enum class kind : std::uint8_t {
+  task = 1,         // root -> worker: body = invoker key, callable, arguments
+  result = 2,       // worker -> root: body = status byte, value or exception
+  shutdown = 3,     // root -> worker: leave the serve loop
+  init_failed = 4,  // worker -> root: the initializer threw; body = exception
+  hello = 5,        // handshake of spawned workers: body = fingerprint (+ initializer)
+};
+
+struct header {
+  std::uint32_t magic;
+  std::uint8_t kind;
+  std::uint8_t reserved[3];
+  std::uint64_t id;          // task id (unique per executor), 0 for control messages
+  std::uint64_t body_bytes;  // bytes after the header, over all parts of the message
+};
+static_assert(sizeof(header) == 24);
+static_assert(sizeof(header) == task_header_room);
+
+inline void put_header(char* at, kind k, std::uint64_t id, std::uint64_t body_bytes) {
+  header h{magic, static_cast<std::uint8_t>(k), {0, 0, 0}, id, body_bytes};
+  std::memcpy(at, &h, sizeof h);
+}
+
+/// Validates the header at the start of a received first part of `part_bytes` bytes.
+inline header decode_header(const char* data, std::size_t part_bytes) {
+  if (part_bytes < sizeof(header))
+    throw decode_error("rankpool: message of " + std::to_string(part_bytes) + " bytes is shorter than a header");
+  header h;
+  std::memcpy(&h, data, sizeof h);
+  if (h.magic != magic) throw decode_error("rankpool: message with a bad magic number (not a rankpool message)");
+  if (h.kind < static_cast<std::uint8_t>(kind::task) || h.kind > static_cast<std::uint8_t>(kind::hello))
+    throw decode_error("rankpool: message of unknown kind " + std::to_string(h.kind));
+  if (h.body_bytes < part_bytes - sizeof(header))
+    throw decode_error("rankpool: message body is longer than its header says");
+  return h;
+}
+
+}  // namespace rankpool::detail::wire
