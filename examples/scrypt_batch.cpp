@@ -21,12 +21,11 @@
 #include <iostream>
 #include <optional>
 #include <ranges>
+#include <rankpool/rankpool.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <rankpool/rankpool.hpp>
 
 namespace scrypt_batch {
 
@@ -49,7 +48,7 @@ struct job {
 
   template <class Archive>
   void serialize(Archive& ar, const unsigned int /*version*/) {
-    ar & prm & salt & password;
+    ar& prm& salt& password;
   }
 };
 
@@ -92,7 +91,7 @@ options:
   --chunksize C    passwords per task sent to a worker (default 1)
   -h, --help       this text
 
-Long options also take "--option=VALUE"; short ones "-nVALUE". "--" ends the options.
+Long options also take "--option=VALUE"; short ones "-nVALUE" and "-n=VALUE". "--" ends the options.
 Exit status: 0 success, 1 a hash failed or output could not be written, 2 bad usage,
 bad parameters or unreadable input.
 )";
@@ -151,7 +150,8 @@ inline std::uint64_t parse_u64(std::string_view option, std::string_view text) {
   std::uint64_t v = 0;
   for (char c : text) {
     if (c < '0' || c > '9')
-      throw usage_error("option " + std::string(option) + ": '" + std::string(text) + "' is not a non-negative integer");
+      throw usage_error("option " + std::string(option) + ": '" + std::string(text) +
+                        "' is not a non-negative integer");
     const auto digit = static_cast<std::uint64_t>(c - '0');
     if (v > (UINT64_MAX - digit) / 10)
       throw usage_error("option " + std::string(option) + ": " + std::string(text) + " is too large");
@@ -209,9 +209,9 @@ inline options parse_args(const std::vector<std::string>& args) {
       }
     } else if (a.size() > 2) {
       name = a.substr(0, 2);
-      value = a.substr(2);
+      value = a.substr(a[2] == '=' ? 3 : 2);
     }
-    static constexpr std::string_view known[] = {"-n",    "-r",       "-p",       "--salt",
+    static constexpr std::string_view known[] = {"-n",         "-r",      "-p",       "--salt",
                                                  "--salt-hex", "--dklen", "--maxmem", "--chunksize"};
     if (std::ranges::find(known, name) == std::ranges::end(known))
       throw usage_error("unknown option '" + a + "' (see --help)");
@@ -256,20 +256,22 @@ inline void validate(options& o) {
   if (q.r >= pr_limit || q.p >= pr_limit || q.r * q.p >= pr_limit)
     throw usage_error("-r times -p must be below 2^30 (got " + nrp + ")");
   if (16 * q.r < 64 && q.n >= (std::uint64_t{1} << (16 * q.r)))
-    throw usage_error("-n must be below 2^(16*r) = " + std::to_string(std::uint64_t{1} << (16 * q.r)) +
-                      " (got " + nrp + ")");
+    throw usage_error("-n must be below 2^(16*r) = " + std::to_string(std::uint64_t{1} << (16 * q.r)) + " (got " + nrp +
+                      ")");
   // OpenSSL runs PBKDF2 with an int output length of 128*r*p bytes.
   if (128 * q.r * q.p > static_cast<std::uint64_t>(INT_MAX))
     throw usage_error("128*r*p must fit in an int (got " + nrp + ")");
   if (q.dklen == 0) throw usage_error("--dklen must be at least 1");
   if (q.dklen > max_dklen)
-    throw usage_error("--dklen must be at most " + std::to_string(max_dklen) + " (got " + std::to_string(q.dklen) + ")");
+    throw usage_error("--dklen must be at most " + std::to_string(max_dklen) + " (got " + std::to_string(q.dklen) +
+                      ")");
   if (o.chunksize == 0) throw usage_error("--chunksize must be at least 1");
 
   // OpenSSL needs 128*r*(n+2) bytes for V, X and T plus 128*r*p for B.
   std::uint64_t v = 0;
   std::uint64_t need = 0;
-  const bool overflow = __builtin_mul_overflow(128 * q.r, q.n + 2, &v) || __builtin_add_overflow(v, 128 * q.r * q.p, &need);
+  const bool overflow =
+      __builtin_mul_overflow(128 * q.r, q.n + 2, &v) || __builtin_add_overflow(v, 128 * q.r * q.p, &need);
   const std::uint64_t limit = q.maxmem != 0 ? q.maxmem : default_maxmem;
   if (overflow || need > limit) {
     const std::string needs = overflow ? "more than 2^64 bytes" : std::to_string(need) + " bytes";

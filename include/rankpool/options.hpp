@@ -16,7 +16,7 @@ struct map_options {
   /// Yield results in completion order instead of input order.
   bool unordered = false;
   /// Counted from the map call; iterating throws timeout_error once it has run out.
-  std::optional<std::chrono::duration<double>> timeout;
+  std::optional<std::chrono::duration<double>> timeout{};
 };
 
 /// Options of comm_executor and spawn_executor. Every field left empty can be set by an
@@ -26,17 +26,17 @@ struct executor_options {
   /// Number of workers. comm_executor: at most size-1 worker ranks are used (default: all);
   /// spawn_executor: processes to spawn (default 1, or the universe size minus one when known);
   /// on a one-rank communicator: local threads (default: hardware threads).
-  std::optional<std::size_t> max_workers;
+  std::optional<std::size_t> max_workers{};
   /// Run once on every worker before its first task. If it throws, the executor is broken and
   /// every pending and later future fails with broken_executor. With spawn_executor it must
   /// hold a plain function pointer (the spawned processes find it by address).
-  std::function<void()> initializer;
+  std::function<void()> initializer{};
   /// Tasks kept in flight per worker, so a worker never waits a round trip between tasks
   /// (RANKPOOL_IN_FLIGHT, default 4).
-  std::optional<std::size_t> in_flight;
+  std::optional<std::size_t> in_flight{};
   /// The root runs tasks as well, on a thread of its own, so all N ranks compute
   /// (RANKPOOL_ROOT_COMPUTES=1).
-  std::optional<bool> root_computes;
+  std::optional<bool> root_computes{};
 };
 
 }  // namespace rankpool

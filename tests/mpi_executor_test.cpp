@@ -1,0 +1,245 @@
+// comm_executor behaviour that only an MPI pool has: roots and workers, remote errors with
+// their rank and host, decode failures confined to one future, broken initializers, payloads
+// split over several messages, every kind of callable, phases on one communicator.
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <Eigen/SVD>
+#include <cstdlib>
+#include <numeric>
+#include <rankpool/eigen.hpp>
+#include <rankpool/rankpool.hpp>
+#include <string>
+#include <vector>
+
+namespace {
+
+int world_size() {
+  int n = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+int add(int a, int b) {
+  return a + b;
+}
+int my_world_rank(int) {
+  return world_rank();
+}
+double sum(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0);
+}
+std::vector<double> echo(std::vector<double> v) {
+  return v;
+}
+Eigen::VectorXd singular_values(const Eigen::MatrixXd& m) {
+  return m.jacobiSvd().singularValues();
+}
+
+struct user_error : std::exception {
+  const char* what() const noexcept override { return "user error text"; }
+};
+void throw_user(int) {
+  throw user_error();
+}
+void throw_out_of_range(int) {
+  throw std::out_of_range("index 7 out of range");
+}
+
+// A function object with state that travels through its serialize member.
+struct scaler {
+  double factor = 1.0;
+  double operator()(double x) const { return factor * x; }
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& factor;
+  }
+};
+// Default-constructible, stateless: the type alone identifies it.
+struct negate {
+  int operator()(int x) const { return -x; }
+};
+
+// Serializes fine but refuses to load: decoding fails on whichever side receives it.
+struct undecodable {
+  int v = 0;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& v;
+    if constexpr (Archive::is_loading::value) throw std::runtime_error("undecodable by design");
+  }
+};
+undecodable make_undecodable(int v) {
+  return undecodable{v};
+}
+int take_undecodable(undecodable u) {
+  return u.v;
+}
+
+void failing_initializer() {
+  throw std::runtime_error("initializer failed on purpose");
+}
+
+}  // namespace
+
+TEST(comm_executor, exactly_one_root_and_worker_count) {
+  bool root = false;
+  {
+    rankpool::comm_executor pool;
+    root = pool.is_root();
+    if (!root) {
+      EXPECT_THROW(pool.submit(add, 1, 2), rankpool::invalid_state_error);
+    } else {
+      EXPECT_GE(pool.num_workers(), 1u);
+      if (world_size() > 1) {
+        EXPECT_EQ(pool.num_workers(), static_cast<std::size_t>(world_size() - 1));
+      }
+    }
+  }  // workers leave the constructor only when the root's pool shuts down: count roots after
+  EXPECT_EQ(root, world_rank() == 0);
+  int roots = root ? 1 : 0, total = 0;
+  MPI_Allreduce(&roots, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_EQ(total, 1);
+}
+
+TEST(comm_executor, tasks_run_on_worker_ranks_and_every_worker_gets_work) {
+  if (world_size() < 2) GTEST_SKIP() << "needs at least 2 ranks (a one-rank pool runs on local threads)";
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  std::vector<int> xs(400, 0);
+  std::vector<int> seen(static_cast<std::size_t>(world_size()), 0);
+  for (int r : pool.map(my_world_rank, xs)) ++seen.at(static_cast<std::size_t>(r));
+  EXPECT_EQ(seen[0], 0) << "the root must not run tasks by default";
+  for (int r = 1; r < world_size(); ++r) EXPECT_GT(seen[static_cast<std::size_t>(r)], 0) << "worker " << r << " idle";
+}
+
+TEST(comm_executor, every_kind_of_callable) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  EXPECT_EQ(pool.submit(add, 20, 22).result(), 42);                               // free function
+  EXPECT_EQ(pool.submit(&add, 1, 2).result(), 3);                                 // function pointer
+  EXPECT_EQ(pool.submit([](int a, int b) { return a * b; }, 6, 7).result(), 42);  // capture-less lambda
+  EXPECT_EQ(pool.submit(negate{}, 5).result(), -5);                               // stateless functor
+  EXPECT_DOUBLE_EQ(pool.submit(scaler{2.5}, 4.0).result(), 10.0);                 // stateful, serialize()
+  EXPECT_EQ(pool.submit(
+                    +[](std::string s) { return s + "!"; }, std::string("hi"))
+                .result(),
+            "hi!");
+  std::vector<double> scaled = pool.map(scaler{-1.0}, std::vector<double>{1, 2, 3}).to_vector();
+  EXPECT_EQ(scaled, (std::vector<double>{-1, -2, -3}));
+}
+
+TEST(comm_executor, eigen_results_equal_serial) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  std::srand(7);
+  std::vector<Eigen::MatrixXd> ms;
+  for (int i = 0; i < 50; ++i) ms.push_back(Eigen::MatrixXd::Random(12, 5));
+  std::size_t i = 0;
+  for (const Eigen::VectorXd& s : pool.map(singular_values, ms, {.chunksize = 7})) {
+    Eigen::VectorXd serial = singular_values(ms[i++]);
+    ASSERT_EQ(s.size(), serial.size());
+    EXPECT_EQ((s - serial).cwiseAbs().maxCoeff(), 0.0);
+  }
+  EXPECT_EQ(i, ms.size());
+}
+
+TEST(comm_executor, remote_errors_carry_type_rank_and_host) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  try {
+    pool.submit(throw_out_of_range, 0).result();
+    FAIL() << "no exception";
+  } catch (const std::out_of_range& e) {
+    EXPECT_STREQ(e.what(), "index 7 out of range");
+    const auto* ctx = rankpool::remote_context_of(e);
+    if (world_size() > 1) {
+      ASSERT_NE(ctx, nullptr);
+      EXPECT_EQ(ctx->type_name(), "std::out_of_range");
+      EXPECT_GE(ctx->rank(), 1);
+      EXPECT_FALSE(ctx->host().empty());
+    }
+  }
+  if (world_size() > 1) {
+    try {
+      pool.submit(throw_user, 0).result();
+      FAIL() << "no exception";
+    } catch (const rankpool::remote_error& e) {
+      EXPECT_NE(e.type_name().find("user_error"), std::string::npos) << e.type_name();
+      EXPECT_STREQ(e.what(), "user error text");
+      EXPECT_GE(e.rank(), 1);
+    }
+  }
+}
+
+TEST(comm_executor, decode_failure_fails_only_that_future) {
+  if (world_size() < 2) GTEST_SKIP() << "needs at least 2 ranks (nothing is decoded in a one-rank pool)";
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  auto bad_result = pool.submit(make_undecodable, 3);
+  auto bad_argument = pool.submit(take_undecodable, undecodable{4});
+  auto good = pool.submit(add, 1, 1);
+  EXPECT_THROW(bad_result.result(), rankpool::error);
+  try {
+    bad_argument.result();
+    FAIL() << "argument decode failure not reported";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("undecodable by design"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(good.result(), 2);
+  EXPECT_EQ(pool.submit(add, 2, 2).result(), 4) << "the pool must go on after a decode failure";
+}
+
+TEST(comm_executor, initializer_failure_breaks_the_executor) {
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.initializer = failing_initializer});
+  if (!pool.is_root()) return;
+  std::vector<rankpool::future<int>> fs;
+  for (int i = 0; i < 10; ++i) fs.push_back(pool.submit(add, i, i));
+  for (auto& f : fs) EXPECT_THROW(f.result(), rankpool::broken_executor);
+  EXPECT_THROW(pool.submit(add, 1, 1).result(), rankpool::broken_executor);
+}
+
+TEST(comm_executor, payloads_round_trip_bitwise) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{1000}, std::size_t{1} << 20}) {
+    std::vector<double> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i) * 0.5 - 3.0;
+    EXPECT_EQ(pool.submit(echo, v).result(), v) << n;
+    EXPECT_DOUBLE_EQ(pool.submit(sum, v).result(), sum(v));
+  }
+}
+
+TEST(comm_executor, max_workers_limits_the_pool_and_phases_reuse_the_ranks) {
+  for (int phase = 0; phase < 3; ++phase) {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.max_workers = 1});
+    if (!pool.is_root()) continue;
+    EXPECT_EQ(pool.num_workers(), 1u);
+    std::vector<int> xs(50, 0);
+    for (int r : pool.map(my_world_rank, xs)) EXPECT_EQ(r, world_size() > 1 ? 1 : 0);
+  }
+}
+
+TEST(comm_executor, another_root) {
+  const int root = world_size() - 1;
+  rankpool::comm_executor pool(MPI_COMM_WORLD, root);
+  EXPECT_EQ(pool.is_root(), world_rank() == root);
+  if (!pool.is_root()) return;
+  std::vector<int> xs(40, 0);
+  for (int r : pool.map(my_world_rank, xs)) {
+    if (world_size() > 1) {
+      EXPECT_NE(r, root);
+    }
+  }
+}
+
+TEST(comm_executor, bad_root_is_rejected_on_every_rank) {
+  EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, world_size()), std::invalid_argument);
+  EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, -1), std::invalid_argument);
+}
