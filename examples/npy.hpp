@@ -34,10 +34,10 @@ class error : public std::runtime_error {
 
 /// What a .npy header says, and where the data starts.
 struct header {
-  int major_version = 0;        ///< 1, 2 or 3
-  int minor_version = 0;        ///< always 0
-  std::string descr;            ///< the dtype string, e.g. "<f8" (empty for a structured dtype)
-  bool fortran_order = false;   ///< column-major data
+  int major_version = 0;       ///< 1, 2 or 3
+  int minor_version = 0;       ///< always 0
+  std::string descr;           ///< the dtype string, e.g. "<f8" (empty for a structured dtype)
+  bool fortran_order = false;  ///< column-major data
   std::vector<std::size_t> shape;
   std::size_t data_offset = 0;  ///< byte offset of the first element in the file
 };
