@@ -4,10 +4,21 @@
 // lazily on the same buffer, at the same point on both sides, so the hot path of small plain
 // arguments never builds an archive.
 
+#include <array>
 #include <cstdint>
+#include <deque>
+#include <list>
+#include <map>
+#include <new>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <limits>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <boost/archive/archive_exception.hpp>
@@ -79,6 +90,10 @@ struct codec {
       r.archive() >> v;
     } catch (const boost::archive::archive_exception& e) {
       throw decode_error(std::string("rankpool: archive decode failed: ") + e.what());
+    } catch (const std::bad_alloc&) {
+      throw decode_error("rankpool: archive decode failed: a length in the message is absurd (out of memory)");
+    } catch (const std::length_error& e) {
+      throw decode_error(std::string("rankpool: archive decode failed: ") + e.what());
     }
   }
 };
@@ -113,8 +128,140 @@ struct codec<std::vector<T>, std::enable_if_t<raw_bytes<T> && !std::is_same_v<T,
   }
 };
 
+/// The fewest bytes one encoded T can take, so a count read from the wire can be checked
+/// against what is left before anything is allocated.
+template <class T>
+constexpr std::size_t min_encoded_size() {
+  if constexpr (raw_bytes<T>) return sizeof(T);
+  else return 1;
+}
+
+// Standard containers are encoded natively (a checked count, then the elements), so only user
+// classes go through Boost, and a lying count cannot make a huge allocation.
+template <class C>
+struct sequence_codec {
+  using T = typename C::value_type;
+  static void write(writer& w, const C& c) {
+    w.raw().put_value<std::uint64_t>(static_cast<std::uint64_t>(std::size(c)));
+    for (const auto& e : c) codec<T>::write(w, e);
+  }
+  static void read(reader& r, C& c) {
+    auto n = r.get_length(min_encoded_size<T>());
+    c.clear();
+    if constexpr (requires { c.reserve(n); }) c.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      T e{};
+      codec<T>::read(r, e);
+      c.push_back(std::move(e));
+    }
+  }
+};
+
+template <class C>
+struct set_codec {
+  using T = typename C::value_type;
+  static void write(writer& w, const C& c) {
+    w.raw().put_value<std::uint64_t>(static_cast<std::uint64_t>(c.size()));
+    for (const auto& e : c) codec<T>::write(w, e);
+  }
+  static void read(reader& r, C& c) {
+    auto n = r.get_length(min_encoded_size<T>());
+    c.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      T e{};
+      codec<T>::read(r, e);
+      c.insert(c.end(), std::move(e));
+    }
+  }
+};
+
+template <class C>
+struct map_codec {
+  using K = typename C::key_type;
+  using V = typename C::mapped_type;
+  static void write(writer& w, const C& c) {
+    w.raw().put_value<std::uint64_t>(static_cast<std::uint64_t>(c.size()));
+    for (const auto& [k, v] : c) {
+      codec<K>::write(w, k);
+      codec<V>::write(w, v);
+    }
+  }
+  static void read(reader& r, C& c) {
+    auto n = r.get_length(min_encoded_size<K>() + min_encoded_size<V>());
+    c.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      K k{};
+      V v{};
+      codec<K>::read(r, k);
+      codec<V>::read(r, v);
+      c.emplace_hint(c.end(), std::move(k), std::move(v));
+    }
+  }
+};
+
+template <class T, class A>
+struct codec<std::vector<T, A>, std::enable_if_t<!(raw_bytes<T> && std::is_same_v<A, std::allocator<T>>) &&
+                                                 !std::is_same_v<T, bool>>>
+    : sequence_codec<std::vector<T, A>> {};
+template <class T, class A>
+struct codec<std::list<T, A>> : sequence_codec<std::list<T, A>> {};
+template <class T, class A>
+struct codec<std::deque<T, A>> : sequence_codec<std::deque<T, A>> {};
+template <class T, class C, class A>
+struct codec<std::set<T, C, A>> : set_codec<std::set<T, C, A>> {};
+template <class T, class H, class E, class A>
+struct codec<std::unordered_set<T, H, E, A>> : set_codec<std::unordered_set<T, H, E, A>> {};
+template <class K, class V, class C, class A>
+struct codec<std::map<K, V, C, A>> : map_codec<std::map<K, V, C, A>> {};
+template <class K, class V, class H, class E, class A>
+struct codec<std::unordered_map<K, V, H, E, A>> : map_codec<std::unordered_map<K, V, H, E, A>> {};
+
+template <class A, class B>
+struct codec<std::pair<A, B>, std::enable_if_t<!raw_bytes<std::pair<A, B>>>> {
+  static void write(writer& w, const std::pair<A, B>& p) {
+    codec<A>::write(w, p.first);
+    codec<B>::write(w, p.second);
+  }
+  static void read(reader& r, std::pair<A, B>& p) {
+    codec<A>::read(r, p.first);
+    codec<B>::read(r, p.second);
+  }
+};
+
+template <class T>
+struct codec<std::optional<T>, std::enable_if_t<!raw_bytes<std::optional<T>>>> {
+  static void write(writer& w, const std::optional<T>& o) {
+    w.raw().put_value<std::uint8_t>(o ? 1 : 0);
+    if (o) codec<T>::write(w, *o);
+  }
+  static void read(reader& r, std::optional<T>& o) {
+    auto has = r.raw().get_value<std::uint8_t>();
+    if (has > 1) throw decode_error("rankpool: bad std::optional flag");
+    if (!has) {
+      o.reset();
+      return;
+    }
+    codec<T>::read(r, o.emplace());
+  }
+};
+
+template <class T, std::size_t N>
+struct codec<std::array<T, N>, std::enable_if_t<!raw_bytes<T>>> {
+  static void write(writer& w, const std::array<T, N>& a) {
+    for (const auto& e : a) codec<T>::write(w, e);
+  }
+  static void read(reader& r, std::array<T, N>& a) {
+    for (auto& e : a) codec<T>::read(r, e);
+  }
+};
+template <class T, std::size_t N>
+struct codec<std::array<T, N>, std::enable_if_t<raw_bytes<T>>> {
+  static void write(writer& w, const std::array<T, N>& a) { w.raw().put(a.data(), sizeof(T) * N); }
+  static void read(reader& r, std::array<T, N>& a) { r.raw().get(a.data(), sizeof(T) * N); }
+};
+
 template <class... T>
-struct codec<std::tuple<T...>> {
+struct codec<std::tuple<T...>, std::enable_if_t<!raw_bytes<std::tuple<T...>>>> {
   static void write(writer& w, const std::tuple<T...>& t) {
     std::apply([&](const auto&... e) { (codec<std::decay_t<decltype(e)>>::write(w, e), ...); }, t);
   }
