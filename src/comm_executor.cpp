@@ -98,7 +98,10 @@ void handshake(MPI_Comm comm, int root, bool needs_threads) {
                 "; initialize MPI with MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) or use rankpool::environment");
 }
 
-std::size_t default_in_flight(const executor_options& o) { return option_size("RANKPOOL_IN_FLIGHT", o.in_flight).value_or(2); }
+std::size_t in_flight_of(const executor_options& o) { return option_size("RANKPOOL_IN_FLIGHT", o.in_flight).value_or(0); }
+bool root_computes_of(const executor_options& o) {
+  return option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
+}
 
 bool is_spawned_worker_process() {
   std::ifstream in("/proc/self/cmdline", std::ios::binary);
@@ -204,7 +207,8 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     is_root_ = true;
     detail::scheduler_config cfg;
     cfg.comm = dup;
-    cfg.in_flight = detail::default_in_flight(o);
+    cfg.in_flight = detail::in_flight_of(o);
+    cfg.root_computes = detail::root_computes_of(o);
     for (int r = 0; r < size; ++r) {
       if (r == root) continue;
       (cfg.workers.size() < n ? cfg.workers : cfg.idle_ranks).push_back(r);
@@ -286,7 +290,8 @@ spawn_executor::spawn_executor(executor_options o) {
   detail::scheduler_config cfg;
   cfg.comm = inter;
   cfg.disconnect = true;
-  cfg.in_flight = detail::default_in_flight(o);
+  cfg.in_flight = detail::in_flight_of(o);
+  cfg.root_computes = detail::root_computes_of(o);
   for (std::size_t i = 0; i < n; ++i) cfg.workers.push_back(static_cast<int>(i));
   core_ = detail::make_scheduler(std::move(cfg));
 }

@@ -16,7 +16,8 @@ struct scheduler_config {
   bool disconnect = false;        // an intercommunicator to spawned workers: disconnect at the end
   std::vector<int> workers;       // ranks (in comm, or in its remote group) that run tasks
   std::vector<int> idle_ranks;    // ranks left out by max_workers: they only wait for shutdown
-  std::size_t in_flight = 2;      // tasks outstanding per worker
+  std::size_t in_flight = 0;      // tasks outstanding per worker; 0 = sized from the task time
+  bool root_computes = false;     // a thread of the root runs tasks too
 };
 
 /// The root's executor core: a progress thread that owns every MPI call of the pool.

@@ -1,11 +1,15 @@
 // The root's scheduler. One progress thread owns every MPI call of the pool; user threads hand
-// it tasks through an inbox. It keeps up to `in_flight` tasks outstanding per worker (idle
-// workers first), so a worker never waits a round trip between tasks, and it spins briefly, then
-// sleeps, when nothing moves.
+// it tasks through an inbox. Each worker gets a window of tasks in flight, sized from the
+// measured task time (about 100 µs of work ahead, at least 2 tasks), so a worker never waits a
+// round trip; small tasks travel batched in one message, large ones alone and without a copy.
+// Idle workers get work first. With root_computes a thread of the root takes tasks as well.
 
+#include <algorithm>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -17,11 +21,20 @@
 namespace rankpool::detail {
 namespace {
 
+using clock = std::chrono::steady_clock;
+
+constexpr std::size_t batch_task_limit = 64 * 1024;  // larger tasks go alone, zero-copy
+constexpr std::size_t batch_byte_limit = 1 << 20;
+constexpr std::size_t max_window = 512;
+constexpr double lead_ns = 100'000;  // work kept queued at each worker
+
 class scheduler final : public executor_core {
  public:
-  explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)), load_(cfg_.workers.size(), 0) {
-    if (cfg_.in_flight == 0) cfg_.in_flight = 1;
+  explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)) {
+    const std::size_t slots = cfg_.workers.size() + (cfg_.root_computes ? 1 : 0);
+    load_.assign(slots, 0);
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
+    if (cfg_.root_computes) local_thread_ = std::thread([this] { local_loop(); });
     thread_ = std::thread([this] { run(); });
   }
 
@@ -30,7 +43,8 @@ class scheduler final : public executor_core {
       shutdown(true, false);
     } catch (...) {  // the failure is already on every future
     }
-    if (thread_.joinable()) thread_.join();  // shutdown from a callback on the thread itself
+    if (thread_.joinable()) thread_.join();  // shutdown came from a callback on the thread itself
+    stop_local();
     release_comm();
   }
 
@@ -38,8 +52,9 @@ class scheduler final : public executor_core {
     std::unique_lock lk(m_);
     if (shutdown_) throw invalid_state_error("rankpool: cannot submit after shutdown");
     if (broken_) {
+      auto e = broken_error_;
       lk.unlock();
-      for (auto& t : tasks) t->fail(broken_error_);
+      for (auto& t : tasks) t->fail(e);
       tasks.clear();
       return;
     }
@@ -61,17 +76,22 @@ class scheduler final : public executor_core {
     if (!wait || std::this_thread::get_id() == thread_.get_id()) return;
     std::lock_guard jl(join_mutex_);
     if (thread_.joinable()) thread_.join();
+    stop_local();
     if (thread_error_) std::rethrow_exception(std::exchange(thread_error_, nullptr));
   }
 
-  std::size_t num_workers() const noexcept override { return cfg_.workers.size(); }
+  std::size_t num_workers() const noexcept override { return load_.size(); }
   bool wants_bytes() const noexcept override { return true; }
-  bool runs_locally() const noexcept override { return false; }
+  bool runs_locally() const noexcept override { return cfg_.root_computes; }
 
  private:
   struct in_flight_task {
     task_ptr t;
     std::size_t worker;
+    transport::outgoing send;  // a task sent alone, from its own buffer
+  };
+  struct batch_send {
+    std::vector<char> bytes;
     transport::outgoing send;
   };
 
@@ -79,11 +99,10 @@ class scheduler final : public executor_core {
     try {
       loop();
     } catch (...) {
-      // An MPI failure on the root: every future still open fails, and shutdown rethrows.
+      // An MPI failure on the root: every open future fails, and shutdown rethrows.
       thread_error_ = std::current_exception();
-      auto e = std::make_exception_ptr(broken_executor(std::string("rankpool: the pool's progress thread failed: ") +
-                                                       describe(thread_error_)));
-      fail_everything(e);
+      fail_everything(std::make_exception_ptr(
+          broken_executor(std::string("rankpool: the pool's progress thread failed: ") + describe(thread_error_))));
     }
   }
 
@@ -103,27 +122,31 @@ class scheduler final : public executor_core {
     bool stopping = false;
     while (true) {
       bool progressed = take_inbox(stopping);
+      progressed |= collect_local();
       progressed |= dispatch();
       while (receive(msg)) {
         handle(msg);
         progressed = true;
       }
-      if (stopping && queue_.empty() && running_.empty()) break;
+      reap_batches();
+      if (stopping && queue_.empty() && running_.empty() && local_load() == 0) break;
       if (progressed) {
         pace.reset();
         continue;
       }
+      auto pause = pace.next();
+      if (pause.count() == 0) continue;  // still in the spin phase
       std::unique_lock lk(m_);
       if (has_news_.load(std::memory_order_acquire)) continue;
-      if (running_.empty()) {
+      if (running_.empty() && batches_.empty() && local_load() == 0) {
         // Nothing can arrive from the workers: sleep until a user thread has news.
         cv_.wait(lk, [&] { return has_news_.load(std::memory_order_acquire); });
         pace.reset();
       } else {
-        auto pause = pace.next();
-        if (pause.count() > 0) cv_.wait_for(lk, pause);
+        cv_.wait_for(lk, pause);
       }
     }
+    while (!batches_.empty()) reap_batches();
     stop_workers();
   }
 
@@ -131,7 +154,7 @@ class scheduler final : public executor_core {
     try {
       return transport::try_receive(MPI_ANY_SOURCE, cfg_.comm, msg);
     } catch (const decode_error& e) {
-      std::fprintf(stderr, "rankpool: root dropped a malformed message from rank %d: %s\n", msg.source, e.what());
+      std::fprintf(stderr, "rankpool: root dropped a malformed message: %s\n", e.what());
       return true;  // something was consumed: poll again
     }
   }
@@ -156,30 +179,101 @@ class scheduler final : public executor_core {
     return !fresh.empty() || cancel;
   }
 
-  bool dispatch() {
-    bool any = false;
+  std::size_t window() const {
+    if (cfg_.in_flight) return cfg_.in_flight;
+    if (avg_exec_ns_ <= 0) return 2;
+    return std::clamp<std::size_t>(static_cast<std::size_t>(lead_ns / avg_exec_ns_), 2, max_window);
+  }
+
+  std::size_t local_slot() const { return cfg_.workers.size(); }
+  std::size_t local_load() const { return cfg_.root_computes ? load_[local_slot()] : 0; }
+
+  // Pops the next task that is still wanted (marks it running), or null.
+  task_ptr next_task() {
     while (!queue_.empty()) {
-      std::size_t w = least_loaded();
-      if (load_[w] >= cfg_.in_flight) break;
       task_ptr t = std::move(queue_.front());
       queue_.pop_front();
-      if (!t->state().set_running()) continue;  // cancelled while queued
-      auto id = next_id_++;
-      auto& bytes = t->bytes();
-      wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header));
-      auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
-      it->second.send.start(bytes.data(), bytes.size(), cfg_.workers[w], cfg_.comm);
-      ++load_[w];
+      if (t->state().set_running()) return t;
+    }
+    return nullptr;
+  }
+
+  bool dispatch() {
+    bool any = false;
+    const std::size_t win = window();
+    while (!queue_.empty()) {
+      std::size_t w = least_loaded();
+      if (load_[w] >= win) break;
+      std::size_t room = win - load_[w];
+      if (cfg_.root_computes && w == local_slot()) {
+        if (!give_local(room)) break;
+      } else if (!send_to(w, room)) {
+        break;
+      }
       any = true;
     }
     return any;
   }
 
-  std::size_t least_loaded() const {
+  // Sends up to `room` tasks to worker w: one large task alone, or small ones in one batch.
+  bool send_to(std::size_t w, std::size_t room) {
+    task_ptr first = next_task();
+    if (!first) return false;
+    const int dest = cfg_.workers[w];
+    if (room == 1 || first->bytes().size() > batch_task_limit || queue_.empty()) {
+      send_alone(std::move(first), w, dest);
+      return true;
+    }
+    batch_send b;
+    b.bytes.resize(sizeof(wire::header));
+    std::uint64_t count = 0;
+    auto append = [&](task_ptr t) {
+      auto id = next_id_++;
+      auto& tb = t->bytes();
+      const std::size_t body = tb.size() - sizeof(wire::header);
+      wire::task_record rec{id, body};
+      auto at = b.bytes.size();
+      b.bytes.resize(at + sizeof rec + body);
+      std::memcpy(b.bytes.data() + at, &rec, sizeof rec);
+      std::memcpy(b.bytes.data() + at + sizeof rec, tb.data() + sizeof(wire::header), body);
+      tb = {};  // the batch holds the bytes now
+      running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
+      ++count;
+    };
+    append(std::move(first));
+    while (count < room && b.bytes.size() < batch_byte_limit && !queue_.empty() &&
+           queue_.front()->bytes().size() <= batch_task_limit) {
+      task_ptr t = next_task();
+      if (!t) break;
+      append(std::move(t));
+    }
+    wire::put_header(b.bytes.data(), wire::kind::task_batch, count, b.bytes.size() - sizeof(wire::header));
+    load_[w] += count;
+    batches_.push_back(std::move(b));
+    auto& sent = batches_.back();
+    sent.send.start(sent.bytes.data(), sent.bytes.size(), dest, cfg_.comm);
+    return true;
+  }
+
+  void send_alone(task_ptr t, std::size_t w, int dest) {
+    auto id = next_id_++;
+    auto& bytes = t->bytes();
+    wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header));
+    auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
+    it->second.send.start(it->second.t->bytes().data(), it->second.t->bytes().size(), dest, cfg_.comm);
+    ++load_[w];
+  }
+
+  void reap_batches() {
+    while (!batches_.empty() && batches_.front().send.test()) batches_.pop_front();
+  }
+
+  std::size_t least_loaded() {
     // Scan from a rotating start so equally loaded workers share the work.
-    std::size_t best = rotate_ % load_.size();
-    for (std::size_t k = 1; k < load_.size(); ++k) {
-      std::size_t i = (rotate_ + k) % load_.size();
+    const std::size_t n = load_.size();
+    std::size_t best = rotate_ % n;
+    for (std::size_t k = 1; k < n; ++k) {
+      std::size_t i = (rotate_ + k) % n;
       if (load_[i] < load_[best]) best = i;
     }
     ++rotate_;
@@ -196,10 +290,11 @@ class scheduler final : public executor_core {
       std::fprintf(stderr, "rankpool: root dropped a malformed message from rank %d: %s\n", msg.source, e.what());
       return;
     }
-    reader in(msg.bytes.data() + sizeof(wire::header), msg.bytes.size() - sizeof(wire::header));
+    in_buffer body(msg.bytes.data() + sizeof(wire::header), msg.bytes.size() - sizeof(wire::header));
     if (h.kind == static_cast<std::uint8_t>(wire::kind::init_failed)) {
       std::exception_ptr cause;
       try {
+        reader in(body.current(), body.remaining());
         if (in.raw().get_value<std::uint8_t>() == result_exception) cause = read_exception(in);
       } catch (...) {
       }
@@ -207,29 +302,107 @@ class scheduler final : public executor_core {
                   std::to_string(msg.source) + (cause ? ": " + describe(cause) : std::string()));
       return;
     }
-    auto it = running_.find(h.id);
-    if (h.kind != static_cast<std::uint8_t>(wire::kind::result) || it == running_.end() ||
-        it->second.worker != wit->second) {
-      std::fprintf(stderr, "rankpool: root ignored an unexpected message (kind %u, task %llu) from rank %d\n",
-                   unsigned(h.kind), static_cast<unsigned long long>(h.id), msg.source);
+    if (h.kind != static_cast<std::uint8_t>(wire::kind::result_batch)) {
+      std::fprintf(stderr, "rankpool: root ignored a message of kind %u from rank %d\n", unsigned(h.kind), msg.source);
+      return;
+    }
+    try {
+      for (std::uint64_t i = 0; i < h.id; ++i) {
+        auto rec = body.get_value<wire::result_record>();
+        if (rec.bytes > body.remaining()) throw decode_error("result record longer than its message");
+        complete(rec, body.current(), wit->second, msg.source);
+        body.skip(static_cast<std::size_t>(rec.bytes));
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rankpool: root dropped the rest of a malformed result batch from rank %d: %s\n",
+                   msg.source, e.what());
+    }
+  }
+
+  void complete(const wire::result_record& rec, const char* data, std::size_t worker, int rank) {
+    auto it = running_.find(rec.id);
+    if (it == running_.end() || it->second.worker != worker) {
+      std::fprintf(stderr, "rankpool: root ignored a result for unknown task %llu from rank %d\n",
+                   static_cast<unsigned long long>(rec.id), rank);
       return;
     }
     auto entry = std::move(it->second);
     running_.erase(it);
-    --load_[entry.worker];
-    entry.send.wait();  // the worker answered, so the send has completed: this only frees it
+    --load_[worker];
+    avg_exec_ns_ = avg_exec_ns_ <= 0 ? static_cast<double>(rec.exec_ns)
+                                     : avg_exec_ns_ + (static_cast<double>(rec.exec_ns) - avg_exec_ns_) / 8;
+    entry.send.wait();  // the worker answered, so the send is over: this only releases it
+    reader in(data, static_cast<std::size_t>(rec.bytes));
     entry.t->complete_from(in);
   }
 
+  // ---- the root's own compute thread (root_computes) ----------------------------------------
+
+  bool give_local(std::size_t room) {
+    std::vector<task_ptr> handed;
+    while (handed.size() < room) {
+      task_ptr t = next_task();
+      if (!t) break;
+      handed.push_back(std::move(t));
+    }
+    if (handed.empty()) return false;
+    load_[local_slot()] += handed.size();
+    {
+      std::lock_guard lk(local_m_);
+      for (auto& t : handed) local_queue_.push_back(std::move(t));
+    }
+    local_cv_.notify_one();
+    return true;
+  }
+
+  bool collect_local() {
+    if (!cfg_.root_computes) return false;
+    auto done = local_done_.exchange(0, std::memory_order_acq_rel);
+    load_[local_slot()] -= done;
+    return done > 0;
+  }
+
+  void local_loop() {
+    while (true) {
+      task_ptr t;
+      {
+        std::unique_lock lk(local_m_);
+        local_cv_.wait(lk, [&] { return !local_queue_.empty() || local_stop_; });
+        if (local_queue_.empty()) return;
+        t = std::move(local_queue_.front());
+        local_queue_.pop_front();
+      }
+      auto t0 = clock::now();
+      t->run_here();
+      (void)t0;
+      t.reset();
+      local_done_.fetch_add(1, std::memory_order_acq_rel);
+      {
+        std::lock_guard lk(m_);
+        has_news_.store(true, std::memory_order_release);
+      }
+      cv_.notify_one();
+    }
+  }
+
+  void stop_local() {
+    if (!local_thread_.joinable()) return;
+    {
+      std::lock_guard lk(local_m_);
+      local_stop_ = true;
+    }
+    local_cv_.notify_all();
+    local_thread_.join();
+  }
+
+  // ---- failure and teardown ---------------------------------------------------------------
+
   void mark_broken(const std::string& why) {
-    auto e = std::make_exception_ptr(broken_executor(why));
     {
       std::lock_guard lk(m_);
       if (broken_) return;
-      broken_ = true;
-      broken_error_ = e;
     }
-    fail_everything(e);
+    fail_everything(std::make_exception_ptr(broken_executor(why)));
   }
 
   // Fails queued, inbox and in-flight tasks (their late results are then ignored).
@@ -245,8 +418,6 @@ class scheduler final : public executor_core {
     for (auto& t : queue_) t->fail(e);
     queue_.clear();
     for (auto& [id, entry] : running_) entry.t->fail(e);
-    // In-flight entries stay until their results arrive (their send buffers are in use) unless
-    // the thread is going down.
   }
 
   void stop_workers() {
@@ -267,12 +438,14 @@ class scheduler final : public executor_core {
   }
 
   scheduler_config cfg_;
-  std::vector<std::size_t> load_;
+  std::vector<std::size_t> load_;  // tasks in flight per slot (workers, then the root's own)
   std::unordered_map<int, std::size_t> index_of_rank_;
-  mutable std::size_t rotate_ = 0;
+  std::size_t rotate_ = 0;
   std::uint64_t next_id_ = 1;
+  double avg_exec_ns_ = 0;
   std::deque<task_ptr> queue_;
   std::unordered_map<std::uint64_t, in_flight_task> running_;
+  std::deque<batch_send> batches_;
 
   std::mutex m_;
   std::condition_variable cv_;
@@ -282,6 +455,13 @@ class scheduler final : public executor_core {
   bool cancel_requested_ = false;
   bool broken_ = false;
   std::exception_ptr broken_error_;
+
+  std::mutex local_m_;
+  std::condition_variable local_cv_;
+  std::deque<task_ptr> local_queue_;
+  bool local_stop_ = false;
+  std::atomic<std::size_t> local_done_{0};
+  std::thread local_thread_;
 
   std::mutex join_mutex_;
   std::exception_ptr thread_error_;

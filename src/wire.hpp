@@ -14,18 +14,33 @@ namespace rankpool::detail::wire {
 inline constexpr std::uint32_t magic = 0x52504c31;  // "RPL1"
 
 enum class kind : std::uint8_t {
-  task = 1,         // root -> worker: body = invoker key, callable, arguments
-  result = 2,       // worker -> root: body = status byte, value or exception
-  shutdown = 3,     // root -> worker: leave the serve loop
-  init_failed = 4,  // worker -> root: the initializer threw; body = exception
-  hello = 5,        // handshake of spawned workers: body = fingerprint (+ initializer)
+  task = 1,          // root -> worker, id = task id; body = invoker key, callable, arguments
+  task_batch = 2,    // root -> worker, id = count; body = count task records
+  result_batch = 3,  // worker -> root, id = count; body = count result records
+  shutdown = 4,      // root -> worker: leave the serve loop
+  init_failed = 5,   // worker -> root: the initializer threw; body = exception
+  last = init_failed
+};
+
+/// Precedes each task of a task_batch; `bytes` of task body follow.
+struct task_record {
+  std::uint64_t id;
+  std::uint64_t bytes;
+};
+
+/// Precedes each result of a result_batch; `bytes` of result body (status byte, then the value
+/// or the exception) follow. `exec_ns` is how long the task ran, which sizes the root's window.
+struct result_record {
+  std::uint64_t id;
+  std::uint64_t exec_ns;
+  std::uint64_t bytes;
 };
 
 struct header {
   std::uint32_t magic;
   std::uint8_t kind;
   std::uint8_t reserved[3];
-  std::uint64_t id;          // task id (unique per executor), 0 for control messages
+  std::uint64_t id;          // task id (unique per executor), record count of a batch, or 0
   std::uint64_t body_bytes;  // bytes after the header, over all parts of the message
 };
 static_assert(sizeof(header) == 24);
@@ -43,7 +58,7 @@ inline header decode_header(const char* data, std::size_t part_bytes) {
   header h;
   std::memcpy(&h, data, sizeof h);
   if (h.magic != magic) throw decode_error("rankpool: message with a bad magic number (not a rankpool message)");
-  if (h.kind < static_cast<std::uint8_t>(kind::task) || h.kind > static_cast<std::uint8_t>(kind::hello))
+  if (h.kind < static_cast<std::uint8_t>(kind::task) || h.kind > static_cast<std::uint8_t>(kind::last))
     throw decode_error("rankpool: message of unknown kind " + std::to_string(h.kind));
   if (h.body_bytes < part_bytes - sizeof(header))
     throw decode_error("rankpool: message body is longer than its header says");

@@ -1,6 +1,9 @@
-// The worker's serve loop: receive a task, find its invoker, run it, send the result. Idle
-// workers spin briefly, then sleep with growing pauses, so oversubscribed nodes stay fast.
+// The worker's serve loop: receive a task or a batch of tasks, find each invoker, run it, and
+// send the results back batched. Idle workers spin briefly, then sleep with growing pauses, so
+// oversubscribed nodes stay fast.
 
+#include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <thread>
 
@@ -12,10 +15,85 @@
 namespace rankpool::detail {
 namespace {
 
-void send_control(wire::kind k, std::uint64_t id, writer& w, MPI_Comm comm, int root) {
-  auto& bytes = w.raw().bytes();
-  wire::put_header(bytes.data(), k, id, bytes.size() - sizeof(wire::header));
-  transport::send(bytes.data(), bytes.size(), root, comm);
+using clock = std::chrono::steady_clock;
+
+// A result held back longer than this is sent even if more tasks of its batch remain, so one
+// long task does not delay the answers of the short ones before it.
+constexpr auto max_hold = std::chrono::microseconds(100);
+
+class result_sender {
+ public:
+  result_sender(MPI_Comm comm, int root) : comm_(comm), root_(root) { start(); }
+
+  writer& out() { return out_; }
+  bool empty() const noexcept { return count_ == 0; }
+
+  // Opens a record; the invoker then writes the result body.
+  void begin(std::uint64_t id) {
+    if (count_ == 0) first_ = clock::now();
+    record_at_ = out_.raw().size();
+    wire::result_record rec{id, 0, 0};
+    out_.raw().put_value(rec);
+  }
+  void end(std::uint64_t exec_ns) {
+    out_.reset_archive();
+    auto& b = out_.raw().bytes();
+    wire::result_record rec{0, exec_ns, b.size() - record_at_ - sizeof(wire::result_record)};
+    std::memcpy(&rec.id, b.data() + record_at_, sizeof rec.id);
+    std::memcpy(b.data() + record_at_, &rec, sizeof rec);
+    ++count_;
+  }
+  bool overdue(std::uint64_t last_exec_ns) const {
+    return count_ > 0 && (std::chrono::nanoseconds(last_exec_ns) > max_hold / 2 || clock::now() - first_ > max_hold);
+  }
+  void flush() {
+    if (count_ == 0) return;
+    auto& b = out_.raw().bytes();
+    wire::put_header(b.data(), wire::kind::result_batch, count_, b.size() - sizeof(wire::header));
+    transport::send(b.data(), b.size(), root_, comm_);
+    start();
+  }
+
+ private:
+  void start() {
+    out_.reset_archive();
+    out_.raw().truncate(0);
+    reserve_header(out_);
+    count_ = 0;
+  }
+  MPI_Comm comm_;
+  int root_;
+  writer out_;
+  std::uint64_t count_ = 0;
+  std::size_t record_at_ = 0;
+  clock::time_point first_;
+};
+
+// Runs one task body and appends its result record.
+void run_one(std::uint64_t id, const char* body, std::size_t n, const std::exception_ptr& init_error, int rank,
+             result_sender& results, std::uint64_t& exec_ns) {
+  results.begin(id);
+  auto t0 = clock::now();
+  writer& out = results.out();
+  if (init_error) {
+    write_exception(out, std::make_exception_ptr(broken_executor(
+                             "rankpool: the executor is broken: the initializer failed on rank " + std::to_string(rank))));
+  } else {
+    reader in(body, n);
+    invoke_fn fn = nullptr;
+    try {
+      auto key = in.raw().get_value<std::uint64_t>();
+      fn = find_invoker(key);
+      if (!fn)
+        throw error("rankpool: task type " + std::to_string(key) +
+                    " is unknown in this executable (do all ranks run the same program?)");
+    } catch (...) {
+      write_exception(out, std::current_exception());
+    }
+    if (fn) fn(in, out);
+  }
+  exec_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
+  results.end(exec_ns);
 }
 
 }  // namespace
@@ -34,20 +112,21 @@ void serve(MPI_Comm comm, int root, const std::function<void()>& initializer) {
       writer w;
       reserve_header(w);
       write_exception(w, init_error);
-      send_control(wire::kind::init_failed, 0, w, comm, root);
+      auto& b = w.raw().bytes();
+      wire::put_header(b.data(), wire::kind::init_failed, 0, b.size() - sizeof(wire::header));
+      transport::send(b.data(), b.size(), root, comm);
     }
   }
 
   transport::incoming msg;
   transport::backoff pace;
-  std::vector<char> reuse;
+  result_sender results(comm, root);
   while (true) {
     bool got = false;
     try {
       got = transport::try_receive(root, comm, msg);
     } catch (const decode_error& e) {
-      // A malformed message from the root: say so and keep serving; the root's future (if any)
-      // is identified by nothing we can trust.
+      // A malformed message: say so and keep serving; nothing in it can be trusted to answer.
       std::fprintf(stderr, "rankpool: worker rank %d dropped a malformed message: %s\n", rank, e.what());
       continue;
     }
@@ -58,34 +137,35 @@ void serve(MPI_Comm comm, int root, const std::function<void()>& initializer) {
     }
     pace.reset();
     auto h = wire::decode_header(msg.bytes.data(), msg.bytes.size());
-    if (h.kind == static_cast<std::uint8_t>(wire::kind::shutdown)) break;
-    if (h.kind != static_cast<std::uint8_t>(wire::kind::task)) {
-      std::fprintf(stderr, "rankpool: worker rank %d ignored a message of kind %u\n", rank, unsigned(h.kind));
-      continue;
-    }
-    writer out(std::move(reuse));
-    reserve_header(out);
-    if (init_error) {
-      write_exception(out, std::make_exception_ptr(broken_executor(
-                               "rankpool: the executor is broken: the initializer failed on rank " +
-                               std::to_string(rank))));
-    } else {
-      reader in(msg.bytes.data() + sizeof(wire::header), msg.bytes.size() - sizeof(wire::header));
-      invoke_fn fn = nullptr;
-      try {
-        auto key = in.raw().get_value<std::uint64_t>();
-        fn = find_invoker(key);
-        if (!fn)
-          throw error("rankpool: task type " + std::to_string(key) +
-                      " is unknown in this executable (do all ranks run the same program?)");
-      } catch (...) {
-        write_exception(out, std::current_exception());
+    const char* body = msg.bytes.data() + sizeof(wire::header);
+    const std::size_t body_n = msg.bytes.size() - sizeof(wire::header);
+    std::uint64_t exec_ns = 0;
+    switch (static_cast<wire::kind>(h.kind)) {
+      case wire::kind::shutdown: return;
+      case wire::kind::task:
+        run_one(h.id, body, body_n, init_error, rank, results, exec_ns);
+        break;
+      case wire::kind::task_batch: {
+        in_buffer records(body, body_n);
+        try {
+          for (std::uint64_t i = 0; i < h.id; ++i) {
+            auto rec = records.get_value<wire::task_record>();
+            if (rec.bytes > records.remaining()) throw decode_error("rankpool: task record longer than its batch");
+            run_one(rec.id, records.current(), static_cast<std::size_t>(rec.bytes), init_error, rank, results,
+                    exec_ns);
+            records.skip(static_cast<std::size_t>(rec.bytes));
+            if (results.overdue(exec_ns)) results.flush();
+          }
+        } catch (const decode_error& e) {
+          std::fprintf(stderr, "rankpool: worker rank %d dropped the rest of a malformed batch: %s\n", rank, e.what());
+        }
+        break;
       }
-      if (fn) fn(in, out);
+      default:
+        std::fprintf(stderr, "rankpool: worker rank %d ignored a message of kind %u\n", rank, unsigned(h.kind));
+        break;
     }
-    out.reset_archive();
-    send_control(wire::kind::result, h.id, out, comm, root);
-    reuse = out.take();
+    results.flush();
   }
 }
 

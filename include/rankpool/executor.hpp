@@ -2,6 +2,7 @@
 /// \file executor.hpp
 /// The interface every rankpool executor shares: submit, map, shutdown, num_workers.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <iterator>
@@ -188,7 +189,9 @@ class basic_executor {
   }
 
   /// Schedules `f(x)` for every x of `range` (all submitted now, in chunks of
-  /// `o.chunksize`) and returns the lazy range of results; see map_range.
+  /// `o.chunksize`; 0 picks the chunk size automatically) and returns the lazy range of
+  /// results; see map_range. Chunks are handed to the pool as they are built, so workers start
+  /// while the rest of the input is still being encoded.
   template <class F, std::ranges::input_range Range>
   auto map(F&& f, Range&& range, map_options o = {}) {
     using X = std::decay_t<std::ranges::range_reference_t<Range>>;
@@ -199,26 +202,51 @@ class basic_executor {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (o.timeout)
       deadline = std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(*o.timeout);
-    const std::size_t chunksize = o.chunksize == 0 ? 1 : o.chunksize;
+    std::size_t chunksize = o.chunksize;
+    if (chunksize == 0) {
+      if constexpr (std::ranges::sized_range<Range>) {
+        chunksize = auto_chunksize(static_cast<std::size_t>(std::ranges::size(range)), num_workers());
+      } else {
+        chunksize = auto_chunksize(0, num_workers());
+      }
+    }
     std::vector<future<chunk_t>> futures;
+    if constexpr (std::ranges::sized_range<Range>)
+      futures.reserve(static_cast<std::size_t>(std::ranges::size(range)) / chunksize + 1);
     std::vector<detail::task_ptr> tasks;
     std::vector<X> items;
+    std::size_t pending_bytes = 0;
     Fn fn(std::forward<F>(f));
     auto flush = [&] {
       auto s = std::make_shared<detail::shared_state<chunk_t>>();
       auto t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, std::move(items));
       items = {};
       prepare(*t);
+      pending_bytes += t->bytes().size();
       tasks.push_back(std::move(t));
       futures.emplace_back(std::move(s));
+      // Hand over what is ready once it is worth a message, so encoding overlaps computing.
+      if (pending_bytes >= (1u << 20) || tasks.size() >= 256) {
+        core().submit(tasks);
+        pending_bytes = 0;
+      }
     };
     for (auto&& x : range) {
       items.emplace_back(std::forward<decltype(x)>(x));
       if (items.size() == chunksize) flush();
     }
     if (!items.empty()) flush();
-    core().submit(tasks);
+    if (!tasks.empty()) core().submit(tasks);
     return map_range<R>(std::move(futures), o.unordered, deadline);
+  }
+
+  /// The chunk size `map` uses for chunksize 0: about 16 chunks per worker, so the pool stays
+  /// balanced to the end, but at most 8192 elements, so results stream back early; 64 when the
+  /// input's size is unknown.
+  static std::size_t auto_chunksize(std::size_t n, std::size_t workers) {
+    if (n == 0) return 64;
+    const std::size_t per = n / (16 * std::max<std::size_t>(workers, 1));
+    return std::clamp<std::size_t>(per, 1, 8192);
   }
 
   /// No new tasks; `cancel_futures` cancels the ones not yet started; `wait` blocks until

@@ -11,7 +11,8 @@ namespace rankpool {
 
 /// Options of `executor.map(f, range, options)`.
 struct map_options {
-  /// Elements per task: a chunk travels to a worker and runs there as one message.
+  /// Elements per task: a chunk travels to a worker and runs there as one task. 0 lets the
+  /// executor choose (see basic_executor::auto_chunksize).
   std::size_t chunksize = 1;
   /// Yield results in completion order instead of input order.
   bool unordered = false;

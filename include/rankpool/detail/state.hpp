@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace rankpool::detail {
@@ -137,13 +138,21 @@ class state_base : public std::enable_shared_from_this<state_base> {
 
   virtual void run_callbacks() = 0;
 
+  // A short busy phase, then yielding for up to ~50 µs: a result that is microseconds away is
+  // picked up without a sleep and a wake-up, and on an oversubscribed node the yields hand the
+  // core to the thread that will produce it.
   bool spin_until_done() const noexcept {
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < 64; ++i) {
       if (done()) return true;
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif
     }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    do {
+      if (done()) return true;
+      std::this_thread::yield();
+    } while (std::chrono::steady_clock::now() < until);
     return done();
   }
 
