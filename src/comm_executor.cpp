@@ -99,6 +99,9 @@ void handshake(MPI_Comm comm, int root, bool needs_threads) {
 }
 
 std::size_t in_flight_of(const executor_options& o) { return option_size("RANKPOOL_IN_FLIGHT", o.in_flight).value_or(0); }
+std::size_t threads_of(const executor_options& o) {
+  return std::max<std::size_t>(1, option_size("RANKPOOL_THREADS_PER_WORKER", o.threads_per_worker).value_or(1));
+}
 bool root_computes_of(const executor_options& o) {
   return option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
 }
@@ -121,7 +124,8 @@ bool is_spawned_worker_process() {
 struct spawn_hello {
   hello h;
   std::uint8_t has_initializer;
-  std::uint8_t pad[7];
+  std::uint8_t pad[3];
+  std::uint32_t threads;  // threads_per_worker
   code_address initializer;
 };
 
@@ -156,7 +160,7 @@ void serve_if_spawned_worker() {
         auto fn = reinterpret_cast<void (*)()>(reinterpret_cast<std::uintptr_t>(decode_code_address(sh.initializer)));
         init = fn;
       }
-      serve(parent, 0, init);
+      serve(parent, 0, init, sh.threads == 0 ? 1 : sh.threads);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rankpool: spawned worker failed: %s\n", e.what());
@@ -209,6 +213,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     cfg.comm = dup;
     cfg.in_flight = detail::in_flight_of(o);
     cfg.root_computes = detail::root_computes_of(o);
+    cfg.threads_per_worker = detail::threads_of(o);
     for (int r = 0; r < size; ++r) {
       if (r == root) continue;
       (cfg.workers.size() < n ? cfg.workers : cfg.idle_ranks).push_back(r);
@@ -219,7 +224,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   // A worker rank: serve (or, when left out by max_workers, only wait for the shutdown).
   std::size_t my_index = static_cast<std::size_t>(rank < root ? rank : rank - 1);
   try {
-    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>());
+    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), detail::threads_of(o));
   } catch (...) {
     MPI_Comm_free(&dup);
     throw;
@@ -250,6 +255,7 @@ spawn_executor::spawn_executor(executor_options o) {
 
   detail::spawn_hello sh{};
   sh.h = detail::make_hello();
+  sh.threads = static_cast<std::uint32_t>(detail::threads_of(o));
   if (o.initializer) {
     auto* fp = o.initializer.target<void (*)()>();
     if (!fp || !*fp)
@@ -292,6 +298,7 @@ spawn_executor::spawn_executor(executor_options o) {
   cfg.disconnect = true;
   cfg.in_flight = detail::in_flight_of(o);
   cfg.root_computes = detail::root_computes_of(o);
+  cfg.threads_per_worker = detail::threads_of(o);
   for (std::size_t i = 0; i < n; ++i) cfg.workers.push_back(static_cast<int>(i));
   core_ = detail::make_scheduler(std::move(cfg));
 }

@@ -18,12 +18,13 @@ struct scheduler_config {
   std::vector<int> idle_ranks;    // ranks left out by max_workers: they only wait for shutdown
   std::size_t in_flight = 0;      // tasks outstanding per worker; 0 = sized from the task time
   bool root_computes = false;     // a thread of the root runs tasks too
+  std::size_t threads_per_worker = 1;  // threads running tasks inside each worker rank
 };
 
 /// The root's executor core: a progress thread that owns every MPI call of the pool.
 std::unique_ptr<executor_core> make_scheduler(scheduler_config cfg);
 
 /// Worker side: runs `initializer`, then executes tasks from `root` until it says shutdown.
-void serve(MPI_Comm comm, int root, const std::function<void()>& initializer);
+void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, std::size_t threads = 1);
 
 }  // namespace rankpool::detail

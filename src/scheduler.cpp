@@ -31,6 +31,7 @@ constexpr double lead_ns = 100'000;  // work kept queued at each worker
 class scheduler final : public executor_core {
  public:
   explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)) {
+    if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     const std::size_t slots = cfg_.workers.size() + (cfg_.root_computes ? 1 : 0);
     load_.assign(slots, 0);
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
@@ -80,7 +81,9 @@ class scheduler final : public executor_core {
     if (thread_error_) std::rethrow_exception(std::exchange(thread_error_, nullptr));
   }
 
-  std::size_t num_workers() const noexcept override { return load_.size(); }
+  std::size_t num_workers() const noexcept override {
+    return cfg_.workers.size() * cfg_.threads_per_worker + (cfg_.root_computes ? 1 : 0);
+  }
   bool wants_bytes() const noexcept override { return true; }
   bool runs_locally() const noexcept override { return cfg_.root_computes; }
 
@@ -180,9 +183,10 @@ class scheduler final : public executor_core {
   }
 
   std::size_t window() const {
-    if (cfg_.in_flight) return cfg_.in_flight;
-    if (avg_exec_ns_ <= 0) return 2;
-    return std::clamp<std::size_t>(static_cast<std::size_t>(lead_ns / avg_exec_ns_), 2, max_window);
+    const std::size_t threads = cfg_.threads_per_worker;
+    if (cfg_.in_flight) return cfg_.in_flight * threads;
+    if (avg_exec_ns_ <= 0) return 2 * threads;
+    return threads * std::clamp<std::size_t>(static_cast<std::size_t>(lead_ns / avg_exec_ns_), 2, max_window);
   }
 
   std::size_t local_slot() const { return cfg_.workers.size(); }
@@ -206,7 +210,7 @@ class scheduler final : public executor_core {
       if (load_[w] >= win) break;
       std::size_t room = win - load_[w];
       if (cfg_.root_computes && w == local_slot()) {
-        if (!give_local(room)) break;
+        if (!give_local(std::min(room, win / cfg_.threads_per_worker))) break;
       } else if (!send_to(w, room)) {
         break;
       }

@@ -5,6 +5,10 @@
 #include <chrono>
 #include <cstring>
 #include <cstdio>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "mpi_core.hpp"
@@ -69,6 +73,22 @@ class result_sender {
   clock::time_point first_;
 };
 
+// Decodes one task body, runs it, and writes its result body to `out`. Never throws.
+void run_body(const char* body, std::size_t n, writer& out) {
+  reader in(body, n);
+  invoke_fn fn = nullptr;
+  try {
+    auto key = in.raw().get_value<std::uint64_t>();
+    fn = find_invoker(key);
+    if (!fn)
+      throw error("rankpool: task type " + std::to_string(key) +
+                  " is unknown in this executable (do all ranks run the same program?)");
+  } catch (...) {
+    write_exception(out, std::current_exception());
+  }
+  if (fn) fn(in, out);
+}
+
 // Runs one task body and appends its result record.
 void run_one(std::uint64_t id, const char* body, std::size_t n, const std::exception_ptr& init_error, int rank,
              result_sender& results, std::uint64_t& exec_ns) {
@@ -79,49 +99,177 @@ void run_one(std::uint64_t id, const char* body, std::size_t n, const std::excep
     write_exception(out, std::make_exception_ptr(broken_executor(
                              "rankpool: the executor is broken: the initializer failed on rank " + std::to_string(rank))));
   } else {
-    reader in(body, n);
-    invoke_fn fn = nullptr;
-    try {
-      auto key = in.raw().get_value<std::uint64_t>();
-      fn = find_invoker(key);
-      if (!fn)
-        throw error("rankpool: task type " + std::to_string(key) +
-                    " is unknown in this executable (do all ranks run the same program?)");
-    } catch (...) {
-      write_exception(out, std::current_exception());
-    }
-    if (fn) fn(in, out);
+    run_body(body, n, out);
   }
   exec_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
   results.end(exec_ns);
 }
 
+// Several threads run the tasks of one worker rank (threads_per_worker > 1); the rank's main
+// thread keeps all MPI calls and collects their results.
+class thread_team {
+ public:
+  thread_team(std::size_t n, const std::function<void()>& initializer, int rank) : rank_(rank) {
+    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, &initializer] { run(initializer); });
+  }
+  ~thread_team() {
+    {
+      std::lock_guard lk(m_);
+      stop_ = true;
+    }
+    jobs_cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  void push(std::uint64_t id, const char* body, std::size_t n) {
+    {
+      std::lock_guard lk(m_);
+      jobs_.push_back({id, std::vector<char>(body, body + n)});
+    }
+    jobs_cv_.notify_one();
+  }
+
+  // Moves finished results into `results`; true if there were any.
+  bool drain(result_sender& results) {
+    std::deque<finished> got;
+    {
+      std::lock_guard lk(m_);
+      got.swap(done_);
+    }
+    for (auto& f : got) {
+      results.begin(f.id);
+      results.out().raw().put(f.body.data(), f.body.size());
+      results.end(f.exec_ns);
+    }
+    return !got.empty();
+  }
+
+  // Sleeps up to `d`, waking early when a result is ready.
+  void wait_for_results(std::chrono::microseconds d) {
+    std::unique_lock lk(m_);
+    done_cv_.wait_for(lk, d, [&] { return !done_.empty(); });
+  }
+
+  std::exception_ptr init_error() {
+    std::lock_guard lk(m_);
+    return init_error_;
+  }
+  bool init_reported = false;
+
+ private:
+  struct job {
+    std::uint64_t id;
+    std::vector<char> body;
+  };
+  struct finished {
+    std::uint64_t id;
+    std::uint64_t exec_ns;
+    std::vector<char> body;
+  };
+
+  void run(const std::function<void()>& initializer) {
+    std::exception_ptr failed;
+    if (initializer) {
+      try {
+        initializer();
+      } catch (...) {
+        failed = std::current_exception();
+        std::lock_guard lk(m_);
+        if (!init_error_) init_error_ = failed;
+        done_cv_.notify_all();
+      }
+    }
+    while (true) {
+      job j;
+      {
+        std::unique_lock lk(m_);
+        jobs_cv_.wait(lk, [&] { return !jobs_.empty() || stop_; });
+        if (jobs_.empty()) return;
+        j = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      writer out;
+      auto t0 = clock::now();
+      if (failed) {
+        write_exception(out, std::make_exception_ptr(broken_executor(
+                                 "rankpool: the executor is broken: the initializer failed on rank " +
+                                 std::to_string(rank_))));
+      } else {
+        run_body(j.body.data(), j.body.size(), out);
+      }
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count();
+      out.reset_archive();
+      {
+        std::lock_guard lk(m_);
+        done_.push_back({j.id, static_cast<std::uint64_t>(ns), out.take()});
+      }
+      done_cv_.notify_all();
+    }
+  }
+
+  int rank_;
+  std::mutex m_;
+  std::condition_variable jobs_cv_, done_cv_;
+  std::deque<job> jobs_;
+  std::deque<finished> done_;
+  std::exception_ptr init_error_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+void report_init_failure(const std::exception_ptr& e, MPI_Comm comm, int root) {
+  writer w;
+  reserve_header(w);
+  write_exception(w, e);
+  auto& b = w.raw().bytes();
+  wire::put_header(b.data(), wire::kind::init_failed, 0, b.size() - sizeof(wire::header));
+  transport::send(b.data(), b.size(), root, comm);
+}
+
 }  // namespace
 
-void serve(MPI_Comm comm, int root, const std::function<void()>& initializer) {
+void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, std::size_t threads) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   this_worker().rank = rank;
 
   std::exception_ptr init_error;
-  if (initializer) {
+  std::optional<thread_team> team;
+  if (threads > 1) {
+    team.emplace(threads, initializer, rank);
+  } else if (initializer) {
     try {
       initializer();
     } catch (...) {
       init_error = std::current_exception();
-      writer w;
-      reserve_header(w);
-      write_exception(w, init_error);
-      auto& b = w.raw().bytes();
-      wire::put_header(b.data(), wire::kind::init_failed, 0, b.size() - sizeof(wire::header));
-      transport::send(b.data(), b.size(), root, comm);
+      report_init_failure(init_error, comm, root);
     }
   }
 
   transport::incoming msg;
   transport::backoff pace;
   result_sender results(comm, root);
+  // One task: inline on this thread, or handed to the team.
+  auto take = [&](std::uint64_t id, const char* body, std::size_t n, std::uint64_t& exec_ns) {
+    if (team) {
+      team->push(id, body, n);
+    } else {
+      run_one(id, body, n, init_error, rank, results, exec_ns);
+    }
+  };
   while (true) {
+    if (team) {
+      if (!team->init_reported) {
+        if (auto e = team->init_error()) {
+          report_init_failure(e, comm, root);
+          team->init_reported = true;
+        }
+      }
+      if (team->drain(results)) {
+        results.flush();
+        pace.reset();
+      }
+    }
     bool got = false;
     try {
       got = transport::try_receive(root, comm, msg);
@@ -132,7 +280,13 @@ void serve(MPI_Comm comm, int root, const std::function<void()>& initializer) {
     }
     if (!got) {
       auto pause = pace.next();
-      if (pause.count() > 0) std::this_thread::sleep_for(pause);
+      if (pause.count() > 0) {
+        if (team) {
+          team->wait_for_results(pause);
+        } else {
+          std::this_thread::sleep_for(pause);
+        }
+      }
       continue;
     }
     pace.reset();
@@ -143,7 +297,7 @@ void serve(MPI_Comm comm, int root, const std::function<void()>& initializer) {
     switch (static_cast<wire::kind>(h.kind)) {
       case wire::kind::shutdown: return;
       case wire::kind::task:
-        run_one(h.id, body, body_n, init_error, rank, results, exec_ns);
+        take(h.id, body, body_n, exec_ns);
         break;
       case wire::kind::task_batch: {
         in_buffer records(body, body_n);
@@ -151,8 +305,7 @@ void serve(MPI_Comm comm, int root, const std::function<void()>& initializer) {
           for (std::uint64_t i = 0; i < h.id; ++i) {
             auto rec = records.get_value<wire::task_record>();
             if (rec.bytes > records.remaining()) throw decode_error("rankpool: task record longer than its batch");
-            run_one(rec.id, records.current(), static_cast<std::size_t>(rec.bytes), init_error, rank, results,
-                    exec_ns);
+            take(rec.id, records.current(), static_cast<std::size_t>(rec.bytes), exec_ns);
             records.skip(static_cast<std::size_t>(rec.bytes));
             if (results.overdue(exec_ns)) results.flush();
           }

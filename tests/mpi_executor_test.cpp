@@ -7,7 +7,10 @@
 
 #include <Eigen/SVD>
 #include <cstdlib>
+#include <map>
 #include <numeric>
+#include <set>
+#include <thread>
 #include <rankpool/eigen.hpp>
 #include <rankpool/rankpool.hpp>
 #include <string>
@@ -242,4 +245,34 @@ TEST(comm_executor, another_root) {
 TEST(comm_executor, bad_root_is_rejected_on_every_rank) {
   EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, world_size()), std::invalid_argument);
   EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, -1), std::invalid_argument);
+}
+
+namespace {
+std::pair<int, std::size_t> where_and_which_thread(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return {world_rank(), std::hash<std::thread::id>{}(std::this_thread::get_id())};
+}
+}  // namespace
+
+TEST(comm_executor, root_computes_adds_the_root_as_a_worker) {
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.root_computes = true});
+  if (!pool.is_root()) return;
+  if (world_size() == 1) return;  // a one-rank pool is local threads either way
+  EXPECT_EQ(pool.num_workers(), static_cast<std::size_t>(world_size()));
+  std::set<int> ranks;
+  for (auto [r, t] : pool.map(where_and_which_thread, std::vector<int>(static_cast<std::size_t>(20 * world_size()), 5)))
+    ranks.insert(r);
+  EXPECT_EQ(ranks.size(), static_cast<std::size_t>(world_size())) << "every rank, the root included, ran tasks";
+}
+
+TEST(comm_executor, threads_per_worker_run_tasks_side_by_side) {
+  if (world_size() < 2) GTEST_SKIP() << "needs at least 2 ranks (worker threads live in worker ranks)";
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.threads_per_worker = 3});
+  if (!pool.is_root()) return;
+  EXPECT_EQ(pool.num_workers(), 3u * static_cast<std::size_t>(world_size() - 1));
+  std::map<int, std::set<std::size_t>> threads;
+  for (auto [r, t] : pool.map(where_and_which_thread, std::vector<int>(static_cast<std::size_t>(30 * world_size()), 10)))
+    threads[r].insert(t);
+  for (int r = 1; r < world_size(); ++r) EXPECT_EQ(threads[r].size(), 3u) << "rank " << r;
+  EXPECT_EQ(threads.count(0), 0u);
 }

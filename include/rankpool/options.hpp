@@ -38,6 +38,9 @@ struct executor_options {
   /// The root runs tasks as well, on a thread of its own, so all N ranks compute
   /// (RANKPOOL_ROOT_COMPUTES=1).
   std::optional<bool> root_computes{};
+  /// Threads that run tasks inside each worker rank, for one rank per node with threads inside
+  /// (RANKPOOL_THREADS_PER_WORKER, default 1). The initializer runs once per thread.
+  std::optional<std::size_t> threads_per_worker{};
 };
 
 }  // namespace rankpool
