@@ -102,6 +102,12 @@ std::size_t in_flight_of(const executor_options& o) { return option_size("RANKPO
 std::size_t threads_of(const executor_options& o) {
   return std::max<std::size_t>(1, option_size("RANKPOOL_THREADS_PER_WORKER", o.threads_per_worker).value_or(1));
 }
+bool isolate_of(const executor_options& o) {
+  bool iso = option_bool("RANKPOOL_ISOLATE", o.isolate).value_or(false);
+  if (iso && threads_of(o) > 1)
+    throw std::invalid_argument("rankpool: isolate and threads_per_worker > 1 cannot be combined");
+  return iso;
+}
 bool root_computes_of(const executor_options& o) {
   return option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
 }
@@ -124,7 +130,8 @@ bool is_spawned_worker_process() {
 struct spawn_hello {
   hello h;
   std::uint8_t has_initializer;
-  std::uint8_t pad[3];
+  std::uint8_t isolate;
+  std::uint8_t pad[2];
   std::uint32_t threads;  // threads_per_worker
   code_address initializer;
 };
@@ -160,7 +167,7 @@ void serve_if_spawned_worker() {
         auto fn = reinterpret_cast<void (*)()>(reinterpret_cast<std::uintptr_t>(decode_code_address(sh.initializer)));
         init = fn;
       }
-      serve(parent, 0, init, sh.threads == 0 ? 1 : sh.threads);
+      serve(parent, 0, init, sh.threads == 0 ? 1 : sh.threads, sh.isolate != 0);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rankpool: spawned worker failed: %s\n", e.what());
@@ -186,6 +193,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   MPI_Comm_test_inter(comm, &inter);
   if (inter) throw std::invalid_argument("rankpool: comm_executor needs an intra-communicator");
 
+  const bool isolate = detail::isolate_of(o);  // checked before any collective: all ranks agree
   MPI_Comm dup = MPI_COMM_NULL;
   detail::check(MPI_Comm_dup(comm, &dup), "MPI_Comm_dup");
   try {
@@ -224,7 +232,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   // A worker rank: serve (or, when left out by max_workers, only wait for the shutdown).
   std::size_t my_index = static_cast<std::size_t>(rank < root ? rank : rank - 1);
   try {
-    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), detail::threads_of(o));
+    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), detail::threads_of(o), isolate);
   } catch (...) {
     MPI_Comm_free(&dup);
     throw;
@@ -256,6 +264,7 @@ spawn_executor::spawn_executor(executor_options o) {
   detail::spawn_hello sh{};
   sh.h = detail::make_hello();
   sh.threads = static_cast<std::uint32_t>(detail::threads_of(o));
+  sh.isolate = detail::isolate_of(o) ? 1 : 0;
   if (o.initializer) {
     auto* fp = o.initializer.target<void (*)()>();
     if (!fp || !*fp)

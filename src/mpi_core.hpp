@@ -25,6 +25,7 @@ struct scheduler_config {
 std::unique_ptr<executor_core> make_scheduler(scheduler_config cfg);
 
 /// Worker side: runs `initializer`, then executes tasks from `root` until it says shutdown.
-void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, std::size_t threads = 1);
+void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, std::size_t threads = 1,
+           bool isolate = false);
 
 }  // namespace rankpool::detail

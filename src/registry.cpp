@@ -4,6 +4,7 @@
 
 #include "registry.hpp"
 
+#include <cxxabi.h>
 #include <dlfcn.h>
 #include <link.h>
 
@@ -30,10 +31,24 @@ std::uint64_t fnv1a(const char* s, std::size_t n, std::uint64_t h = 146959810393
   return h;
 }
 
+struct registry_entry {
+  std::string mangled;  // the invoker's type name, as the key was made from
+  invoke_fn fn;
+  std::string readable;  // demangled, for crash reports
+};
+
 struct registry_table {
   std::mutex m;
-  std::map<std::uint64_t, std::pair<std::string, invoke_fn>> entries;  // ordered: stable fingerprint
+  std::map<std::uint64_t, registry_entry> entries;  // ordered: stable fingerprint
 };
+
+std::string demangled(const char* name) {
+  int status = 0;
+  char* p = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && p ? p : name;
+  std::free(p);
+  return out;
+}
 
 // A function-local static: invokers register from other translation units' static initialisers,
 // in an order we do not control.
@@ -91,10 +106,12 @@ std::uint64_t register_invoker(const char* type_name, invoke_fn fn) noexcept {
   auto& t = table();
   std::lock_guard lk(t.m);
   std::uint64_t key = fnv1a(type_name, std::strlen(type_name));
-  auto [it, inserted] = t.entries.try_emplace(key, type_name, fn);
-  if (!inserted && it->second.first != type_name) {
+  auto it = t.entries.find(key);
+  if (it == t.entries.end()) {
+    t.entries.emplace(key, registry_entry{type_name, fn, demangled(type_name)});
+  } else if (it->second.mangled != type_name) {
     // Two task types with one 64-bit key: refuse to run rather than call the wrong function.
-    std::fprintf(stderr, "rankpool: task key collision between %s and %s\n", it->second.first.c_str(), type_name);
+    std::fprintf(stderr, "rankpool: task key collision between %s and %s\n", it->second.mangled.c_str(), type_name);
     std::abort();
   }
   return key;
@@ -104,7 +121,14 @@ invoke_fn find_invoker(std::uint64_t key) noexcept {
   auto& t = table();
   std::lock_guard lk(t.m);
   auto it = t.entries.find(key);
-  return it == t.entries.end() ? nullptr : it->second.second;
+  return it == t.entries.end() ? nullptr : it->second.fn;
+}
+
+const char* invoker_name(std::uint64_t key) noexcept {
+  auto& t = table();
+  std::lock_guard lk(t.m);
+  auto it = t.entries.find(key);
+  return it == t.entries.end() ? "unknown task type" : it->second.readable.c_str();
 }
 
 code_address encode_code_address(const void* fn) {
@@ -147,7 +171,7 @@ std::string executable_fingerprint() {
       std::lock_guard lk(t.m);
       for (const auto& [key, entry] : t.entries) {
         EVP_DigestUpdate(ctx, &key, sizeof key);
-        EVP_DigestUpdate(ctx, entry.first.data(), entry.first.size());
+        EVP_DigestUpdate(ctx, entry.mangled.data(), entry.mangled.size());
       }
     }
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -12,6 +12,10 @@ namespace rankpool::detail {
 /// once. Ranks whose fingerprints differ run different programs.
 std::string executable_fingerprint();
 
+/// The readable (demangled) invoker type of `key`; the pointer stays valid for the process's
+/// lifetime (crash reports read it from a signal handler).
+const char* invoker_name(std::uint64_t key) noexcept;
+
 /// How many task types this executable registered.
 std::size_t registered_task_count() noexcept;
 

@@ -27,6 +27,7 @@ enum class exception_kind : std::uint8_t {
   overflow_error,
   underflow_error,
   broken_executor,
+  task_crashed,
   count
 };
 
@@ -50,6 +51,7 @@ exception_kind kind_of(const std::exception& e) {
   if (t == typeid(std::overflow_error)) return exception_kind::overflow_error;
   if (t == typeid(std::underflow_error)) return exception_kind::underflow_error;
   if (t == typeid(rankpool::broken_executor)) return exception_kind::broken_executor;
+  if (t == typeid(rankpool::task_crashed)) return exception_kind::task_crashed;
   return exception_kind::other;
 }
 
@@ -88,6 +90,18 @@ void write_exception(writer& out, std::exception_ptr e) noexcept {
     put_string(out, message);
     out.raw().put_value<std::int32_t>(this_worker().rank);
     put_string(out, this_worker().host);
+    if (kind == exception_kind::task_crashed) {
+      std::int32_t sig = 0, code = 0;
+      try {
+        std::rethrow_exception(e);
+      } catch (const task_crashed& c) {
+        sig = c.signal();
+        code = c.exit_code();
+      } catch (...) {
+      }
+      out.raw().put_value(sig);
+      out.raw().put_value(code);
+    }
   } catch (...) {
     // Out of memory while describing an error: nothing sensible is left to send.
     std::abort();
@@ -114,6 +128,11 @@ std::exception_ptr read_exception(reader& in) {
     case exception_kind::overflow_error: return std::make_exception_ptr(remote_exception<std::overflow_error>(ctx));
     case exception_kind::underflow_error: return std::make_exception_ptr(remote_exception<std::underflow_error>(ctx));
     case exception_kind::broken_executor: return std::make_exception_ptr(remote_exception<broken_executor>(ctx));
+    case exception_kind::task_crashed: {
+      auto sig = in.raw().get_value<std::int32_t>();
+      auto code = in.raw().get_value<std::int32_t>();
+      return std::make_exception_ptr(task_crashed(message, sig, code, rank, host));
+    }
     default: return std::make_exception_ptr(remote_error(type, message, rank, host));
   }
 }

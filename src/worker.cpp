@@ -11,7 +11,10 @@
 #include <optional>
 #include <thread>
 
+#include "crash.hpp"
+#include "isolation.hpp"
 #include "mpi_core.hpp"
+#include "registry.hpp"
 #include "transport.hpp"
 #include "wire.hpp"
 #include "worker_identity.hpp"
@@ -73,12 +76,14 @@ class result_sender {
   clock::time_point first_;
 };
 
-// Decodes one task body, runs it, and writes its result body to `out`. Never throws.
-void run_body(const char* body, std::size_t n, writer& out) {
+}  // namespace
+
+void run_body(std::uint64_t id, const char* body, std::size_t n, writer& out) {
   reader in(body, n);
   invoke_fn fn = nullptr;
+  std::uint64_t key = 0;
   try {
-    auto key = in.raw().get_value<std::uint64_t>();
+    key = in.raw().get_value<std::uint64_t>();
     fn = find_invoker(key);
     if (!fn)
       throw error("rankpool: task type " + std::to_string(key) +
@@ -86,20 +91,26 @@ void run_body(const char* body, std::size_t n, writer& out) {
   } catch (...) {
     write_exception(out, std::current_exception());
   }
-  if (fn) fn(in, out);
+  if (!fn) return;
+  crash::task_scope scope(id, invoker_name(key));
+  fn(in, out);
 }
+
+namespace {
 
 // Runs one task body and appends its result record.
 void run_one(std::uint64_t id, const char* body, std::size_t n, const std::exception_ptr& init_error, int rank,
-             result_sender& results, std::uint64_t& exec_ns) {
+             isolated_runner* isolated, result_sender& results, std::uint64_t& exec_ns) {
   results.begin(id);
   auto t0 = clock::now();
   writer& out = results.out();
   if (init_error) {
     write_exception(out, std::make_exception_ptr(broken_executor(
                              "rankpool: the executor is broken: the initializer failed on rank " + std::to_string(rank))));
+  } else if (isolated) {
+    isolated->run(id, body, n, out);
   } else {
-    run_body(body, n, out);
+    run_body(id, body, n, out);
   }
   exec_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
   results.end(exec_ns);
@@ -195,7 +206,7 @@ class thread_team {
                                  "rankpool: the executor is broken: the initializer failed on rank " +
                                  std::to_string(rank_))));
       } else {
-        run_body(j.body.data(), j.body.size(), out);
+        run_body(j.id, j.body.data(), j.body.size(), out);
       }
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count();
       out.reset_archive();
@@ -228,10 +239,11 @@ void report_init_failure(const std::exception_ptr& e, MPI_Comm comm, int root) {
 
 }  // namespace
 
-void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, std::size_t threads) {
+void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, std::size_t threads, bool isolate) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   this_worker().rank = rank;
+  crash::install(rank);
 
   std::exception_ptr init_error;
   std::optional<thread_team> team;
@@ -246,6 +258,10 @@ void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, st
     }
   }
 
+  // Forked after the initializer, so every child starts from the state it set up.
+  std::optional<isolated_runner> isolated;
+  if (isolate && !team) isolated.emplace();
+
   transport::incoming msg;
   transport::backoff pace;
   result_sender results(comm, root);
@@ -254,7 +270,7 @@ void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, st
     if (team) {
       team->push(id, body, n);
     } else {
-      run_one(id, body, n, init_error, rank, results, exec_ns);
+      run_one(id, body, n, init_error, rank, isolated ? &*isolated : nullptr, results, exec_ns);
     }
   };
   while (true) {

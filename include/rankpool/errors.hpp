@@ -82,6 +82,27 @@ class remote_error : public error, public remote_context {
       : error(message), remote_context(std::move(type_name), std::move(message), rank, std::move(host)) {}
 };
 
+/// A task killed the process that ran it (a signal, or a call to exit) while the pool runs tasks
+/// in isolated child processes (executor_options::isolate, RANKPOOL_ISOLATE=1). Only that task's
+/// future fails; the worker starts a fresh child and the pool goes on.
+class task_crashed : public error, public remote_context {
+ public:
+  /// Builds the error for a task that died of `signal` (0 if none) or exited with `exit_code`.
+  task_crashed(std::string message, int signal, int exit_code, int rank, std::string host)
+      : error(message),
+        remote_context("rankpool::task_crashed", std::move(message), rank, std::move(host)),
+        signal_(signal),
+        exit_code_(exit_code) {}
+  /// The signal that killed the task's process, or 0 when it exited.
+  int signal() const noexcept { return signal_; }
+  /// The exit status the task's process ended with (meaningful when signal() is 0).
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int signal_;
+  int exit_code_;
+};
+
 /// A standard exception type rebuilt on the root as itself, so that
 /// `catch (const std::invalid_argument&)` works, with the remote context attached.
 template <class StdException>

@@ -41,6 +41,10 @@ struct executor_options {
   /// Threads that run tasks inside each worker rank, for one rank per node with threads inside
   /// (RANKPOOL_THREADS_PER_WORKER, default 1). The initializer runs once per thread.
   std::optional<std::size_t> threads_per_worker{};
+  /// Run each worker's tasks in a child process it supervises (RANKPOOL_ISOLATE=1): a task that
+  /// segfaults, aborts or calls exit fails only its own future with task_crashed, and the worker
+  /// starts a fresh child. Costs a process hop per task. Not combinable with threads_per_worker.
+  std::optional<bool> isolate{};
 };
 
 }  // namespace rankpool

@@ -1,0 +1,140 @@
+#include "isolation.hpp"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "crash.hpp"
+#include "worker_identity.hpp"
+
+namespace rankpool::detail {
+namespace {
+
+// Whole-buffer I/O on the socket to the child; false when the other side is gone.
+bool write_all(int fd, const void* p, std::size_t n) {
+  auto* c = static_cast<const char*>(p);
+  while (n > 0) {
+    auto k = ::send(fd, c, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    c += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+bool read_all(int fd, void* p, std::size_t n) {
+  auto* c = static_cast<char*>(p);
+  while (n > 0) {
+    auto k = ::recv(fd, c, n, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    c += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+// In the child, exit() must not run the parent's exit handlers (MPI's among them): this one,
+// registered last, runs first and leaves at once with the task's status.
+void leave_now(int status, void*) { _exit(status); }
+
+}  // namespace
+
+isolated_runner::isolated_runner() { start(); }
+isolated_runner::~isolated_runner() { stop(); }
+
+void isolated_runner::start() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    throw error(std::string("rankpool: socketpair for an isolated task runner failed: ") + std::strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw error(std::string("rankpool: fork of an isolated task runner failed: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    child_loop(fds[1]);
+  }
+  ::close(fds[1]);
+  pid_ = pid;
+  fd_ = fds[0];
+}
+
+void isolated_runner::stop() noexcept {
+  if (fd_ >= 0) ::close(fd_);  // the child sees end-of-file and leaves
+  fd_ = -1;
+  if (pid_ > 0) {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  pid_ = -1;
+}
+
+void isolated_runner::child_loop(int fd) {
+  on_exit(leave_now, nullptr);
+  // A dying child is reported by its parent, as task_crashed: no crash report or MPI backtrace
+  // handler of the parent's should speak for it.
+  crash::uninstall();
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) signal(sig, SIG_DFL);
+  std::vector<char> body;
+  writer out;
+  while (true) {
+    std::uint64_t head[2];  // id, length
+    if (!read_all(fd, head, sizeof head)) _exit(0);
+    body.resize(static_cast<std::size_t>(head[1]));
+    if (!read_all(fd, body.data(), body.size())) _exit(0);
+    out.reset_archive();
+    out.raw().truncate(0);
+    run_body(head[0], body.data(), body.size(), out);
+    out.reset_archive();
+    std::uint64_t len = out.raw().size();
+    if (!write_all(fd, &len, sizeof len) || !write_all(fd, out.raw().bytes().data(), len)) _exit(0);
+  }
+}
+
+void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, writer& out) {
+  try {
+    if (pid_ <= 0) start();
+    std::uint64_t head[2] = {id, n};
+    bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);
+    std::uint64_t len = 0;
+    std::vector<char> result;
+    if (sent && read_all(fd_, &len, sizeof len)) {
+      result.resize(static_cast<std::size_t>(len));
+      if (read_all(fd_, result.data(), result.size())) {
+        out.raw().put(result.data(), result.size());
+        return;
+      }
+    }
+    // The child is gone: learn how it ended, report it on this task, and start a fresh one.
+    ::close(fd_);
+    fd_ = -1;
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    std::string how = sig ? "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")"
+                          : "exited with status " + std::to_string(code);
+    write_exception(out, std::make_exception_ptr(task_crashed(
+                             "rankpool: the task's process " + how + " (worker rank " +
+                                 std::to_string(this_worker().rank) + " on " + this_worker().host + ")",
+                             sig, code, this_worker().rank, this_worker().host)));
+    start();
+  } catch (...) {
+    write_exception(out, std::current_exception());
+  }
+}
+
+}  // namespace rankpool::detail

@@ -1,0 +1,36 @@
+#pragma once
+// Internal: opt-in isolation (executor_options::isolate). A worker rank runs its tasks in a child
+// process it forked; a task that kills that process (signal, abort, exit) fails only its own
+// future with task_crashed, and the worker forks a fresh child for the next task.
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include <rankpool/detail/codec.hpp>
+
+namespace rankpool::detail {
+
+class isolated_runner {
+ public:
+  isolated_runner();
+  ~isolated_runner();
+  isolated_runner(const isolated_runner&) = delete;
+  isolated_runner& operator=(const isolated_runner&) = delete;
+
+  /// Runs one task body in the child and writes its result body to `out`. Never throws: a dead
+  /// child becomes a task_crashed result.
+  void run(std::uint64_t id, const char* body, std::size_t n, writer& out);
+
+ private:
+  void start();
+  void stop() noexcept;
+  [[noreturn]] void child_loop(int fd);
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
+
+/// Decodes one task body, runs it, and writes its result body to `out` (worker.cpp).
+void run_body(std::uint64_t id, const char* body, std::size_t n, writer& out);
+
+}  // namespace rankpool::detail
