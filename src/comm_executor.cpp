@@ -102,12 +102,38 @@ std::size_t in_flight_of(const executor_options& o) { return option_size("RANKPO
 std::size_t threads_of(const executor_options& o) {
   return std::max<std::size_t>(1, option_size("RANKPOOL_THREADS_PER_WORKER", o.threads_per_worker).value_or(1));
 }
+std::uint64_t deadline_of(const executor_options& o) {
+  std::optional<std::chrono::duration<double>> d = o.task_deadline;
+  if (!d) {
+    if (const char* e = std::getenv("RANKPOOL_TASK_DEADLINE"); e && *e) {
+      char* end = nullptr;
+      double secs = std::strtod(e, &end);
+      if (end == e || *end || !(secs > 0))
+        throw error(std::string("rankpool: environment variable RANKPOOL_TASK_DEADLINE=") + e +
+                    " is not a positive number of seconds");
+      d = std::chrono::duration<double>(secs);
+    }
+  }
+  if (!d) return 0;
+  if (!(d->count() > 0)) throw std::invalid_argument("rankpool: task_deadline must be positive");
+  return static_cast<std::uint64_t>(d->count() * 1e9);
+}
+
 bool isolate_of(const executor_options& o) {
   bool iso = option_bool("RANKPOOL_ISOLATE", o.isolate).value_or(false);
   if (iso && threads_of(o) > 1)
     throw std::invalid_argument("rankpool: isolate and threads_per_worker > 1 cannot be combined");
   return iso;
 }
+
+worker_config worker_config_of(const executor_options& o) {
+  worker_config w;
+  w.threads = threads_of(o);
+  w.isolate = isolate_of(o);
+  w.deadline_ns = deadline_of(o);
+  return w;
+}
+
 bool root_computes_of(const executor_options& o) {
   return option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
 }
@@ -133,6 +159,7 @@ struct spawn_hello {
   std::uint8_t isolate;
   std::uint8_t pad[2];
   std::uint32_t threads;  // threads_per_worker
+  std::uint64_t deadline_ns;
   code_address initializer;
 };
 
@@ -167,7 +194,11 @@ void serve_if_spawned_worker() {
         auto fn = reinterpret_cast<void (*)()>(reinterpret_cast<std::uintptr_t>(decode_code_address(sh.initializer)));
         init = fn;
       }
-      serve(parent, 0, init, sh.threads == 0 ? 1 : sh.threads, sh.isolate != 0);
+      worker_config w;
+      w.threads = sh.threads == 0 ? 1 : sh.threads;
+      w.isolate = sh.isolate != 0;
+      w.deadline_ns = sh.deadline_ns;
+      serve(parent, 0, init, w);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rankpool: spawned worker failed: %s\n", e.what());
@@ -193,7 +224,8 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   MPI_Comm_test_inter(comm, &inter);
   if (inter) throw std::invalid_argument("rankpool: comm_executor needs an intra-communicator");
 
-  const bool isolate = detail::isolate_of(o);  // checked before any collective: all ranks agree
+  // Checked before any collective: every rank reads the same options and agrees.
+  const detail::worker_config wcfg = detail::worker_config_of(o);
   MPI_Comm dup = MPI_COMM_NULL;
   detail::check(MPI_Comm_dup(comm, &dup), "MPI_Comm_dup");
   try {
@@ -208,7 +240,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     MPI_Comm_free(&dup);
     is_root_ = true;
     std::size_t n = max_workers.value_or(std::max(1u, std::thread::hardware_concurrency()));
-    core_ = detail::make_thread_core(n == 0 ? 1 : n, std::move(o.initializer));
+    core_ = detail::make_thread_core(n == 0 ? 1 : n, std::move(o.initializer), wcfg.deadline_ns);
     return;
   }
 
@@ -221,7 +253,8 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     cfg.comm = dup;
     cfg.in_flight = detail::in_flight_of(o);
     cfg.root_computes = detail::root_computes_of(o);
-    cfg.threads_per_worker = detail::threads_of(o);
+    cfg.threads_per_worker = wcfg.threads;
+    cfg.task_deadline_ns = wcfg.deadline_ns;
     for (int r = 0; r < size; ++r) {
       if (r == root) continue;
       (cfg.workers.size() < n ? cfg.workers : cfg.idle_ranks).push_back(r);
@@ -232,7 +265,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   // A worker rank: serve (or, when left out by max_workers, only wait for the shutdown).
   std::size_t my_index = static_cast<std::size_t>(rank < root ? rank : rank - 1);
   try {
-    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), detail::threads_of(o), isolate);
+    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), wcfg);
   } catch (...) {
     MPI_Comm_free(&dup);
     throw;
@@ -263,8 +296,10 @@ spawn_executor::spawn_executor(executor_options o) {
 
   detail::spawn_hello sh{};
   sh.h = detail::make_hello();
-  sh.threads = static_cast<std::uint32_t>(detail::threads_of(o));
-  sh.isolate = detail::isolate_of(o) ? 1 : 0;
+  const detail::worker_config wcfg = detail::worker_config_of(o);
+  sh.threads = static_cast<std::uint32_t>(wcfg.threads);
+  sh.isolate = wcfg.isolate ? 1 : 0;
+  sh.deadline_ns = wcfg.deadline_ns;
   if (o.initializer) {
     auto* fp = o.initializer.target<void (*)()>();
     if (!fp || !*fp)
@@ -307,7 +342,8 @@ spawn_executor::spawn_executor(executor_options o) {
   cfg.disconnect = true;
   cfg.in_flight = detail::in_flight_of(o);
   cfg.root_computes = detail::root_computes_of(o);
-  cfg.threads_per_worker = detail::threads_of(o);
+  cfg.threads_per_worker = wcfg.threads;
+  cfg.task_deadline_ns = wcfg.deadline_ns;
   for (std::size_t i = 0; i < n; ++i) cfg.workers.push_back(static_cast<int>(i));
   core_ = detail::make_scheduler(std::move(cfg));
 }

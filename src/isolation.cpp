@@ -1,15 +1,20 @@
 #include "isolation.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <rankpool/this_task.hpp>
 
 #include "crash.hpp"
 #include "worker_identity.hpp"
@@ -40,6 +45,9 @@ bool read_all(int fd, void* p, std::size_t n) {
   }
   return true;
 }
+
+std::atomic<bool> child_stop{false};
+extern "C" void on_stop_signal(int) { child_stop.store(true, std::memory_order_relaxed); }
 
 // In the child, exit() must not run the parent's exit handlers (MPI's among them): this one,
 // registered last, runs first and leaves at once with the task's status.
@@ -86,15 +94,21 @@ void isolated_runner::child_loop(int fd) {
   // handler of the parent's should speak for it.
   crash::uninstall();
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) signal(sig, SIG_DFL);
+  signal(SIGUSR1, on_stop_signal);
   std::vector<char> body;
   writer out;
   while (true) {
-    std::uint64_t head[2];  // id, length
+    std::uint64_t head[3];  // id, length, deadline in ns (0 = none)
     if (!read_all(fd, head, sizeof head)) _exit(0);
     body.resize(static_cast<std::size_t>(head[1]));
     if (!read_all(fd, body.data(), body.size())) _exit(0);
     out.reset_archive();
     out.raw().truncate(0);
+    child_stop.store(false);
+    task_context ctx;
+    ctx.stop = &child_stop;
+    if (head[2]) ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(head[2]);
+    task_context_scope scope(ctx);
     run_body(head[0], body.data(), body.size(), out);
     out.reset_archive();
     std::uint64_t len = out.raw().size();
@@ -102,17 +116,44 @@ void isolated_runner::child_loop(int fd) {
   }
 }
 
-void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, writer& out) {
+void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, writer& out, std::uint64_t deadline_ns,
+                          const std::function<bool()>& stop_asked) {
   try {
     if (pid_ <= 0) start();
-    std::uint64_t head[2] = {id, n};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::uint64_t head[3] = {id, n, deadline_ns};
     bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);
+    bool stop_sent = false, killed_for_time = false;
+    // Wait for the answer, forwarding a stop request and watching the deadline.
+    while (sent) {
+      pollfd p{fd_, POLLIN, 0};
+      int r = ::poll(&p, 1, 1);
+      if (r > 0) break;
+      if (r < 0 && errno != EINTR) break;
+      if (!stop_sent && stop_asked && stop_asked()) {
+        ::kill(pid_, SIGUSR1);
+        stop_sent = true;
+      }
+      auto elapsed = std::chrono::steady_clock::now() - t0;
+      if (deadline_ns && elapsed > std::chrono::nanoseconds(deadline_ns) + std::chrono::seconds(1)) {
+        ::kill(pid_, SIGKILL);
+        killed_for_time = true;
+        break;
+      }
+    }
     std::uint64_t len = 0;
     std::vector<char> result;
-    if (sent && read_all(fd_, &len, sizeof len)) {
+    if (sent && !killed_for_time && read_all(fd_, &len, sizeof len)) {
       result.resize(static_cast<std::size_t>(len));
       if (read_all(fd_, result.data(), result.size())) {
-        out.raw().put(result.data(), result.size());
+        if (deadline_ns && std::chrono::steady_clock::now() - t0 > std::chrono::nanoseconds(deadline_ns)) {
+          write_exception(out, std::make_exception_ptr(timeout_error(
+                                   "rankpool: the task ran past its deadline (executor_options::task_deadline) on "
+                                   "worker rank " +
+                                   std::to_string(this_worker().rank))));
+        } else {
+          out.raw().put(result.data(), result.size());
+        }
         return;
       }
     }
@@ -123,14 +164,20 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
     while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     pid_ = -1;
-    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
-    std::string how = sig ? "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")"
-                          : "exited with status " + std::to_string(code);
-    write_exception(out, std::make_exception_ptr(task_crashed(
-                             "rankpool: the task's process " + how + " (worker rank " +
-                                 std::to_string(this_worker().rank) + " on " + this_worker().host + ")",
-                             sig, code, this_worker().rank, this_worker().host)));
+    if (killed_for_time) {
+      write_exception(out, std::make_exception_ptr(timeout_error(
+                               "rankpool: the task ran past its deadline and was killed (worker rank " +
+                               std::to_string(this_worker().rank) + " on " + this_worker().host + ")")));
+    } else {
+      int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+      std::string how = sig ? "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")"
+                            : "exited with status " + std::to_string(code);
+      write_exception(out, std::make_exception_ptr(task_crashed(
+                               "rankpool: the task's process " + how + " (worker rank " +
+                                   std::to_string(this_worker().rank) + " on " + this_worker().host + ")",
+                               sig, code, this_worker().rank, this_worker().host)));
+    }
     start();
   } catch (...) {
     write_exception(out, std::current_exception());

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 
 #include <rankpool/detail/codec.hpp>
 
@@ -19,8 +20,11 @@ class isolated_runner {
   isolated_runner& operator=(const isolated_runner&) = delete;
 
   /// Runs one task body in the child and writes its result body to `out`. Never throws: a dead
-  /// child becomes a task_crashed result.
-  void run(std::uint64_t id, const char* body, std::size_t n, writer& out);
+  /// child becomes a task_crashed result. While waiting it asks `stop_asked()` (then signals the
+  /// child, whose stop_requested() turns true) and enforces `deadline_ns` (0 = none): past it
+  /// the result is timeout_error, and a child still busy a second later is killed.
+  void run(std::uint64_t id, const char* body, std::size_t n, writer& out, std::uint64_t deadline_ns,
+           const std::function<bool()>& stop_asked);
 
  private:
   void start();

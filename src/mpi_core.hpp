@@ -19,13 +19,19 @@ struct scheduler_config {
   std::size_t in_flight = 0;      // tasks outstanding per worker; 0 = sized from the task time
   bool root_computes = false;     // a thread of the root runs tasks too
   std::size_t threads_per_worker = 1;  // threads running tasks inside each worker rank
+  std::uint64_t task_deadline_ns = 0;  // root-run tasks past this fail (workers enforce their own)
 };
 
 /// The root's executor core: a progress thread that owns every MPI call of the pool.
 std::unique_ptr<executor_core> make_scheduler(scheduler_config cfg);
 
+struct worker_config {
+  std::size_t threads = 1;       // threads running tasks in this rank
+  bool isolate = false;          // run tasks in a supervised child process
+  std::uint64_t deadline_ns = 0; // per-task deadline, 0 = none
+};
+
 /// Worker side: runs `initializer`, then executes tasks from `root` until it says shutdown.
-void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, std::size_t threads = 1,
-           bool isolate = false);
+void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg);
 
 }  // namespace rankpool::detail

@@ -28,6 +28,7 @@ enum class exception_kind : std::uint8_t {
   underflow_error,
   broken_executor,
   task_crashed,
+  timeout_error,
   count
 };
 
@@ -52,6 +53,7 @@ exception_kind kind_of(const std::exception& e) {
   if (t == typeid(std::underflow_error)) return exception_kind::underflow_error;
   if (t == typeid(rankpool::broken_executor)) return exception_kind::broken_executor;
   if (t == typeid(rankpool::task_crashed)) return exception_kind::task_crashed;
+  if (t == typeid(rankpool::timeout_error)) return exception_kind::timeout_error;
   return exception_kind::other;
 }
 
@@ -128,6 +130,7 @@ std::exception_ptr read_exception(reader& in) {
     case exception_kind::overflow_error: return std::make_exception_ptr(remote_exception<std::overflow_error>(ctx));
     case exception_kind::underflow_error: return std::make_exception_ptr(remote_exception<std::underflow_error>(ctx));
     case exception_kind::broken_executor: return std::make_exception_ptr(remote_exception<broken_executor>(ctx));
+    case exception_kind::timeout_error: return std::make_exception_ptr(remote_exception<timeout_error>(ctx));
     case exception_kind::task_crashed: {
       auto sig = in.raw().get_value<std::int32_t>();
       auto code = in.raw().get_value<std::int32_t>();

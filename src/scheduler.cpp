@@ -28,6 +28,32 @@ constexpr std::size_t batch_byte_limit = 1 << 20;
 constexpr std::size_t max_window = 512;
 constexpr double lead_ns = 100'000;  // work kept queued at each worker
 
+// Stop requests from user threads, for the progress thread to forward to the workers.
+class stop_queue final : public stop_sink {
+ public:
+  void request_stop(std::uint64_t id, int where) noexcept override {
+    try {
+      std::lock_guard lk(m_);
+      pending_.emplace_back(id, where);
+      has_.store(true, std::memory_order_release);
+    } catch (...) {  // out of memory: the stop is only advice
+    }
+  }
+  std::vector<std::pair<std::uint64_t, int>> take() {
+    std::vector<std::pair<std::uint64_t, int>> out;
+    if (!has_.load(std::memory_order_acquire)) return out;
+    std::lock_guard lk(m_);
+    out.swap(pending_);
+    has_.store(false, std::memory_order_relaxed);
+    return out;
+  }
+
+ private:
+  std::mutex m_;
+  std::atomic<bool> has_{false};
+  std::vector<std::pair<std::uint64_t, int>> pending_;
+};
+
 class scheduler final : public executor_core {
  public:
   explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)) {
@@ -132,6 +158,7 @@ class scheduler final : public executor_core {
         progressed = true;
       }
       reap_batches();
+      forward_stops();
       if (stopping && queue_.empty() && running_.empty() && local_load() == 0) break;
       if (progressed) {
         pace.reset();
@@ -192,14 +219,23 @@ class scheduler final : public executor_core {
   std::size_t local_slot() const { return cfg_.workers.size(); }
   std::size_t local_load() const { return cfg_.root_computes ? load_[local_slot()] : 0; }
 
-  // Pops the next task that is still wanted (marks it running), or null.
-  task_ptr next_task() {
+  // Pops the next task that is still wanted, marks it running as task `id` on worker rank
+  // `where` (stop requests go there; -1 for the root's own thread), or returns null.
+  task_ptr next_task(std::uint64_t id, int where) {
     while (!queue_.empty()) {
       task_ptr t = std::move(queue_.front());
       queue_.pop_front();
-      if (t->state().set_running()) return t;
+      if (where < 0 ? t->state().set_running() : t->state().set_running(&stops_, id, where)) return t;
     }
     return nullptr;
+  }
+
+  void forward_stops() {
+    for (auto [id, rank] : stops_.take()) {
+      char buf[sizeof(wire::header)];
+      wire::put_header(buf, wire::kind::stop, id, 0);
+      transport::send_control(buf, sizeof buf, rank, cfg_.comm);
+    }
   }
 
   bool dispatch() {
@@ -221,18 +257,19 @@ class scheduler final : public executor_core {
 
   // Sends up to `room` tasks to worker w: one large task alone, or small ones in one batch.
   bool send_to(std::size_t w, std::size_t room) {
-    task_ptr first = next_task();
-    if (!first) return false;
     const int dest = cfg_.workers[w];
+    auto first_id = next_id_;
+    task_ptr first = next_task(first_id, dest);
+    if (!first) return false;
+    ++next_id_;
     if (room == 1 || first->bytes().size() > batch_task_limit || queue_.empty()) {
-      send_alone(std::move(first), w, dest);
+      send_alone(std::move(first), first_id, w, dest);
       return true;
     }
     batch_send b;
     b.bytes.resize(sizeof(wire::header));
     std::uint64_t count = 0;
-    auto append = [&](task_ptr t) {
-      auto id = next_id_++;
+    auto append = [&](task_ptr t, std::uint64_t id) {
       auto& tb = t->bytes();
       const std::size_t body = tb.size() - sizeof(wire::header);
       wire::task_record rec{id, body};
@@ -244,12 +281,14 @@ class scheduler final : public executor_core {
       running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
       ++count;
     };
-    append(std::move(first));
+    append(std::move(first), first_id);
     while (count < room && b.bytes.size() < batch_byte_limit && !queue_.empty() &&
            queue_.front()->bytes().size() <= batch_task_limit) {
-      task_ptr t = next_task();
+      auto id = next_id_;
+      task_ptr t = next_task(id, dest);
       if (!t) break;
-      append(std::move(t));
+      ++next_id_;
+      append(std::move(t), id);
     }
     wire::put_header(b.bytes.data(), wire::kind::task_batch, count, b.bytes.size() - sizeof(wire::header));
     load_[w] += count;
@@ -259,8 +298,7 @@ class scheduler final : public executor_core {
     return true;
   }
 
-  void send_alone(task_ptr t, std::size_t w, int dest) {
-    auto id = next_id_++;
+  void send_alone(task_ptr t, std::uint64_t id, std::size_t w, int dest) {
     auto& bytes = t->bytes();
     wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header));
     auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
@@ -345,7 +383,7 @@ class scheduler final : public executor_core {
   bool give_local(std::size_t room) {
     std::vector<task_ptr> handed;
     while (handed.size() < room) {
-      task_ptr t = next_task();
+      task_ptr t = next_task(0, -1);
       if (!t) break;
       handed.push_back(std::move(t));
     }
@@ -376,9 +414,14 @@ class scheduler final : public executor_core {
         t = std::move(local_queue_.front());
         local_queue_.pop_front();
       }
-      auto t0 = clock::now();
-      t->run_here();
-      (void)t0;
+      {
+        task_context ctx;
+        ctx.stop = &t->state().stop_flag();
+        if (cfg_.task_deadline_ns)
+          ctx.deadline = clock::now() + std::chrono::nanoseconds(cfg_.task_deadline_ns);
+        task_context_scope scope(ctx);
+        t->run_here(ctx.deadline);
+      }
       t.reset();
       local_done_.fetch_add(1, std::memory_order_acq_rel);
       {
@@ -450,6 +493,7 @@ class scheduler final : public executor_core {
   std::deque<task_ptr> queue_;
   std::unordered_map<std::uint64_t, in_flight_task> running_;
   std::deque<batch_send> batches_;
+  stop_queue stops_;
 
   std::mutex m_;
   std::condition_variable cv_;

@@ -12,7 +12,8 @@ namespace {
 
 class thread_core final : public executor_core {
  public:
-  thread_core(std::size_t workers, std::function<void()> initializer) : init_(std::move(initializer)) {
+  thread_core(std::size_t workers, std::function<void()> initializer, std::uint64_t deadline_ns)
+      : init_(std::move(initializer)), deadline_ns_(deadline_ns) {
     threads_.reserve(workers);
     for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
   }
@@ -82,11 +83,18 @@ class thread_core final : public executor_core {
         t = std::move(queue_.front());
         queue_.pop_front();
       }
-      if (t->state().set_running()) t->run_here();
+      if (!t->state().set_running()) continue;
+      task_context ctx;
+      ctx.stop = &t->state().stop_flag();
+      if (deadline_ns_)
+        ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns_);
+      task_context_scope scope(ctx);
+      t->run_here(ctx.deadline);
     }
   }
 
   std::function<void()> init_;
+  std::uint64_t deadline_ns_;
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<task_ptr> queue_;
@@ -98,8 +106,9 @@ class thread_core final : public executor_core {
 
 }  // namespace
 
-std::unique_ptr<executor_core> make_thread_core(std::size_t workers, std::function<void()> initializer) {
-  return std::make_unique<thread_core>(workers, std::move(initializer));
+std::unique_ptr<executor_core> make_thread_core(std::size_t workers, std::function<void()> initializer,
+                                                std::uint64_t deadline_ns) {
+  return std::make_unique<thread_core>(workers, std::move(initializer), deadline_ns);
 }
 
 }  // namespace rankpool::detail

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <climits>
+#include <cstring>
 #include <cstdlib>
 #include <thread>
 
@@ -87,6 +88,25 @@ void send(const char* data, std::size_t n, int dest, MPI_Comm comm) {
     sent += k;
     tag = tag_continuation;
   } while (sent < n);
+}
+
+void send_control(const char* data, std::size_t n, int dest, MPI_Comm comm) {
+  check(MPI_Send(data, static_cast<int>(n), MPI_BYTE, dest, tag_control, comm), "MPI_Send");
+}
+
+bool try_receive_control(int source, MPI_Comm comm, char* header_out) {
+  int flag = 0;
+  MPI_Message msg;
+  MPI_Status st;
+  check(MPI_Improbe(source, tag_control, comm, &flag, &msg, &st), "MPI_Improbe");
+  if (!flag) return false;
+  int count = 0;
+  MPI_Get_count(&st, MPI_BYTE, &count);
+  std::vector<char> buf(static_cast<std::size_t>(std::max(count, 0)));
+  check(MPI_Mrecv(buf.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  if (buf.size() != sizeof(wire::header)) return false;
+  std::memcpy(header_out, buf.data(), buf.size());
+  return true;
 }
 
 void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, incoming& into) {

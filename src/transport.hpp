@@ -16,6 +16,7 @@ namespace rankpool::detail::transport {
 
 inline constexpr int tag_message = 0x5250;       // first part of every message
 inline constexpr int tag_continuation = 0x5251;  // further parts of a message over the limit
+inline constexpr int tag_control = 0x5252;       // stop requests, read even while a task runs
 
 /// Throws rankpool::error naming `what` and MPI's error string when rc is not MPI_SUCCESS.
 void check(int rc, const char* what);
@@ -47,6 +48,13 @@ class outgoing {
 
 /// Sends `n` bytes to `dest` and blocks until the buffer may be reused.
 void send(const char* data, std::size_t n, int dest, MPI_Comm comm);
+
+/// Sends a small control message (tag_control) and blocks until the buffer may be reused.
+void send_control(const char* data, std::size_t n, int dest, MPI_Comm comm);
+
+/// Polls for a control message from `source`; true and fills `header_out` (24 bytes) when one
+/// arrived and is well-formed.
+bool try_receive_control(int source, MPI_Comm comm, char* header_out);
 
 /// A received message: its source and all of its bytes (header included).
 struct incoming {

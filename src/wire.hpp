@@ -19,7 +19,8 @@ enum class kind : std::uint8_t {
   result_batch = 3,  // worker -> root, id = count; body = count result records
   shutdown = 4,      // root -> worker: leave the serve loop
   init_failed = 5,   // worker -> root: the initializer threw; body = exception
-  last = init_failed
+  stop = 6,          // root -> worker on the control tag, id = task: stop_requested() turns true
+  last = stop
 };
 
 /// Precedes each task of a task_batch; `bytes` of task body follow.

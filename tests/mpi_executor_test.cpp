@@ -9,11 +9,11 @@
 #include <cstdlib>
 #include <map>
 #include <numeric>
-#include <set>
-#include <thread>
 #include <rankpool/eigen.hpp>
 #include <rankpool/rankpool.hpp>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -271,8 +271,71 @@ TEST(comm_executor, threads_per_worker_run_tasks_side_by_side) {
   if (!pool.is_root()) return;
   EXPECT_EQ(pool.num_workers(), 3u * static_cast<std::size_t>(world_size() - 1));
   std::map<int, std::set<std::size_t>> threads;
-  for (auto [r, t] : pool.map(where_and_which_thread, std::vector<int>(static_cast<std::size_t>(30 * world_size()), 10)))
+  for (auto [r, t] :
+       pool.map(where_and_which_thread, std::vector<int>(static_cast<std::size_t>(30 * world_size()), 10)))
     threads[r].insert(t);
   for (int r = 1; r < world_size(); ++r) EXPECT_EQ(threads[r].size(), 3u) << "rank " << r;
   EXPECT_EQ(threads.count(0), 0u);
+}
+
+namespace {
+// Works until asked to stop (or 20 s, so a lost stop request fails the test instead of hanging).
+int until_stopped(int result) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!rankpool::stop_requested()) {
+    if (std::chrono::steady_clock::now() > give_up) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return result;
+}
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+}  // namespace
+
+TEST(comm_executor, request_stop_reaches_a_running_task) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  EXPECT_FALSE(rankpool::stop_requested()) << "outside a task";
+  auto f = pool.submit(until_stopped, 7);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let it start
+  EXPECT_TRUE(f.request_stop());
+  EXPECT_EQ(f.result(std::chrono::seconds(30)), 7);
+  EXPECT_FALSE(f.request_stop()) << "a finished task cannot be asked to stop";
+  EXPECT_EQ(pool.submit(until_stopped, 1).request_stop() ? 1 : 0, 1);
+}
+
+TEST(comm_executor, request_stop_of_a_queued_task_cancels_it) {
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.in_flight = 1});
+  if (!pool.is_root()) return;
+  std::vector<rankpool::future<int>> busy;
+  for (std::size_t i = 0; i < pool.num_workers(); ++i) busy.push_back(pool.submit(sleep_ms, 300));
+  auto queued = pool.submit(sleep_ms, 1);
+  EXPECT_TRUE(queued.request_stop());
+  EXPECT_TRUE(queued.cancelled());
+  for (auto& b : busy) EXPECT_EQ(b.result(), 300);
+}
+
+TEST(comm_executor, task_deadline_fails_overrunning_tasks) {
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.task_deadline = std::chrono::duration<double>(0.2)});
+  if (!pool.is_root()) return;
+  EXPECT_EQ(pool.submit(sleep_ms, 1).result(), 1);
+  EXPECT_THROW(pool.submit(sleep_ms, 600).result(), rankpool::timeout_error);
+  // A cooperative task sees stop_requested() at the deadline and returns, but it overran.
+  EXPECT_THROW(pool.submit(until_stopped, 3).result(), rankpool::timeout_error);
+  EXPECT_EQ(pool.submit(sleep_ms, 2).result(), 2) << "the pool goes on";
+}
+
+TEST(comm_executor, isolation_kills_a_task_stuck_past_its_deadline_and_forwards_stops) {
+  if (world_size() < 2) GTEST_SKIP() << "needs at least 2 ranks (isolation is for worker ranks)";
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0,
+                               {.isolate = true, .task_deadline = std::chrono::duration<double>(0.3)});
+  if (!pool.is_root()) return;
+  EXPECT_THROW(pool.submit(sleep_ms, 60000).result(std::chrono::seconds(30)), rankpool::timeout_error);
+  EXPECT_EQ(pool.submit(sleep_ms, 5).result(), 5) << "a fresh child runs the next task";
+  auto f = pool.submit(until_stopped, 9);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  f.request_stop();
+  EXPECT_EQ(f.result(std::chrono::seconds(30)), 9);
 }

@@ -133,6 +133,11 @@ class future {
   /// Cancels the task if it has not started; true when it is (now or already) cancelled.
   bool cancel() const { return check(), state_->cancel(); }
 
+  /// Asks the task to stop: cancels it if it has not started, otherwise the running task sees
+  /// rankpool::stop_requested() turn true and may return early (cooperative: a task that never
+  /// asks runs to its end). True when the request reached a pending or running task.
+  bool request_stop() const { return check(), state_->request_stop(); }
+
   /// Calls `fn(*this)` once when the future is done, on the thread that completes it (at once,
   /// on this thread, when already done). An exception from `fn` goes to the callback error
   /// handler (see set_callback_error_handler); it never breaks the executor.

@@ -33,7 +33,8 @@ struct executor_options {
   /// hold a plain function pointer (the spawned processes find it by address).
   std::function<void()> initializer{};
   /// Tasks kept in flight per worker, so a worker never waits a round trip between tasks
-  /// (RANKPOOL_IN_FLIGHT, default 4).
+  /// (RANKPOOL_IN_FLIGHT). Unset: sized from the measured task time, about 100 µs of work
+  /// ahead, between 2 and 512 tasks.
   std::optional<std::size_t> in_flight{};
   /// The root runs tasks as well, on a thread of its own, so all N ranks compute
   /// (RANKPOOL_ROOT_COMPUTES=1).
@@ -45,6 +46,10 @@ struct executor_options {
   /// segfaults, aborts or calls exit fails only its own future with task_crashed, and the worker
   /// starts a fresh child. Costs a process hop per task. Not combinable with threads_per_worker.
   std::optional<bool> isolate{};
+  /// Longest a task (a map chunk counts as one task) may run: past it stop_requested() turns
+  /// true, and a task that still overruns fails with timeout_error; with isolation a task busy
+  /// one second past its deadline is killed (RANKPOOL_TASK_DEADLINE, in seconds).
+  std::optional<std::chrono::duration<double>> task_deadline{};
 };
 
 }  // namespace rankpool

@@ -10,5 +10,6 @@
 #include <rankpool/future.hpp>
 #include <rankpool/options.hpp>
 #include <rankpool/serialization.hpp>
+#include <rankpool/this_task.hpp>
 #include <rankpool/thread_executor.hpp>
 #include <rankpool/wait.hpp>

@@ -3,6 +3,7 @@
 // run them, local threads or MPI ranks.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -32,6 +33,8 @@ class executor_core {
 };
 
 /// Local worker threads (thread_executor, and comm_executor on a one-rank communicator).
-std::unique_ptr<executor_core> make_thread_core(std::size_t workers, std::function<void()> initializer);
+/// `deadline_ns`: per-task deadline (0 = none), as executor_options::task_deadline.
+std::unique_ptr<executor_core> make_thread_core(std::size_t workers, std::function<void()> initializer,
+                                                std::uint64_t deadline_ns = 0);
 
 }  // namespace rankpool::detail

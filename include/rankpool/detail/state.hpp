@@ -21,6 +21,14 @@ enum class status : std::uint8_t { pending, running, finished, cancelled };
 
 class state_base;
 
+/// Where an executor hears of stop requests for its running tasks.
+class stop_sink {
+ public:
+  virtual ~stop_sink() = default;
+  /// Called under the task state's lock: must not block or call back into the state.
+  virtual void request_stop(std::uint64_t task_id, int where) noexcept = 0;
+};
+
 /// A party waiting on several states (wait(), as_completed()). States call `notify` under their
 /// own lock when they finish; the waiter keeps the order of completion.
 class multi_waiter {
@@ -70,13 +78,40 @@ class state_base : public std::enable_shared_from_this<state_base> {
 
   /// pending -> running, as concurrent.futures' set_running_or_notify_cancel: false when the
   /// future was cancelled, and the executor must then drop the task.
-  bool set_running() {
+  /// `sink`, `id`, `where`: whom to tell of a later stop request (null: the flag is enough).
+  bool set_running(stop_sink* sink = nullptr, std::uint64_t id = 0, int where = 0) {
     std::lock_guard lk(m_);
     auto s = status_.load(std::memory_order_relaxed);
     if (s == status::cancelled) return false;
     if (s == status::pending) status_.store(status::running, std::memory_order_release);
+    sink_ = sink;
+    stop_id_ = id;
+    stop_where_ = where;
     return true;
   }
+
+  /// Asks the task to stop: a pending task is cancelled; a running one sees stop_requested()
+  /// turn true (its executor is told through the stop hook). False when already done.
+  bool request_stop() {
+    {
+      std::unique_lock lk(m_);
+      auto s = status_.load(std::memory_order_relaxed);
+      if (s == status::pending) {
+        status_.store(status::cancelled, std::memory_order_release);
+        complete_locked(lk, false);
+        return true;
+      }
+      if (s != status::running) return false;
+      stop_.store(true, std::memory_order_release);
+      // Under the lock: the sink lives until every task it ran is done, and a done state has
+      // dropped it, so it cannot vanish in between.
+      if (sink_) sink_->request_stop(stop_id_, stop_where_);
+    }
+    return true;
+  }
+
+  /// The flag a local task reads through stop_requested().
+  const std::atomic<bool>& stop_flag() const noexcept { return stop_; }
 
   /// Finishes with an exception. Ignored when already done (e.g. cancelled meanwhile).
   void set_exception(std::exception_ptr e) {
@@ -128,6 +163,7 @@ class state_base : public std::enable_shared_from_this<state_base> {
   /// Called with the lock held right after the state became done: wakes waiters, then runs the
   /// callbacks without the lock (a callback may inspect or wait on this very future).
   void complete_locked(std::unique_lock<std::mutex>& lk, bool failed) {
+    sink_ = nullptr;  // nothing left to stop
     auto waiters = std::move(waiters_);
     waiters_.clear();
     for (auto* w : waiters) w->notify(this, failed);
@@ -161,6 +197,10 @@ class state_base : public std::enable_shared_from_this<state_base> {
   std::atomic<status> status_{status::pending};
   std::exception_ptr exception_;
   std::vector<multi_waiter*> waiters_;
+  std::atomic<bool> stop_{false};
+  stop_sink* sink_ = nullptr;
+  std::uint64_t stop_id_ = 0;
+  int stop_where_ = 0;
 };
 
 template <class T>

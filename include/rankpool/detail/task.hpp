@@ -3,6 +3,7 @@
 // the mangled name of the invoker type, the same in every copy of one executable), callables
 // encoded by kind, results and exceptions encoded on the worker and rebuilt on the root.
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -19,6 +20,7 @@
 #include <rankpool/detail/codec.hpp>
 #include <rankpool/detail/state.hpp>
 #include <rankpool/future.hpp>
+#include <rankpool/this_task.hpp>
 
 namespace rankpool::detail {
 
@@ -197,8 +199,10 @@ class task {
 
   /// The state behind the task's future (for cancel, running and failure).
   state_base& state() noexcept { return *state_; }
-  /// Runs the task in this process and completes its future. Never throws.
-  virtual void run_here() noexcept = 0;
+  using time_point = std::chrono::steady_clock::time_point;
+  /// Runs the task in this process and completes its future; past `deadline` the task fails with
+  /// timeout_error instead. Never throws.
+  virtual void run_here(time_point deadline = time_point::max()) noexcept = 0;
   /// Completes the future from a RESULT body written by the invoker. Never throws.
   virtual void complete_from(reader& in) noexcept = 0;
   /// Fails the future with `e`.
@@ -215,6 +219,9 @@ class task {
 };
 
 using task_ptr = std::unique_ptr<task>;
+
+/// Throws timeout_error when a task finished after its deadline (the task overran).
+void check_deadline(std::chrono::steady_clock::time_point deadline);
 
 template <class R>
 void complete_value(shared_state<R>& s, reader& in) {
@@ -251,14 +258,17 @@ class call_task final : public task {
     bytes_ = w.take();
   }
   void drop_local() { args_.reset(); }
-  void run_here() noexcept override {
+  void run_here(time_point deadline) noexcept override {
     try {
       if (!args_) throw invalid_state_error("rankpool: task has no local copy of its arguments");
       if constexpr (std::is_void_v<R>) {
         std::apply(f_, std::move(*args_));
+        check_deadline(deadline);
         typed_->set_value();
       } else {
-        typed_->set_value(std::apply(f_, std::move(*args_)));
+        auto r = std::apply(f_, std::move(*args_));
+        check_deadline(deadline);
+        typed_->set_value(std::move(r));
       }
     } catch (...) {
       typed_->set_exception(std::current_exception());
@@ -296,7 +306,7 @@ class chunk_task final : public task {
     bytes_ = w.take();
   }
   void drop_local() { items_ = {}; }
-  void run_here() noexcept override {
+  void run_here(time_point deadline) noexcept override {
     try {
       result_type out;
       out.reserve(items_.size());
@@ -313,6 +323,7 @@ class chunk_task final : public task {
           o.error = std::current_exception();
         }
       }
+      check_deadline(deadline);
       typed_->set_value(std::move(out));
     } catch (...) {
       typed_->set_exception(std::current_exception());
