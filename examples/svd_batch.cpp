@@ -104,23 +104,28 @@ class matrix_range {
 static_assert(std::ranges::input_range<matrix_range>);
 
 /// The singular values of every matrix of `s`, in order, computed on `pool`'s workers.
+/// With `journal`, results of a killed earlier run with the same input and chunk size are taken
+/// from that file instead of computed again (MPI executors only).
 template <class Executor>
-std::vector<Eigen::VectorXd> compute(Executor& pool, const stack& s, std::size_t chunksize) {
+std::vector<Eigen::VectorXd> compute(Executor& pool, const stack& s, std::size_t chunksize,
+                                     std::optional<std::string> journal = {}) {
   std::vector<Eigen::VectorXd> out;
   out.reserve(s.count);
-  for (Eigen::VectorXd& v : pool.map(singular_values, matrix_range(s), {.chunksize = chunksize}))
-    out.push_back(std::move(v));
+  rankpool::map_options mo{.chunksize = chunksize};
+  if constexpr (std::is_same_v<Executor, rankpool::comm_executor>) mo.journal = std::move(journal);
+  for (Eigen::VectorXd& v : pool.map(singular_values, matrix_range(s), mo)) out.push_back(std::move(v));
   return out;
 }
 
 // Keeps the core honest: it must build for local threads as well as for MPI ranks.
-template std::vector<Eigen::VectorXd> compute(rankpool::thread_executor&, const stack&, std::size_t);
+template std::vector<Eigen::VectorXd> compute(rankpool::thread_executor&, const stack&, std::size_t,
+                                              std::optional<std::string>);
 
 namespace {
 
 constexpr const char* usage_text =
     "usage: svd_batch [in.npy] [-o out.npy] [--check] [--count K --rows M --cols N --seed S]\n"
-    "                 [--chunksize C] [--help]\n"
+    "                 [--chunksize C] [--journal FILE] [--help]\n"
     "\n"
     "Computes the singular values of each matrix of a float64 (K, M, N) C-order .npy stack with\n"
     "Eigen's JacobiSVD, farming the matrices out to MPI ranks (mpirun -n P svd_batch ...).\n"
@@ -135,6 +140,8 @@ constexpr const char* usage_text =
     "  --seed S        generated stack: random seed (default 0)\n"
     "  --chunksize C   matrices per task (default: about 512 KiB of matrices, and at\n"
     "                  least 8 tasks per worker)\n"
+    "  --journal FILE  keep finished results in FILE; a re-run after a kill (same input,\n"
+    "                  same chunk size) takes them from there instead of computing again\n"
     "  -h, --help      show this help\n"
     "\n"
     "Exit status: 0 success, 1 check mismatch or failure, 2 bad option or input.\n";
@@ -142,6 +149,7 @@ constexpr const char* usage_text =
 struct options {
   std::optional<std::string> input;
   std::optional<std::string> output;
+  std::optional<std::string> journal;
   bool check = false;
   bool help = false;
   std::optional<std::size_t> count, rows, cols, chunksize;
@@ -201,6 +209,8 @@ options parse_options(int argc, char** argv) {
       o.help = flag();
     } else if (name == "--check") {
       o.check = flag();
+    } else if (name == "--journal") {
+      o.journal = std::string(value());
     } else if (name == "-o" || name == "--output") {
       o.output = std::string(value());
       if (o.output->empty()) throw bad_input("option " + shown + " needs a file name");
@@ -312,10 +322,16 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
   std::printf("workers:   %zu on %d MPI rank%s, chunksize %zu\n", workers, ranks, ranks == 1 ? "" : "s", chunksize);
   std::fflush(stdout);
 
+  // Held open across the map, which opens the same file, so its counters cover this run.
+  std::shared_ptr<rankpool::detail::journal> journal;
+  if (opt.journal) journal = rankpool::detail::journal::open(*opt.journal);
   t0 = std::chrono::steady_clock::now();
-  const std::vector<Eigen::VectorXd> sv = compute(pool, s, chunksize);
+  const std::vector<Eigen::VectorXd> sv = compute(pool, s, chunksize, opt.journal);
   const double parallel_s = seconds_since(t0);
   std::printf("parallel:  %.3f s, %.1f matrices/s\n", parallel_s, static_cast<double>(s.count) / parallel_s);
+  if (journal)
+    std::printf("journal:   %s, %zu of %zu tasks taken from an earlier run\n", opt.journal->c_str(), journal->hits(),
+                (s.count + chunksize - 1) / chunksize);
 
   if (opt.output) {
     write_output(*opt.output, s, sv);

@@ -236,6 +236,9 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   }
   auto max_workers = detail::option_size("RANKPOOL_MAX_WORKERS", o.max_workers);
 
+  if (rank == root) {
+    if (auto path = o.journal ? o.journal : detail::option_string("RANKPOOL_JOURNAL")) journal_ = detail::journal::open(*path);
+  }
   if (size == 1) {
     MPI_Comm_free(&dup);
     is_root_ = true;
@@ -294,6 +297,7 @@ spawn_executor::spawn_executor(executor_options o) {
     n = (flag && universe && *universe > world) ? static_cast<std::size_t>(*universe - world) : 1;
   }
 
+  if (auto path = o.journal ? o.journal : detail::option_string("RANKPOOL_JOURNAL")) journal_ = detail::journal::open(*path);
   detail::spawn_hello sh{};
   sh.h = detail::make_hello();
   const detail::worker_config wcfg = detail::worker_config_of(o);

@@ -19,6 +19,12 @@ std::optional<std::size_t> option_size(const char* name, std::optional<std::size
   return static_cast<std::size_t>(std::stoull(s));
 }
 
+std::optional<std::string> option_string(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
 std::optional<bool> option_bool(const char* name, std::optional<bool> explicit_value) {
   if (explicit_value) return explicit_value;
   const char* v = std::getenv(name);

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <map>
 #include <numeric>
+#include <random>
+#include <cstdio>
 #include <rankpool/eigen.hpp>
 #include <rankpool/rankpool.hpp>
 #include <set>
@@ -338,4 +340,26 @@ TEST(comm_executor, isolation_kills_a_task_stuck_past_its_deadline_and_forwards_
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   f.request_stop();
   EXPECT_EQ(f.result(std::chrono::seconds(30)), 9);
+}
+
+namespace {
+unsigned fresh_random(int) { return std::random_device{}(); }
+}  // namespace
+
+TEST(comm_executor, journal_replays_finished_tasks_and_reruns_failed_ones) {
+  const std::string path = "mpi_executor_test.journal." + std::to_string(world_size());
+  std::remove(path.c_str());
+  std::vector<unsigned> first, second;
+  for (int run = 0; run < 2; ++run) {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.journal = path});
+    if (!pool.is_root()) continue;
+    auto& out = run == 0 ? first : second;
+    out.push_back(pool.submit(fresh_random, 1).result());
+    for (unsigned v : pool.map(fresh_random, std::vector<int>{1, 2, 3, 4, 5}, {.chunksize = 2})) out.push_back(v);
+    EXPECT_THROW(pool.submit(throw_out_of_range, 0).result(), std::out_of_range) << "failures are never replayed";
+  }
+  if (world_rank() == 0) {
+    EXPECT_EQ(first, second) << "the second run must take every result from the journal";
+  }
+  std::remove(path.c_str());
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <rankpool/detail/core.hpp>
+#include <rankpool/detail/journal.hpp>
 #include <rankpool/errors.hpp>
 #include <rankpool/future.hpp>
 #include <rankpool/options.hpp>
@@ -181,6 +182,9 @@ class basic_executor {
     auto s = std::make_shared<detail::shared_state<R>>();
     auto t = std::make_unique<detail::call_task<R, Fn, std::decay_t<Args>...>>(
         s, std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
+    if constexpr (Remote) {
+      if (journal_ && replay_or_record(*t, *s, journal_)) return future<R>(std::move(s));
+    }
     prepare(*t);
     std::vector<detail::task_ptr> one;
     one.push_back(std::move(t));
@@ -217,10 +221,20 @@ class basic_executor {
     std::vector<X> items;
     std::size_t pending_bytes = 0;
     Fn fn(std::forward<F>(f));
+    std::shared_ptr<detail::journal> journal = journal_;
+    if constexpr (Remote) {
+      if (o.journal) journal = detail::journal::open(*o.journal);
+    }
     auto flush = [&] {
       auto s = std::make_shared<detail::shared_state<chunk_t>>();
       auto t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, std::move(items));
       items = {};
+      if constexpr (Remote) {
+        if (journal && replay_or_record(*t, *s, journal)) {
+          futures.emplace_back(std::move(s));
+          return;
+        }
+      }
       prepare(*t);
       pending_bytes += t->bytes().size();
       tasks.push_back(std::move(t));
@@ -273,8 +287,81 @@ class basic_executor {
   }
 
   std::unique_ptr<detail::executor_core> core_;
+  /// The result journal of executor_options::journal, if any.
+  std::shared_ptr<detail::journal> journal_;
 
  private:
+  // A task's result as the journal stores it: the value (or, for a map chunk, every element's
+  // value). Only successful results are stored; a failed task runs again on the next run.
+  template <class T>
+  static bool encode_journaled(detail::writer& w, const T& v) {
+    detail::encode(w, v);
+    return true;
+  }
+  template <class R>
+  static bool encode_journaled(detail::writer& w, const std::vector<detail::outcome<R>>& chunk) {
+    for (const auto& o : chunk)
+      if (o.error) return false;
+    w.raw().put_value<std::uint64_t>(chunk.size());
+    if constexpr (!std::is_void_v<R>)
+      for (const auto& o : chunk) detail::encode(w, *o.value);
+    return true;
+  }
+  template <class T>
+  static T decode_journaled(detail::reader& r, std::type_identity<T>) {
+    T v{};
+    detail::decode(r, v);
+    return v;
+  }
+  template <class R>
+  static std::vector<detail::outcome<R>> decode_journaled(detail::reader& r,
+                                                          std::type_identity<std::vector<detail::outcome<R>>>) {
+    std::vector<detail::outcome<R>> chunk(r.get_length(std::is_void_v<R> ? 0 : 1));
+    for (auto& o : chunk) {
+      if constexpr (std::is_void_v<R>) {
+        o.value.emplace();
+      } else {
+        detail::decode(r, o.value.emplace());
+      }
+    }
+    return chunk;
+  }
+
+  // With a journal: completes the future from a previous run's result and returns true, or
+  // arranges for the result to be recorded when the task succeeds and returns false.
+  template <class Task, class T>
+  bool replay_or_record(Task& t, detail::shared_state<T>& s, const std::shared_ptr<detail::journal>& j) {
+    t.encode_body();
+    const auto& b = t.bytes();
+    auto key = detail::journal::key_of(b.data() + detail::task_header_room, b.size() - detail::task_header_room);
+    if (auto stored = j->find(key)) {
+      try {
+        detail::reader r(stored->data(), stored->size());
+        if constexpr (std::is_void_v<T>) {
+          s.set_value();
+        } else {
+          s.set_value(decode_journaled(r, std::type_identity<T>{}));
+        }
+        return true;
+      } catch (const std::exception&) {
+        // an unreadable record: run the task again
+      }
+    }
+    s.add_callback([j, key](const future<T>& f) {
+      if (f.state()->exception_unsafe() || f.cancelled()) return;
+      detail::writer w;
+      if constexpr (std::is_void_v<T>) {
+        (void)w;
+        j->append(key, nullptr, 0);
+      } else if (encode_journaled(w, *f.state()->value_unsafe())) {
+        w.reset_archive();
+        auto& bytes = w.raw().bytes();
+        j->append(key, bytes.data(), bytes.size());
+      }
+    });
+    return false;
+  }
+
   template <class Fn, class R, class... A>
   static constexpr void check_sendable() {
     if constexpr (Remote) {
@@ -290,8 +377,10 @@ class basic_executor {
     if constexpr (Remote) {
       auto& c = core();
       if (c.wants_bytes()) {
-        t.encode_body();
+        if (t.bytes().empty()) t.encode_body();
         if (!c.runs_locally()) t.drop_local();
+      } else {
+        t.bytes() = {};  // encoded only for the journal's key
       }
     }
   }

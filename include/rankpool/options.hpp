@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <string>
 
 namespace rankpool {
 
@@ -18,6 +19,9 @@ struct map_options {
   bool unordered = false;
   /// Counted from the map call; iterating throws timeout_error once it has run out.
   std::optional<std::chrono::duration<double>> timeout{};
+  /// Result journal file for this map (MPI executors; overrides executor_options::journal): see
+  /// executor_options::journal.
+  std::optional<std::string> journal{};
 };
 
 /// Options of comm_executor and spawn_executor. Every field left empty can be set by an
@@ -50,6 +54,12 @@ struct executor_options {
   /// true, and a task that still overruns fails with timeout_error; with isolation a task busy
   /// one second past its deadline is killed (RANKPOOL_TASK_DEADLINE, in seconds).
   std::optional<std::chrono::duration<double>> task_deadline{};
+  /// Result journal (RANKPOOL_JOURNAL): every successful task's result is appended to this file
+  /// under the SHA-256 of the task's function and serialized arguments; a re-run of the same
+  /// program after a kill (kill -9, a Slurm time-out) takes finished tasks from it instead of
+  /// running them, with identical results. A torn last record is detected and ignored. Failed
+  /// tasks are not recorded, so they run again. Used by the root only.
+  std::optional<std::string> journal{};
 };
 
 }  // namespace rankpool
