@@ -2,14 +2,13 @@
 // executable and task table on every rank, enough MPI thread support on the root), and the
 // choice between the MPI scheduler and local threads.
 
-#include <rankpool/comm_executor.hpp>
-
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <rankpool/comm_executor.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -50,11 +49,16 @@ hello make_hello() {
 
 std::string level_name(int level) {
   switch (level) {
-    case MPI_THREAD_SINGLE: return "MPI_THREAD_SINGLE";
-    case MPI_THREAD_FUNNELED: return "MPI_THREAD_FUNNELED";
-    case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
-    case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
-    default: return "an unknown thread level";
+    case MPI_THREAD_SINGLE:
+      return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED:
+      return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED:
+      return "MPI_THREAD_SERIALIZED";
+    case MPI_THREAD_MULTIPLE:
+      return "MPI_THREAD_MULTIPLE";
+    default:
+      return "an unknown thread level";
   }
 }
 
@@ -92,13 +96,16 @@ void handshake(MPI_Comm comm, int root, bool needs_threads) {
     throw error(msg.str());
   }
   if (needs_threads && r.thread_level < MPI_THREAD_MULTIPLE)
-    throw error("rankpool: comm_executor needs MPI_THREAD_MULTIPLE on the root (its progress thread calls MPI while "
-                "the program runs), but MPI provides " +
-                level_name(r.thread_level) +
-                "; initialize MPI with MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) or use rankpool::environment");
+    throw error(
+        "rankpool: comm_executor needs MPI_THREAD_MULTIPLE on the root (its progress thread calls MPI while "
+        "the program runs), but MPI provides " +
+        level_name(r.thread_level) +
+        "; initialize MPI with MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) or use rankpool::environment");
 }
 
-std::size_t in_flight_of(const executor_options& o) { return option_size("RANKPOOL_IN_FLIGHT", o.in_flight).value_or(0); }
+std::size_t in_flight_of(const executor_options& o) {
+  return option_size("RANKPOOL_IN_FLIGHT", o.in_flight).value_or(0);
+}
 std::size_t threads_of(const executor_options& o) {
   return std::max<std::size_t>(1, option_size("RANKPOOL_THREADS_PER_WORKER", o.threads_per_worker).value_or(1));
 }
@@ -237,7 +244,8 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   auto max_workers = detail::option_size("RANKPOOL_MAX_WORKERS", o.max_workers);
 
   if (rank == root) {
-    if (auto path = o.journal ? o.journal : detail::option_string("RANKPOOL_JOURNAL")) journal_ = detail::journal::open(*path);
+    if (auto path = o.journal ? o.journal : detail::option_string("RANKPOOL_JOURNAL"))
+      journal_ = detail::journal::open(*path);
   }
   if (size == 1) {
     MPI_Comm_free(&dup);
@@ -297,7 +305,8 @@ spawn_executor::spawn_executor(executor_options o) {
     n = (flag && universe && *universe > world) ? static_cast<std::size_t>(*universe - world) : 1;
   }
 
-  if (auto path = o.journal ? o.journal : detail::option_string("RANKPOOL_JOURNAL")) journal_ = detail::journal::open(*path);
+  if (auto path = o.journal ? o.journal : detail::option_string("RANKPOOL_JOURNAL"))
+    journal_ = detail::journal::open(*path);
   detail::spawn_hello sh{};
   sh.h = detail::make_hello();
   const detail::worker_config wcfg = detail::worker_config_of(o);
@@ -322,18 +331,18 @@ spawn_executor::spawn_executor(executor_options o) {
   char* args[] = {flag_arg, nullptr};
   MPI_Comm inter = MPI_COMM_NULL;
   std::vector<int> errcodes(n, MPI_SUCCESS);
-  detail::check(MPI_Comm_spawn(path, args, static_cast<int>(n), MPI_INFO_NULL, 0, MPI_COMM_SELF, &inter,
-                               errcodes.data()),
-                "MPI_Comm_spawn");
+  detail::check(
+      MPI_Comm_spawn(path, args, static_cast<int>(n), MPI_INFO_NULL, 0, MPI_COMM_SELF, &inter, errcodes.data()),
+      "MPI_Comm_spawn");
   for (std::size_t i = 0; i < n; ++i) detail::check(errcodes[i], "MPI_Comm_spawn (a worker failed to start)");
 
   detail::check(MPI_Bcast(&sh, sizeof sh, MPI_BYTE, MPI_ROOT, inter), "MPI_Bcast");
   int mismatched = 0;
   for (std::size_t i = 0; i < n; ++i) {
     std::uint8_t same = 0;
-    detail::check(MPI_Recv(&same, 1, MPI_BYTE, static_cast<int>(i), detail::transport::tag_message, inter,
-                           MPI_STATUS_IGNORE),
-                  "MPI_Recv");
+    detail::check(
+        MPI_Recv(&same, 1, MPI_BYTE, static_cast<int>(i), detail::transport::tag_message, inter, MPI_STATUS_IGNORE),
+        "MPI_Recv");
     if (!same) ++mismatched;
   }
   if (mismatched) {

@@ -1,7 +1,6 @@
-#include <rankpool/environment.hpp>
-
 #include <mpi.h>
 
+#include <rankpool/environment.hpp>
 #include <rankpool/errors.hpp>
 
 #include "spawn.hpp"
@@ -9,8 +8,12 @@
 
 namespace rankpool {
 
-environment::environment(int& argc, char**& argv) { init(&argc, &argv); }
-environment::environment() { init(nullptr, nullptr); }
+environment::environment(int& argc, char**& argv) {
+  init(&argc, &argv);
+}
+environment::environment() {
+  init(nullptr, nullptr);
+}
 
 void environment::init(int* argc, char*** argv) {
   int initialized = 0;

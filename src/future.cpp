@@ -4,7 +4,6 @@
 #include <exception>
 #include <functional>
 #include <mutex>
-
 #include <rankpool/future.hpp>
 
 namespace rankpool {

@@ -11,10 +11,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <rankpool/this_task.hpp>
 #include <string>
 #include <vector>
-
-#include <rankpool/this_task.hpp>
 
 #include "crash.hpp"
 #include "worker_identity.hpp"
@@ -47,16 +46,24 @@ bool read_all(int fd, void* p, std::size_t n) {
 }
 
 std::atomic<bool> child_stop{false};
-extern "C" void on_stop_signal(int) { child_stop.store(true, std::memory_order_relaxed); }
+extern "C" void on_stop_signal(int) {
+  child_stop.store(true, std::memory_order_relaxed);
+}
 
 // In the child, exit() must not run the parent's exit handlers (MPI's among them): this one,
 // registered last, runs first and leaves at once with the task's status.
-void leave_now(int status, void*) { _exit(status); }
+void leave_now(int status, void*) {
+  _exit(status);
+}
 
 }  // namespace
 
-isolated_runner::isolated_runner() { start(); }
-isolated_runner::~isolated_runner() { stop(); }
+isolated_runner::isolated_runner() {
+  start();
+}
+isolated_runner::~isolated_runner() {
+  stop();
+}
 
 void isolated_runner::start() {
   int fds[2];
@@ -165,18 +172,18 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
     }
     pid_ = -1;
     if (killed_for_time) {
-      write_exception(out, std::make_exception_ptr(timeout_error(
-                               "rankpool: the task ran past its deadline and was killed (worker rank " +
-                               std::to_string(this_worker().rank) + " on " + this_worker().host + ")")));
+      write_exception(out, std::make_exception_ptr(
+                               timeout_error("rankpool: the task ran past its deadline and was killed (worker rank " +
+                                             std::to_string(this_worker().rank) + " on " + this_worker().host + ")")));
     } else {
       int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
       std::string how = sig ? "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")"
                             : "exited with status " + std::to_string(code);
-      write_exception(out, std::make_exception_ptr(task_crashed(
-                               "rankpool: the task's process " + how + " (worker rank " +
-                                   std::to_string(this_worker().rank) + " on " + this_worker().host + ")",
-                               sig, code, this_worker().rank, this_worker().host)));
+      write_exception(out, std::make_exception_ptr(
+                               task_crashed("rankpool: the task's process " + how + " (worker rank " +
+                                                std::to_string(this_worker().rank) + " on " + this_worker().host + ")",
+                                            sig, code, this_worker().rank, this_worker().host)));
     }
     start();
   } catch (...) {

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <functional>
-
 #include <rankpool/detail/codec.hpp>
 
 namespace rankpool::detail {

@@ -1,6 +1,5 @@
-#include <rankpool/detail/journal.hpp>
-
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,9 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-
-#include <openssl/evp.h>
-
+#include <rankpool/detail/journal.hpp>
 #include <rankpool/errors.hpp>
 
 namespace rankpool::detail {
@@ -139,7 +136,8 @@ void journal::append(const key& k, const char* data, std::size_t n) noexcept {
     std::lock_guard lk(m_);
     // One write per record: a process killed mid-way leaves at most one torn record at the end.
     if (!write_all(fd_, rec.data(), rec.size())) {
-      if (!write_failed_) std::fprintf(stderr, "rankpool: journal %s: write failed: %s\n", path_.c_str(), std::strerror(errno));
+      if (!write_failed_)
+        std::fprintf(stderr, "rankpool: journal %s: write failed: %s\n", path_.c_str(), std::strerror(errno));
       write_failed_ = true;
       return;
     }

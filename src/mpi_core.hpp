@@ -5,19 +5,18 @@
 
 #include <functional>
 #include <memory>
-#include <vector>
-
 #include <rankpool/detail/core.hpp>
+#include <vector>
 
 namespace rankpool::detail {
 
 struct scheduler_config {
-  MPI_Comm comm = MPI_COMM_NULL;  // owned: freed (or disconnected) when the pool ends
-  bool disconnect = false;        // an intercommunicator to spawned workers: disconnect at the end
-  std::vector<int> workers;       // ranks (in comm, or in its remote group) that run tasks
-  std::vector<int> idle_ranks;    // ranks left out by max_workers: they only wait for shutdown
-  std::size_t in_flight = 0;      // tasks outstanding per worker; 0 = sized from the task time
-  bool root_computes = false;     // a thread of the root runs tasks too
+  MPI_Comm comm = MPI_COMM_NULL;       // owned: freed (or disconnected) when the pool ends
+  bool disconnect = false;             // an intercommunicator to spawned workers: disconnect at the end
+  std::vector<int> workers;            // ranks (in comm, or in its remote group) that run tasks
+  std::vector<int> idle_ranks;         // ranks left out by max_workers: they only wait for shutdown
+  std::size_t in_flight = 0;           // tasks outstanding per worker; 0 = sized from the task time
+  bool root_computes = false;          // a thread of the root runs tasks too
   std::size_t threads_per_worker = 1;  // threads running tasks inside each worker rank
   std::uint64_t task_deadline_ns = 0;  // root-run tasks past this fail (workers enforce their own)
 };
@@ -26,9 +25,9 @@ struct scheduler_config {
 std::unique_ptr<executor_core> make_scheduler(scheduler_config cfg);
 
 struct worker_config {
-  std::size_t threads = 1;       // threads running tasks in this rank
-  bool isolate = false;          // run tasks in a supervised child process
-  std::uint64_t deadline_ns = 0; // per-task deadline, 0 = none
+  std::size_t threads = 1;        // threads running tasks in this rank
+  bool isolate = false;           // run tasks in a supervised child process
+  std::uint64_t deadline_ns = 0;  // per-task deadline, 0 = none
 };
 
 /// Worker side: runs `initializer`, then executes tasks from `root` until it says shutdown.

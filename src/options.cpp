@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <string>
-
 #include <rankpool/errors.hpp>
+#include <string>
 
 namespace rankpool::detail {
 

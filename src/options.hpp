@@ -3,9 +3,8 @@
 
 #include <cstddef>
 #include <optional>
-#include <string>
-
 #include <rankpool/options.hpp>
+#include <string>
 
 namespace rankpool::detail {
 

@@ -7,6 +7,7 @@
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -17,8 +18,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <openssl/evp.h>
 
 namespace rankpool::detail {
 namespace {
@@ -59,7 +58,7 @@ registry_table& table() {
 
 struct module_info {
   std::uint64_t id;
-  std::uintptr_t base;                                         // address of the ELF header
+  std::uintptr_t base;                                          // address of the ELF header
   std::vector<std::pair<std::uintptr_t, std::uintptr_t>> code;  // executable segments [begin, end)
   std::string name;
 };

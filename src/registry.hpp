@@ -2,9 +2,8 @@
 // Internal: what the registry offers the rest of src/ beyond detail/task.hpp.
 
 #include <cstddef>
-#include <string>
-
 #include <rankpool/detail/task.hpp>
+#include <string>
 
 namespace rankpool::detail {
 

@@ -57,7 +57,9 @@ exception_kind kind_of(const std::exception& e) {
   return exception_kind::other;
 }
 
-void put_string(writer& w, const std::string& s) { codec<std::string>::write(w, s); }
+void put_string(writer& w, const std::string& s) {
+  codec<std::string>::write(w, s);
+}
 
 }  // namespace
 
@@ -120,23 +122,35 @@ std::exception_ptr read_exception(reader& in) {
   codec<std::string>::read(in, host);
   remote_context ctx(type, message, rank, host);
   switch (kind) {
-    case exception_kind::logic_error: return std::make_exception_ptr(remote_exception<std::logic_error>(ctx));
-    case exception_kind::invalid_argument: return std::make_exception_ptr(remote_exception<std::invalid_argument>(ctx));
-    case exception_kind::domain_error: return std::make_exception_ptr(remote_exception<std::domain_error>(ctx));
-    case exception_kind::length_error: return std::make_exception_ptr(remote_exception<std::length_error>(ctx));
-    case exception_kind::out_of_range: return std::make_exception_ptr(remote_exception<std::out_of_range>(ctx));
-    case exception_kind::runtime_error: return std::make_exception_ptr(remote_exception<std::runtime_error>(ctx));
-    case exception_kind::range_error: return std::make_exception_ptr(remote_exception<std::range_error>(ctx));
-    case exception_kind::overflow_error: return std::make_exception_ptr(remote_exception<std::overflow_error>(ctx));
-    case exception_kind::underflow_error: return std::make_exception_ptr(remote_exception<std::underflow_error>(ctx));
-    case exception_kind::broken_executor: return std::make_exception_ptr(remote_exception<broken_executor>(ctx));
-    case exception_kind::timeout_error: return std::make_exception_ptr(remote_exception<timeout_error>(ctx));
+    case exception_kind::logic_error:
+      return std::make_exception_ptr(remote_exception<std::logic_error>(ctx));
+    case exception_kind::invalid_argument:
+      return std::make_exception_ptr(remote_exception<std::invalid_argument>(ctx));
+    case exception_kind::domain_error:
+      return std::make_exception_ptr(remote_exception<std::domain_error>(ctx));
+    case exception_kind::length_error:
+      return std::make_exception_ptr(remote_exception<std::length_error>(ctx));
+    case exception_kind::out_of_range:
+      return std::make_exception_ptr(remote_exception<std::out_of_range>(ctx));
+    case exception_kind::runtime_error:
+      return std::make_exception_ptr(remote_exception<std::runtime_error>(ctx));
+    case exception_kind::range_error:
+      return std::make_exception_ptr(remote_exception<std::range_error>(ctx));
+    case exception_kind::overflow_error:
+      return std::make_exception_ptr(remote_exception<std::overflow_error>(ctx));
+    case exception_kind::underflow_error:
+      return std::make_exception_ptr(remote_exception<std::underflow_error>(ctx));
+    case exception_kind::broken_executor:
+      return std::make_exception_ptr(remote_exception<broken_executor>(ctx));
+    case exception_kind::timeout_error:
+      return std::make_exception_ptr(remote_exception<timeout_error>(ctx));
     case exception_kind::task_crashed: {
       auto sig = in.raw().get_value<std::int32_t>();
       auto code = in.raw().get_value<std::int32_t>();
       return std::make_exception_ptr(task_crashed(message, sig, code, rank, host));
     }
-    default: return std::make_exception_ptr(remote_error(type, message, rank, host));
+    default:
+      return std::make_exception_ptr(remote_error(type, message, rank, host));
   }
 }
 

@@ -5,9 +5,9 @@
 // Idle workers get work first. With root_computes a thread of the root takes tasks as well.
 
 #include <algorithm>
-#include <cstring>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <list>
 #include <mutex>
@@ -290,7 +290,9 @@ class scheduler final : public executor_core {
       ++next_id_;
       append(std::move(t), id);
     }
-    wire::put_header(b.bytes.data(), wire::kind::task_batch, count, b.bytes.size() - sizeof(wire::header));
+    // Few tasks in flight means long tasks: results must not wait for the next task of the batch.
+    const std::uint8_t flags = window() / cfg_.threads_per_worker <= 4 ? wire::flag_answer_each : 0;
+    wire::put_header(b.bytes.data(), wire::kind::task_batch, count, b.bytes.size() - sizeof(wire::header), flags);
     load_[w] += count;
     batches_.push_back(std::move(b));
     auto& sent = batches_.back();
@@ -356,8 +358,8 @@ class scheduler final : public executor_core {
         body.skip(static_cast<std::size_t>(rec.bytes));
       }
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "rankpool: root dropped the rest of a malformed result batch from rank %d: %s\n",
-                   msg.source, e.what());
+      std::fprintf(stderr, "rankpool: root dropped the rest of a malformed result batch from rank %d: %s\n", msg.source,
+                   e.what());
     }
   }
 
@@ -417,8 +419,7 @@ class scheduler final : public executor_core {
       {
         task_context ctx;
         ctx.stop = &t->state().stop_flag();
-        if (cfg_.task_deadline_ns)
-          ctx.deadline = clock::now() + std::chrono::nanoseconds(cfg_.task_deadline_ns);
+        if (cfg_.task_deadline_ns) ctx.deadline = clock::now() + std::chrono::nanoseconds(cfg_.task_deadline_ns);
         task_context_scope scope(ctx);
         t->run_here(ctx.deadline);
       }

@@ -12,8 +12,12 @@ void check_deadline(std::chrono::steady_clock::time_point deadline) {
     throw timeout_error("rankpool: the task ran past its deadline (executor_options::task_deadline)");
 }
 
-task_context_scope::task_context_scope(const task_context& ctx) noexcept : previous_(current) { current = &ctx; }
-task_context_scope::~task_context_scope() { current = previous_; }
+task_context_scope::task_context_scope(const task_context& ctx) noexcept : previous_(current) {
+  current = &ctx;
+}
+task_context_scope::~task_context_scope() {
+  current = previous_;
+}
 
 }  // namespace detail
 

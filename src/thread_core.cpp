@@ -3,9 +3,8 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <thread>
-
 #include <rankpool/detail/core.hpp>
+#include <thread>
 
 namespace rankpool::detail {
 namespace {
@@ -86,8 +85,7 @@ class thread_core final : public executor_core {
       if (!t->state().set_running()) continue;
       task_context ctx;
       ctx.stop = &t->state().stop_flag();
-      if (deadline_ns_)
-        ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns_);
+      if (deadline_ns_) ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns_);
       task_context_scope scope(ctx);
       t->run_here(ctx.deadline);
     }

@@ -3,8 +3,8 @@
 #include <sched.h>
 
 #include <climits>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "wire.hpp"
@@ -32,7 +32,9 @@ std::size_t max_part_bytes() {
   return limit;
 }
 
-outgoing::outgoing(outgoing&& o) noexcept : requests_(std::move(o.requests_)) { o.requests_.clear(); }
+outgoing::outgoing(outgoing&& o) noexcept : requests_(std::move(o.requests_)) {
+  o.requests_.clear();
+}
 outgoing& outgoing::operator=(outgoing&& o) noexcept {
   if (this != &o) {
     wait();
@@ -65,8 +67,7 @@ void outgoing::start(const char* data, std::size_t n, int dest, MPI_Comm comm) {
 bool outgoing::test() {
   if (requests_.empty()) return true;
   int done = 0;
-  check(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE),
-        "MPI_Testall");
+  check(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
   if (done) requests_.clear();
   return done != 0;
 }
@@ -127,9 +128,9 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
     while (have < total) {
       auto n = std::min(part, total - have);
       MPI_Status cs;
-      check(MPI_Recv(into.bytes.data() + have, static_cast<int>(n), MPI_BYTE, st.MPI_SOURCE, tag_continuation, comm,
-                     &cs),
-            "MPI_Recv");
+      check(
+          MPI_Recv(into.bytes.data() + have, static_cast<int>(n), MPI_BYTE, st.MPI_SOURCE, tag_continuation, comm, &cs),
+          "MPI_Recv");
       int got = 0;
       MPI_Get_count(&cs, MPI_BYTE, &got);
       if (static_cast<std::size_t>(got) != n) throw decode_error("rankpool: continuation part of the wrong size");

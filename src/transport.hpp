@@ -5,12 +5,11 @@
 #include <mpi.h>
 
 #include <chrono>
-#include <optional>
 #include <cstddef>
+#include <optional>
+#include <rankpool/errors.hpp>
 #include <string>
 #include <vector>
-
-#include <rankpool/errors.hpp>
 
 namespace rankpool::detail::transport {
 
@@ -78,7 +77,10 @@ class backoff {
                    std::chrono::microseconds max_sleep = std::chrono::microseconds(1000))
       : spin_(spin), max_sleep_(max_sleep) {}
   /// Something happened: spin again.
-  void reset() noexcept { idle_since_.reset(); sleep_ = std::chrono::microseconds(0); }
+  void reset() noexcept {
+    idle_since_.reset();
+    sleep_ = std::chrono::microseconds(0);
+  }
   /// Nothing happened this round: yield or sleep. Returns the sleep to take (zero while spinning).
   std::chrono::microseconds next();
 

@@ -5,9 +5,8 @@
 
 #include <cstdint>
 #include <cstring>
-#include <string>
-
 #include <rankpool/detail/task.hpp>
+#include <string>
 
 namespace rankpool::detail::wire {
 
@@ -47,8 +46,12 @@ struct header {
 static_assert(sizeof(header) == 24);
 static_assert(sizeof(header) == task_header_room);
 
-inline void put_header(char* at, kind k, std::uint64_t id, std::uint64_t body_bytes) {
-  header h{magic, static_cast<std::uint8_t>(k), {0, 0, 0}, id, body_bytes};
+/// Flag of a task_batch: answer each task as soon as it is done (the root keeps few tasks in
+/// flight because they are long, so holding a result back for the next one would delay it).
+inline constexpr std::uint8_t flag_answer_each = 1;
+
+inline void put_header(char* at, kind k, std::uint64_t id, std::uint64_t body_bytes, std::uint8_t flags = 0) {
+  header h{magic, static_cast<std::uint8_t>(k), {flags, 0, 0}, id, body_bytes};
   std::memcpy(at, &h, sizeof h);
 }
 

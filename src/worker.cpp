@@ -150,8 +150,8 @@ bool poll_stop(void* arg) {
 }
 
 std::exception_ptr broken_by_initializer(int rank) {
-  return std::make_exception_ptr(broken_executor("rankpool: the executor is broken: the initializer failed on rank " +
-                                                 std::to_string(rank)));
+  return std::make_exception_ptr(
+      broken_executor("rankpool: the executor is broken: the initializer failed on rank " + std::to_string(rank)));
 }
 
 std::exception_ptr overran(std::uint64_t deadline_ns, int rank) {
@@ -258,7 +258,8 @@ class thread_team {
         task_context_scope scope(ctx);
         run_body(j.id, j.body.data(), j.body.size(), out);
       }
-      auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
+      auto ns =
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
       if (deadline_ns_ && ns > deadline_ns_ && !failed) {
         out.reset_archive();
         out.raw().truncate(0);
@@ -355,7 +356,8 @@ class worker {
     const std::size_t body_n = msg.bytes.size() - sizeof(wire::header);
     std::uint64_t exec_ns = 0;
     switch (static_cast<wire::kind>(h.kind)) {
-      case wire::kind::shutdown: return false;
+      case wire::kind::shutdown:
+        return false;
       case wire::kind::task:
         take(h.id, body, body_n, exec_ns);
         break;
@@ -367,11 +369,10 @@ class worker {
             if (rec.bytes > records.remaining()) throw decode_error("rankpool: task record longer than its batch");
             take(rec.id, records.current(), static_cast<std::size_t>(rec.bytes), exec_ns);
             records.skip(static_cast<std::size_t>(rec.bytes));
-            if (results_.overdue(exec_ns)) results_.flush();
+            if ((h.reserved[0] & wire::flag_answer_each) || results_.overdue(exec_ns)) results_.flush();
           }
         } catch (const decode_error& e) {
-          std::fprintf(stderr, "rankpool: worker rank %d dropped the rest of a malformed batch: %s\n", rank_,
-                       e.what());
+          std::fprintf(stderr, "rankpool: worker rank %d dropped the rest of a malformed batch: %s\n", rank_, e.what());
         }
         break;
       }
@@ -406,7 +407,8 @@ class worker {
       task_context_scope scope(ctx);
       run_body(id, body, n, results_.out());
     }
-    exec_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
+    exec_ns =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count());
     if (cfg_.deadline_ns && exec_ns > cfg_.deadline_ns && !init_error_ && !isolated_)
       results_.replace_with(overran(cfg_.deadline_ns, rank_));
     board_.forget(id);

@@ -1,9 +1,8 @@
 #pragma once
 // Internal: who this process is, as remote errors report it.
 
-#include <string>
-
 #include <rankpool/detail/task.hpp>
+#include <string>
 
 namespace rankpool::detail {
 

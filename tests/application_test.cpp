@@ -20,8 +20,12 @@ int world_size() {
   MPI_Comm_size(MPI_COMM_WORLD, &n);
   return n;
 }
-int rank_of_worker(int) { return world_rank(); }
-int twice(int x) { return 2 * x; }
+int rank_of_worker(int) {
+  return world_rank();
+}
+int twice(int x) {
+  return 2 * x;
+}
 
 }  // namespace
 

@@ -23,7 +23,9 @@ int crash_by_exit(int x) {
   if (x >= 0) std::exit(3);
   return x;
 }
-int fine(int x) { return x + 1; }
+int fine(int x) {
+  return x + 1;
+}
 
 int check(bool ok, const char* what) {
   if (!ok) std::fprintf(stderr, "crash_test: FAILED: %s\n", what);

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <rankpool/rankpool.hpp>
 
-int variant_task(int x) { return x + RANKPOOL_TEST_VARIANT; }
+int variant_task(int x) {
+  return x + RANKPOOL_TEST_VARIANT;
+}
 
 int main(int argc, char** argv) {
   rankpool::environment env(argc, argv);

@@ -28,7 +28,9 @@ std::uint64_t digest(const std::vector<unsigned char>& v) {
   for (std::size_t i = 0; i < v.size(); i += 4093) h = (h ^ v[i]) * 1099511628211ull;
   return h ^ v.size() ^ v.back();
 }
-std::uint64_t digest_of(const std::vector<unsigned char>& v) { return digest(v); }
+std::uint64_t digest_of(const std::vector<unsigned char>& v) {
+  return digest(v);
+}
 std::vector<unsigned char> make_big(std::uint64_t n) {
   std::vector<unsigned char> v(n);
   for (std::uint64_t i = 0; i < n; i += 4093) v[i] = static_cast<unsigned char>(i * 7);
@@ -45,7 +47,8 @@ TEST(large_payload, argument_and_result_over_2_GiB) {
   std::uint64_t avail = available_bytes();
   MPI_Bcast(&avail, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
   if (size < 2) GTEST_SKIP() << "needs 2 ranks (a one-rank pool sends nothing)";
-  if (avail < 12 * (std::uint64_t{1} << 30)) GTEST_SKIP() << "needs ~12 GiB of free memory, have " << (avail >> 20) << " MiB";
+  if (avail < 12 * (std::uint64_t{1} << 30))
+    GTEST_SKIP() << "needs ~12 GiB of free memory, have " << (avail >> 20) << " MiB";
   rankpool::comm_executor pool;
   if (!pool.is_root()) return;
   {

@@ -6,11 +6,11 @@
 #include <mpi.h>
 
 #include <Eigen/SVD>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <numeric>
 #include <random>
-#include <cstdio>
 #include <rankpool/eigen.hpp>
 #include <rankpool/rankpool.hpp>
 #include <set>
@@ -343,7 +343,9 @@ TEST(comm_executor, isolation_kills_a_task_stuck_past_its_deadline_and_forwards_
 }
 
 namespace {
-unsigned fresh_random(int) { return std::random_device{}(); }
+unsigned fresh_random(int) {
+  return std::random_device{}();
+}
 }  // namespace
 
 TEST(comm_executor, journal_replays_finished_tasks_and_reruns_failed_ones) {

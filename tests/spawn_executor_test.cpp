@@ -11,13 +11,25 @@
 #include <vector>
 
 namespace {
-int square(int x) { return x * x; }
-long my_pid(int) { return static_cast<long>(getpid()); }
+int square(int x) {
+  return x * x;
+}
+long my_pid(int) {
+  return static_cast<long>(getpid());
+}
 int initialized_flag = 0;
-void set_flag() { initialized_flag = 42; }
-int read_flag(int) { return initialized_flag; }
-void throw_range(int) { throw std::range_error("spawned range error"); }
-void failing_init() { throw std::runtime_error("nope"); }
+void set_flag() {
+  initialized_flag = 42;
+}
+int read_flag(int) {
+  return initialized_flag;
+}
+void throw_range(int) {
+  throw std::range_error("spawned range error");
+}
+void failing_init() {
+  throw std::runtime_error("nope");
+}
 }  // namespace
 
 TEST(spawn_executor, runs_tasks_in_spawned_processes) {

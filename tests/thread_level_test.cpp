@@ -7,7 +7,9 @@
 #include <cstring>
 #include <rankpool/rankpool.hpp>
 
-int one(int) { return 1; }
+int one(int) {
+  return 1;
+}
 
 int main(int argc, char** argv) {
   int provided = 0;

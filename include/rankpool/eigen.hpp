@@ -3,11 +3,9 @@
 /// Makes every dense Eigen::Matrix and Eigen::Array sendable: dimensions, then the coefficients
 /// as one raw block (never element by element), at top level and inside containers.
 
-#include <cstdint>
-
 #include <Eigen/Core>
 #include <boost/serialization/split_free.hpp>
-
+#include <cstdint>
 #include <rankpool/detail/codec.hpp>
 #include <rankpool/serialization.hpp>
 
@@ -81,7 +79,7 @@ void load(Archive& ar, Eigen::Matrix<S, R, C, O, MR, MC>& m, const unsigned int)
   ar >> rows >> cols;
   if (rows < 0 || cols < 0) throw rankpool::detail::decode_error("rankpool: negative Eigen dimensions");
   rankpool::detail::check_eigen_dims<Eigen::Matrix<S, R, C, O, MR, MC>>(static_cast<std::uint64_t>(rows),
-                                                                         static_cast<std::uint64_t>(cols));
+                                                                        static_cast<std::uint64_t>(cols));
   m.resize(rows, cols);
   ar >> boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
 }
@@ -101,7 +99,7 @@ void load(Archive& ar, Eigen::Array<S, R, C, O, MR, MC>& m, const unsigned int) 
   ar >> rows >> cols;
   if (rows < 0 || cols < 0) throw rankpool::detail::decode_error("rankpool: negative Eigen dimensions");
   rankpool::detail::check_eigen_dims<Eigen::Array<S, R, C, O, MR, MC>>(static_cast<std::uint64_t>(rows),
-                                                                        static_cast<std::uint64_t>(cols));
+                                                                       static_cast<std::uint64_t>(cols));
   m.resize(rows, cols);
   ar >> boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
 }

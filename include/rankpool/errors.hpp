@@ -45,10 +45,7 @@ class remote_context {
  public:
   /// Builds the context of an exception of type `type_name` thrown on `rank` of `host`.
   remote_context(std::string type_name, std::string message, int rank, std::string host)
-      : type_name_(std::move(type_name)),
-        message_(std::move(message)),
-        rank_(rank),
-        host_(std::move(host)) {}
+      : type_name_(std::move(type_name)), message_(std::move(message)), rank_(rank), host_(std::move(host)) {}
   remote_context(const remote_context&) = default;
   remote_context& operator=(const remote_context&) = default;
   virtual ~remote_context() = default;
@@ -109,8 +106,7 @@ template <class StdException>
 class remote_exception : public StdException, public remote_context {
  public:
   /// Builds the rebuilt exception; `what()` is the original message.
-  explicit remote_exception(remote_context ctx)
-      : StdException(ctx.message()), remote_context(std::move(ctx)) {}
+  explicit remote_exception(remote_context ctx) : StdException(ctx.message()), remote_context(std::move(ctx)) {}
 };
 
 /// The remote context of an exception that came from a worker, or nullptr for a local one.

@@ -9,17 +9,16 @@
 #include <memory>
 #include <optional>
 #include <ranges>
-#include <tuple>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
 #include <rankpool/detail/core.hpp>
 #include <rankpool/detail/journal.hpp>
 #include <rankpool/errors.hpp>
 #include <rankpool/future.hpp>
 #include <rankpool/options.hpp>
 #include <rankpool/wait.hpp>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace rankpool {
 

@@ -8,12 +8,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <rankpool/detail/state.hpp>
+#include <rankpool/errors.hpp>
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <rankpool/detail/state.hpp>
-#include <rankpool/errors.hpp>
 
 namespace rankpool {
 

@@ -12,21 +12,6 @@
 /// Pointers are never sendable: an address means nothing on another rank.
 
 #include <array>
-#include <complex>
-#include <cstdint>
-#include <deque>
-#include <list>
-#include <map>
-#include <optional>
-#include <set>
-#include <string>
-#include <tuple>
-#include <type_traits>
-#include <unordered_map>
-#include <unordered_set>
-#include <utility>
-#include <vector>
-
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/array.hpp>
@@ -43,6 +28,20 @@
 #include <boost/serialization/unordered_set.hpp>
 #include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
+#include <complex>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace rankpool {
 
@@ -59,12 +58,16 @@ struct is_std_array<std::array<T, N>> : std::true_type {};
 
 /// A public serialize member template usable with Boost archives.
 template <class T>
-concept has_member_serialize = requires(T& t, boost::archive::binary_oarchive& ar) { t.serialize(ar, 0u); };
+concept has_member_serialize = requires(T& t, boost::archive::binary_oarchive& ar) {
+  t.serialize(ar, 0u);
+};
 
 namespace adl_probe {
 void serialize() = delete;  // hides any unrelated name; only ADL can find a candidate
 template <class T>
-concept has_free_serialize = requires(T& t, boost::archive::binary_oarchive& ar) { serialize(ar, t, 0u); };
+concept has_free_serialize = requires(T& t, boost::archive::binary_oarchive& ar) {
+  serialize(ar, t, 0u);
+};
 }  // namespace adl_probe
 
 template <class T>
@@ -78,8 +81,8 @@ concept raw_class = std::is_class_v<T> && std::is_trivially_copyable_v<T> && !ha
 
 /// Types sent as a plain memcpy at top level and in contiguous containers.
 template <class T>
-concept raw_bytes = (std::is_arithmetic_v<T> || std::is_enum_v<T> || raw_class<T> ||
-                     is_std_complex<T>::value) && !std::is_pointer_v<T>;
+concept raw_bytes = (std::is_arithmetic_v<T> || std::is_enum_v<T> || raw_class<T> || is_std_complex<T>::value) &&
+                    !std::is_pointer_v<T>;
 
 }  // namespace detail
 
@@ -141,15 +144,16 @@ struct require_sendable {
 // them (vector<Point>) goes as one block.
 namespace boost::serialization {
 template <class T>
-  requires rankpool::detail::raw_class<T>
+requires rankpool::detail::raw_class<T>
 struct implementation_level<T> {
   typedef mpl::integral_c_tag tag;
   typedef mpl::int_<primitive_type> type;
   BOOST_STATIC_CONSTANT(int, value = primitive_type);
 };
 template <class T>
-  requires rankpool::detail::raw_class<T>
-struct is_bitwise_serializable<T> : mpl::true_ {};
+requires rankpool::detail::raw_class<T>
+struct is_bitwise_serializable<T> : mpl::true_ {
+};
 
 /// std::tuple, element by element (Boost 1.74 has no support of its own).
 template <class Archive, class... T>

@@ -4,9 +4,8 @@
 /// ThreadPoolExecutor. Any callable can be submitted (nothing is serialized).
 
 #include <cstddef>
-#include <thread>
-
 #include <rankpool/executor.hpp>
+#include <thread>
 
 namespace rankpool {
 
@@ -18,8 +17,7 @@ namespace rankpool {
 class thread_executor : public detail::basic_executor<false> {
  public:
   /// Starts `workers` threads (at least one; default: the hardware threads).
-  explicit thread_executor(std::size_t workers = std::thread::hardware_concurrency())
-      : thread_executor(workers, {}) {}
+  explicit thread_executor(std::size_t workers = std::thread::hardware_concurrency()) : thread_executor(workers, {}) {}
   /// As above, running `initializer` once on every thread before its first task; if it throws,
   /// the executor is broken (every pending and later future fails with broken_executor).
   thread_executor(std::size_t workers, std::function<void()> initializer) {

@@ -7,10 +7,9 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <rankpool/future.hpp>
 #include <unordered_map>
 #include <vector>
-
-#include <rankpool/future.hpp>
 
 namespace rankpool {
 
@@ -28,8 +27,7 @@ struct wait_result {
 /// the not-done futures are in `not_done`). `first_exception` returns at the first future that
 /// finishes with an exception, or when all are done.
 template <class T>
-wait_result<T> wait(const std::vector<future<T>>& fs,
-                    std::optional<std::chrono::duration<double>> timeout = {},
+wait_result<T> wait(const std::vector<future<T>>& fs, std::optional<std::chrono::duration<double>> timeout = {},
                     return_when w = return_when::all_completed) {
   detail::multi_waiter waiter;
   std::size_t done_now = 0, failed_now = 0;
@@ -46,9 +44,12 @@ wait_result<T> wait(const std::vector<future<T>>& fs,
   }
   auto satisfied = [&](std::size_t done, std::size_t failed) {
     switch (w) {
-      case return_when::first_completed: return done > 0 || fs.empty();
-      case return_when::first_exception: return failed > 0 || done == fs.size();
-      case return_when::all_completed: return done == fs.size();
+      case return_when::first_completed:
+        return done > 0 || fs.empty();
+      case return_when::first_exception:
+        return failed > 0 || done == fs.size();
+      case return_when::all_completed:
+        return done == fs.size();
     }
     return true;
   };
@@ -56,8 +57,9 @@ wait_result<T> wait(const std::vector<future<T>>& fs,
     std::unique_lock lk(waiter.m_);
     auto pred = [&] { return satisfied(done_now + waiter.completed_.size(), failed_now + waiter.failed_); };
     if (timeout) {
-      waiter.cv_.wait_until(lk, std::chrono::steady_clock::now() +
-                                    std::chrono::ceil<std::chrono::steady_clock::duration>(*timeout), pred);
+      waiter.cv_.wait_until(
+          lk, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(*timeout),
+          pred);
     } else {
       waiter.cv_.wait(lk, pred);
     }
@@ -76,8 +78,9 @@ class as_completed_range {
   /// Starts watching `fs`; futures already done are yielded first, in input order.
   as_completed_range(const std::vector<future<T>>& fs, std::optional<std::chrono::duration<double>> timeout)
       : impl_(std::make_unique<impl>()) {
-    if (timeout) impl_->deadline = std::chrono::steady_clock::now() +
-                                   std::chrono::ceil<std::chrono::steady_clock::duration>(*timeout);
+    if (timeout)
+      impl_->deadline =
+          std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(*timeout);
     for (const auto& f : fs) {
       if (!f.valid()) throw invalid_state_error("rankpool::as_completed: invalid future");
       if (impl_->by_state.contains(f.state().get())) continue;  // duplicates are yielded once

@@ -4,11 +4,10 @@
 
 #include <cstddef>
 #include <cstring>
+#include <rankpool/errors.hpp>
 #include <streambuf>
 #include <string>
 #include <vector>
-
-#include <rankpool/errors.hpp>
 
 namespace rankpool::detail {
 
@@ -63,8 +62,9 @@ class in_buffer final : public std::streambuf {
     setg(p, p, p + n);
   }
   void get(void* dst, std::size_t n) {
-    if (remaining() < n) throw decode_error("rankpool: message truncated (need " + std::to_string(n) +
-                                            " bytes, have " + std::to_string(remaining()) + ")");
+    if (remaining() < n)
+      throw decode_error("rankpool: message truncated (need " + std::to_string(n) + " bytes, have " +
+                         std::to_string(remaining()) + ")");
     if (n) std::memcpy(dst, gptr(), n);
     gbump_big(n);
   }

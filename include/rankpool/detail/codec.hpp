@@ -5,28 +5,27 @@
 // arguments never builds an archive.
 
 #include <array>
-#include <cstdint>
-#include <deque>
-#include <list>
-#include <map>
-#include <new>
-#include <set>
-#include <stdexcept>
-#include <unordered_map>
-#include <unordered_set>
-#include <utility>
-#include <limits>
-#include <optional>
-#include <string>
-#include <tuple>
-#include <vector>
-
 #include <boost/archive/archive_exception.hpp>
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
-
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <list>
+#include <map>
+#include <new>
+#include <optional>
 #include <rankpool/detail/buffer.hpp>
+#include <rankpool/detail/checked_archive.hpp>
 #include <rankpool/serialization.hpp>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace rankpool::detail {
 
@@ -63,7 +62,7 @@ class reader {
   reader& operator=(const reader&) = delete;
 
   in_buffer& raw() noexcept { return buf_; }
-  boost::archive::binary_iarchive& archive() {
+  checked_iarchive& archive() {
     if (!ar_) ar_.emplace(buf_, archive_flags);
     return *ar_;
   }
@@ -78,7 +77,7 @@ class reader {
 
  private:
   in_buffer buf_;
-  std::optional<boost::archive::binary_iarchive> ar_;
+  std::optional<checked_iarchive> ar_;
 };
 
 /// codec<T>: write(writer&, const T&) and read(reader&, T&). Specialized below and in eigen.hpp.
@@ -132,8 +131,10 @@ struct codec<std::vector<T>, std::enable_if_t<raw_bytes<T> && !std::is_same_v<T,
 /// against what is left before anything is allocated.
 template <class T>
 constexpr std::size_t min_encoded_size() {
-  if constexpr (raw_bytes<T>) return sizeof(T);
-  else return 1;
+  if constexpr (raw_bytes<T>)
+    return sizeof(T);
+  else
+    return 1;
 }
 
 // Standard containers are encoded natively (a checked count, then the elements), so only user
@@ -200,8 +201,8 @@ struct map_codec {
 };
 
 template <class T, class A>
-struct codec<std::vector<T, A>, std::enable_if_t<!(raw_bytes<T> && std::is_same_v<A, std::allocator<T>>) &&
-                                                 !std::is_same_v<T, bool>>>
+struct codec<std::vector<T, A>,
+             std::enable_if_t<!(raw_bytes<T> && std::is_same_v<A, std::allocator<T>>)&&!std::is_same_v<T, bool>>>
     : sequence_codec<std::vector<T, A>> {};
 template <class T, class A>
 struct codec<std::list<T, A>> : sequence_codec<std::list<T, A>> {};

@@ -6,9 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <vector>
-
 #include <rankpool/detail/task.hpp>
+#include <vector>
 
 namespace rankpool::detail {
 

@@ -9,6 +9,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <rankpool/detail/codec.hpp>
+#include <rankpool/detail/state.hpp>
+#include <rankpool/future.hpp>
+#include <rankpool/this_task.hpp>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -16,11 +20,6 @@
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <rankpool/detail/codec.hpp>
-#include <rankpool/detail/state.hpp>
-#include <rankpool/future.hpp>
-#include <rankpool/this_task.hpp>
 
 namespace rankpool::detail {
 
@@ -73,8 +72,8 @@ template <class F>
 struct callable_codec {
   static constexpr bool by_address = function_pointer<F>;
   static constexpr bool by_serialize = !by_address && has_serialize<F>;
-  static constexpr bool by_type = !by_address && !by_serialize && std::is_empty_v<F> &&
-                                  std::is_default_constructible_v<F>;
+  static constexpr bool by_type =
+      !by_address && !by_serialize && std::is_empty_v<F> && std::is_default_constructible_v<F>;
   static constexpr bool by_bytes = !by_address && !by_serialize && !by_type && std::is_class_v<F> &&
                                    std::is_trivially_copyable_v<F> && std::is_default_constructible_v<F> &&
                                    !std::is_same_v<F, std::function<void()>>;
@@ -276,7 +275,14 @@ class call_task final : public task {
   }
   void complete_from(reader& in) noexcept override {
     try {
-      complete_value<R>(*typed_, in);
+      // Only tasks of MPI executors arrive as bytes, and those have sendable results; a local
+      // executor's task (any result type) never gets here, so nothing is decoded for it.
+      if constexpr (std::is_void_v<R> || is_sendable_v<R>) {
+        complete_value<R>(*typed_, in);
+      } else {
+        (void)in;
+        throw invalid_state_error("rankpool: a local task received an encoded result");
+      }
     } catch (...) {
       typed_->set_exception(make_result_decode_error(std::current_exception()));
     }
@@ -330,6 +336,17 @@ class chunk_task final : public task {
     }
   }
   void complete_from(reader& in) noexcept override {
+    if constexpr (!std::is_void_v<R> && !is_sendable_v<R>) {
+      (void)in;
+      typed_->set_exception(
+          std::make_exception_ptr(invalid_state_error("rankpool: a local task received an encoded result")));
+    } else {
+      complete_chunk(in);
+    }
+  }
+
+ private:
+  void complete_chunk(reader& in) noexcept {
     try {
       if (in.raw().get_value<std::uint8_t>() != result_ok) {
         typed_->set_exception(read_exception(in));
@@ -352,7 +369,6 @@ class chunk_task final : public task {
     }
   }
 
- private:
   std::shared_ptr<shared_state<result_type>> typed_;
   F f_;
   std::vector<X> items_;
