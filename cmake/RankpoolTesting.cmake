@@ -1,3 +1,17 @@
+# Whether MPIEXEC_EXECUTABLE is Open MPI's (asked once: `mpiexec --version` names it; the
+# library version string is empty unless CMake was told to determine it).
+function(rankpool_mpiexec_is_openmpi out)
+  if(NOT DEFINED CACHE{RANKPOOL_MPIEXEC_IS_OPENMPI})
+    execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE v ERROR_VARIABLE v)
+    if(v MATCHES "Open MPI|OpenRTE")
+      set(RANKPOOL_MPIEXEC_IS_OPENMPI ON CACHE INTERNAL "")
+    else()
+      set(RANKPOOL_MPIEXEC_IS_OPENMPI OFF CACHE INTERNAL "")
+    endif()
+  endif()
+  set(${out} ${RANKPOOL_MPIEXEC_IS_OPENMPI} PARENT_SCOPE)
+endfunction()
+
 # rankpool_add_mpi_test(<target> RANKS 1 2 4 5 [TIMEOUT s] [ARGS ...])
 # One ctest per rank count, named <target>.<N>ranks, run through mpiexec with a timeout
 # (a deadlock just hangs otherwise) and --oversubscribe for Open MPI (CI has 2 cores).
@@ -10,7 +24,8 @@ function(rankpool_add_mpi_test target)
     set(arg_RANKS 1 2 4 5)
   endif()
   set(preflags ${MPIEXEC_PREFLAGS})
-  if(MPI_CXX_LIBRARY_VERSION_STRING MATCHES "Open MPI" OR MPIEXEC_EXECUTABLE MATCHES "openmpi|orterun")
+  rankpool_mpiexec_is_openmpi(openmpi)
+  if(openmpi)
     list(APPEND preflags --oversubscribe)
   endif()
   foreach(n IN LISTS arg_RANKS)

@@ -60,6 +60,7 @@ class scheduler final : public executor_core {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     const std::size_t slots = cfg_.workers.size() + (cfg_.root_computes ? 1 : 0);
     load_.assign(slots, 0);
+    last_active_.assign(slots, 0);
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
     if (cfg_.root_computes) local_thread_ = std::thread([this] { local_loop(); });
     thread_ = std::thread([this] { run(); });
@@ -312,15 +313,14 @@ class scheduler final : public executor_core {
     while (!batches_.empty() && batches_.front().send.test()) batches_.pop_front();
   }
 
-  std::size_t least_loaded() {
-    // Scan from a rotating start so equally loaded workers share the work.
-    const std::size_t n = load_.size();
-    std::size_t best = rotate_ % n;
-    for (std::size_t k = 1; k < n; ++k) {
-      std::size_t i = (rotate_ + k) % n;
-      if (load_[i] < load_[best]) best = i;
+  // The least loaded slot; among equals, the one that finished a task most recently. An idle
+  // worker that just answered is still spinning, while one idle for longer sleeps in its
+  // backoff, so a lone task goes where it is picked up at once; under load every slot fills.
+  std::size_t least_loaded() const {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < load_.size(); ++i) {
+      if (load_[i] < load_[best] || (load_[i] == load_[best] && last_active_[i] > last_active_[best])) best = i;
     }
-    ++rotate_;
     return best;
   }
 
@@ -373,6 +373,7 @@ class scheduler final : public executor_core {
     auto entry = std::move(it->second);
     running_.erase(it);
     --load_[worker];
+    last_active_[worker] = ++activity_;
     avg_exec_ns_ = avg_exec_ns_ <= 0 ? static_cast<double>(rec.exec_ns)
                                      : avg_exec_ns_ + (static_cast<double>(rec.exec_ns) - avg_exec_ns_) / 8;
     entry.send.wait();  // the worker answered, so the send is over: this only releases it
@@ -403,6 +404,7 @@ class scheduler final : public executor_core {
     if (!cfg_.root_computes) return false;
     auto done = local_done_.exchange(0, std::memory_order_acq_rel);
     load_[local_slot()] -= done;
+    if (done) last_active_[local_slot()] = ++activity_;
     return done > 0;
   }
 
@@ -488,7 +490,8 @@ class scheduler final : public executor_core {
   scheduler_config cfg_;
   std::vector<std::size_t> load_;  // tasks in flight per slot (workers, then the root's own)
   std::unordered_map<int, std::size_t> index_of_rank_;
-  std::size_t rotate_ = 0;
+  std::vector<std::uint64_t> last_active_;  // per slot: sequence number of its latest result
+  std::uint64_t activity_ = 0;
   std::uint64_t next_id_ = 1;
   double avg_exec_ns_ = 0;
   std::deque<task_ptr> queue_;

@@ -156,7 +156,8 @@ std::chrono::microseconds backoff::next() {
     sched_yield();  // oversubscribed ranks hand the core to whoever has work
     return std::chrono::microseconds(0);
   }
-  sleep_ = sleep_.count() == 0 ? std::chrono::microseconds(5) : std::min(sleep_ * 2, max_sleep_);
+  const auto cap = now - *idle_since_ < long_idle_ ? max_sleep_ : deep_sleep_;
+  sleep_ = sleep_.count() == 0 ? std::chrono::microseconds(5) : std::min(sleep_ * 2, cap);
   return sleep_;
 }
 

@@ -70,12 +70,15 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
 bool try_receive(int source, MPI_Comm comm, incoming& into);
 
 /// Spin-then-sleep pacing for a polling loop: after `spin` of inactivity it sleeps, starting at
-/// a few microseconds and doubling up to `max_sleep`, so idle ranks do not burn a core.
+/// a few microseconds and doubling up to `max_sleep`; after `long_idle` without activity the cap
+/// rises to `deep_sleep`, so a pool idle for long costs almost nothing per rank.
 class backoff {
  public:
   explicit backoff(std::chrono::microseconds spin = std::chrono::microseconds(100),
-                   std::chrono::microseconds max_sleep = std::chrono::microseconds(1000))
-      : spin_(spin), max_sleep_(max_sleep) {}
+                   std::chrono::microseconds max_sleep = std::chrono::microseconds(1000),
+                   std::chrono::microseconds deep_sleep = std::chrono::microseconds(5000),
+                   std::chrono::milliseconds long_idle = std::chrono::milliseconds(200))
+      : spin_(spin), max_sleep_(max_sleep), deep_sleep_(deep_sleep), long_idle_(long_idle) {}
   /// Something happened: spin again.
   void reset() noexcept {
     idle_since_.reset();
@@ -85,7 +88,8 @@ class backoff {
   std::chrono::microseconds next();
 
  private:
-  std::chrono::microseconds spin_, max_sleep_;
+  std::chrono::microseconds spin_, max_sleep_, deep_sleep_;
+  std::chrono::milliseconds long_idle_;
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
   std::chrono::microseconds sleep_{0};
 };

@@ -224,10 +224,20 @@ class basic_executor {
     if constexpr (Remote) {
       if (o.journal) journal = detail::journal::open(*o.journal);
     }
+    // Chunks for other processes only are encoded straight from the input (no element copies).
+    bool stream = false;
+    if constexpr (Remote && !std::is_same_v<X, bool>) stream = core().wants_bytes() && !core().runs_locally();
+    detail::chunk_encoder<Fn, X> encoder;
     auto flush = [&] {
       auto s = std::make_shared<detail::shared_state<chunk_t>>();
-      auto t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, std::move(items));
-      items = {};
+      std::unique_ptr<detail::chunk_task<R, Fn, X>> t;
+      if (stream) {
+        const auto n = encoder.count();
+        t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, encoder.finish(), n);
+      } else {
+        t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, std::move(items));
+        items = {};
+      }
       if constexpr (Remote) {
         if (journal && replay_or_record(*t, *s, journal)) {
           futures.emplace_back(std::move(s));
@@ -245,10 +255,15 @@ class basic_executor {
       }
     };
     for (auto&& x : range) {
-      items.emplace_back(std::forward<decltype(x)>(x));
-      if (items.size() == chunksize) flush();
+      if (stream) {
+        encoder.add(fn, chunksize, x);
+        if (encoder.count() == chunksize) flush();
+      } else {
+        items.emplace_back(std::forward<decltype(x)>(x));
+        if (items.size() == chunksize) flush();
+      }
     }
-    if (!items.empty()) flush();
+    if (!items.empty() || !encoder.empty()) flush();
     if (!tasks.empty()) core().submit(tasks);
     return map_range<R>(std::move(futures), o.unordered, deadline);
   }

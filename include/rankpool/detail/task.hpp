@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -61,6 +62,10 @@ inline void reserve_header(writer& w) {
 }
 
 inline constexpr std::uint8_t result_ok = 0;
+/// How a chunk's results follow its count: one outcome per element, or (all calls succeeded and
+/// the values are plain bytes) one block of values.
+inline constexpr std::uint8_t chunk_per_element = 0;
+inline constexpr std::uint8_t chunk_all_ok = 1;
 inline constexpr std::uint8_t result_exception = 1;
 
 // ---- callables ---------------------------------------------------------------------------
@@ -181,6 +186,38 @@ struct chunk_invoker {
     }
     out.raw().put_value(result_ok);
     out.raw().put_value<std::uint64_t>(items.size());
+    std::size_t done = 0;
+    if constexpr (std::is_void_v<R> || raw_bytes<R>) {
+      // Fast path: while every call succeeds, plain values go as one block after a mode byte.
+      std::vector<map_value_t<R>> values;
+      values.reserve(items.size());
+      try {
+        for (; done < items.size(); ++done) {
+          if constexpr (std::is_void_v<R>) {
+            std::invoke(*f, std::move(items[done]));
+            values.emplace_back();
+          } else {
+            values.push_back(std::invoke(*f, std::move(items[done])));
+          }
+        }
+      } catch (...) {
+        // Element `done` threw: fall back to one outcome per element, keeping what succeeded.
+        out.raw().put_value(chunk_per_element);
+        for (std::size_t i = 0; i < done; ++i) {
+          out.raw().put_value(result_ok);
+          if constexpr (!std::is_void_v<R>) out.raw().put_value(values[i]);
+        }
+        write_exception(out, std::current_exception());
+        ++done;
+        for (; done < items.size(); ++done)
+          write_outcome<R>(out, [&]() -> R { return std::invoke(*f, std::move(items[done])); });
+        return;
+      }
+      out.raw().put_value(chunk_all_ok);
+      if constexpr (!std::is_void_v<R>) out.raw().put(values.data(), values.size() * sizeof(R));
+      return;
+    }
+    out.raw().put_value(chunk_per_element);
     for (auto& x : items) write_outcome<R>(out, [&]() -> R { return std::invoke(*f, std::move(x)); });
   }
   static inline const std::uint64_t key = register_invoker(typeid(chunk_invoker).name(), &run);
@@ -249,6 +286,7 @@ class call_task final : public task {
     state_ = typed_;
   }
   void encode_body() {
+    if (!bytes_.empty()) return;
     writer w;
     reserve_header(w);
     w.raw().put_value(invoker<F, A...>::key);
@@ -294,6 +332,49 @@ class call_task final : public task {
   std::optional<std::tuple<A...>> args_;
 };
 
+/// Encodes one map chunk element by element from the input range, producing exactly the bytes
+/// chunk_task::encode_body would (a count, then each element), without first copying the
+/// elements into a vector: for large elements (matrices) that copy costs as much as the send.
+template <class F, class X>
+class chunk_encoder {
+ public:
+  bool empty() const noexcept { return count_ == 0; }
+  std::size_t count() const noexcept { return count_; }
+  template <class Elem>
+  void add(const F& f, std::size_t chunksize, const Elem& x) {
+    if (count_ == 0) {
+      w_.emplace();
+      reserve_header(*w_);
+      w_->raw().put_value(chunk_invoker<F, X>::key);
+      callable_codec<F>::write(*w_, f);
+      count_at_ = w_->raw().size();
+      w_->raw().put_value<std::uint64_t>(0);
+    }
+    const std::size_t before = w_->raw().size();
+    if constexpr (std::is_same_v<Elem, X>) {
+      encode(*w_, x);
+    } else {
+      encode(*w_, X(x));
+    }
+    // Size the buffer once from the first element instead of growing it step by step.
+    if (++count_ == 1) w_->raw().bytes().reserve(before + (w_->raw().size() - before) * chunksize + 64);
+  }
+  std::vector<char> finish() {
+    auto& b = w_->raw().bytes();
+    const std::uint64_t n = count_;
+    std::memcpy(b.data() + count_at_, &n, sizeof n);
+    count_ = 0;
+    auto out = w_->take();
+    w_.reset();
+    return out;
+  }
+
+ private:
+  std::optional<writer> w_;
+  std::size_t count_ = 0;
+  std::size_t count_at_ = 0;
+};
+
 template <class R, class F, class X>
 class chunk_task final : public task {
  public:
@@ -303,7 +384,16 @@ class chunk_task final : public task {
     state_ = typed_;
     weight = items_.size();
   }
+  /// A chunk whose message was already encoded, element by element, straight from the input
+  /// (see chunk_encoder); it keeps no copy of the elements.
+  chunk_task(std::shared_ptr<shared_state<result_type>> s, F f, std::vector<char> bytes, std::size_t count)
+      : typed_(std::move(s)), f_(std::move(f)) {
+    state_ = typed_;
+    bytes_ = std::move(bytes);
+    weight = count;
+  }
   void encode_body() {
+    if (!bytes_.empty()) return;
     writer w;
     reserve_header(w);
     w.raw().put_value(chunk_invoker<F, X>::key);
@@ -352,7 +442,22 @@ class chunk_task final : public task {
         typed_->set_exception(read_exception(in));
         return;
       }
-      result_type out(in.get_length(1));
+      result_type out(in.get_length(0));
+      const auto mode = in.raw().get_value<std::uint8_t>();
+      if (mode == chunk_all_ok) {
+        if constexpr (std::is_void_v<R>) {
+          for (auto& o : out) o.value.emplace();
+        } else if constexpr (raw_bytes<R>) {
+          if (in.raw().remaining() != out.size() * sizeof(R)) throw decode_error("rankpool: chunk block of the wrong size");
+          for (auto& o : out) o.value.emplace(in.raw().get_value<R>());
+        } else {
+          throw decode_error("rankpool: block mode for a type that is not plain bytes");
+        }
+        typed_->set_value(std::move(out));
+        return;
+      }
+      if (mode != chunk_per_element) throw decode_error("rankpool: unknown chunk mode");
+      if (out.size() > in.raw().remaining()) throw decode_error("rankpool: chunk count exceeds the message");
       for (auto& o : out) {
         if (in.raw().get_value<std::uint8_t>() != result_ok) {
           o.error = read_exception(in);
