@@ -1,0 +1,1000 @@
+// rankpool-bench: the figures of the "Performance" issue, measured on rankpool's comm_executor
+// and on bare MPI baselines, printed as JSON lines (one object per measurement) on rank 0's
+// stdout. Every rank runs the program; only rank 0 prints.
+//
+//     mpirun -n 2 rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] <benchmark>...
+//
+// Benchmarks (impl "rankpool" unless said):
+//   latency        submit(noop).result() round trips: median and p99 in µs
+//   submit         100k unchunked submit(identity, i), then wait for all: tasks/s
+//   map            map(identity, 1M ints, chunksize 1000), consumed in order: tasks/s
+//   bandwidth      submit(payload_size, 1 MiB vector<char>).result(), one at a time: MB/s (10^6 B)
+//   idle           a pool left idle for 5 s: CPU of all ranks as % of one core; then latency again
+//   scrypt         32 x EVP_PBE_scrypt(n=128, r=1024, p=8, dklen=64): pool (map, chunksize 1),
+//                  static split (impl raw-mpi) and serial on rank 0 (impl serial): wall seconds
+//   svd            4000 x JacobiSVD singular values of 1000x10: as scrypt, map chunksize 50
+//   memory         rank 0's RSS growth while 1M submitted futures are pending: MB (10^6 B)
+//   raw-latency    MPI_Send/MPI_Recv ping-pong of 8 bytes between ranks 0 and 1 (impl raw-mpi)
+//   raw-farm       a bare rank-0 farm of 100k 16-byte tasks, 4 in flight per worker: tasks/s
+//   raw-bandwidth  1 MiB MPI_Send to rank 1, 8-byte reply: MB/s (the same exchange as bandwidth)
+//   raw            the three raw-* benchmarks;  all  every benchmark
+//
+// Every object has bench, impl, ranks, workers, median, p99, min, max, unit, runs and the
+// parameters of its workload. p99 is the tail in the bad direction: the 99th-percentile
+// (nearest rank) of the times; for a rate it is the rate of the 99th-percentile run, that is
+// the 1st percentile of the rates. Latencies pool every round trip of every run; the other
+// figures take one value per run.
+//
+// Fairness rules the measurements follow:
+//  - Ranks that merely wait (for a barrier, for rank 0's serial run, rank 0 waiting for a static
+//    split) never sit in a blocking MPI call: Open MPI polls a core at 100% there, which on an
+//    oversubscribed node would take the CPU from the ranks being measured. They test and sleep.
+//  - The static split uses the same compute ranks as the pool (ranks 1..P-1; rank 0 only
+//    scatters and gathers), so "-n 3" compares a 2-worker pool with a 2-way split. Its inputs
+//    start on rank 0, as the pool's do: svd sends every matrix from rank 0 (the time includes
+//    the scatter); scrypt's inputs are a few bytes derived from their index, so each rank
+//    makes its own.
+//  - The raw baselines spin in blocking MPI calls: they are the floor that MPI itself allows.
+
+#include <malloc.h>
+#include <mpi.h>
+#include <openssl/evp.h>
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <Eigen/SVD>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <rankpool/eigen.hpp>
+#include <rankpool/rankpool.hpp>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+double seconds_since(steady::time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+int world_size() {
+  int n = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+
+void check_mpi(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) throw std::runtime_error(std::string("rankpool-bench: ") + what + " failed");
+}
+
+// ---- waiting without burning a core ---------------------------------------------------------
+
+// Completes `reqs` the way rankpool's own loops pace themselves: keep testing (yielding the
+// core) while requests complete, sleep with growing pauses when nothing has moved for a while.
+// Rank 0 keeps large sends progressing, and an idle waiter costs next to no CPU.
+void quiet_waitall(std::vector<MPI_Request>& reqs) {
+  std::vector<int> done(reqs.size());
+  std::size_t left = std::count_if(reqs.begin(), reqs.end(), [](MPI_Request r) { return r != MPI_REQUEST_NULL; });
+  auto last_progress = steady::now();
+  auto pause = 0us;
+  while (left > 0) {
+    int outcount = 0;
+    check_mpi(MPI_Testsome(static_cast<int>(reqs.size()), reqs.data(), &outcount, done.data(), MPI_STATUSES_IGNORE),
+              "MPI_Testsome");
+    if (outcount == MPI_UNDEFINED) break;
+    if (outcount > 0) {
+      left -= static_cast<std::size_t>(outcount);
+      last_progress = steady::now();
+      pause = 0us;
+    } else if (steady::now() - last_progress < 200us) {
+      sched_yield();
+    } else {
+      pause = pause == 0us ? 5us : std::min<std::chrono::microseconds>(pause * 2, 1000us);
+      std::this_thread::sleep_for(pause);
+    }
+  }
+}
+
+void quiet_wait(MPI_Request& r) {
+  std::vector<MPI_Request> one{r};
+  quiet_waitall(one);
+  r = MPI_REQUEST_NULL;
+}
+
+void quiet_barrier() {
+  MPI_Request r;
+  check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &r), "MPI_Ibarrier");
+  quiet_wait(r);
+}
+
+// ---- process measurements -------------------------------------------------------------------
+
+// CPU seconds of the whole process (every thread, user and system).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return tv(u.ru_utime) + tv(u.ru_stime);
+}
+
+// A field of /proc/self/status in bytes (VmRSS, VmHWM), 0 when absent.
+double status_bytes(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) {
+      std::istringstream s(line.substr(field.size() + 1));
+      double kb = 0;
+      s >> kb;
+      return kb * 1024.0;
+    }
+  }
+  return 0;
+}
+
+// Resets VmHWM to the current RSS (Linux "clear_refs" 5), so the peak seen later belongs to
+// the measured phase only. False where the kernel refuses.
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+// ---- statistics and output ------------------------------------------------------------------
+
+struct summary {
+  double median = 0, p99 = 0, min = 0, max = 0;
+};
+
+// `higher_is_better`: p99 is taken at the low end (the slow tail of a rate).
+summary summarize(std::vector<double> v, bool higher_is_better) {
+  summary s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  const auto rank99 = static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(n)));
+  s.p99 = higher_is_better ? v[n - rank99] : v[rank99 - 1];
+  s.min = v.front();
+  s.max = v.back();
+  return s;
+}
+
+std::string json_number(double x) {
+  if (!std::isfinite(x)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", x);
+  return buf;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      out += buf;
+      continue;
+    }
+    out += ch;
+  }
+  return out + "\"";
+}
+
+// One JSON object, fields in insertion order.
+class record {
+ public:
+  record(const std::string& bench, const std::string& impl, int ranks, std::size_t workers) {
+    put("bench", json_string(bench));
+    put("impl", json_string(impl));
+    put("ranks", std::to_string(ranks));
+    put("workers", std::to_string(workers));
+  }
+  record& num(const std::string& key, double v) { return put(key, json_number(v)); }
+  record& integer(const std::string& key, std::uint64_t v) { return put(key, std::to_string(v)); }
+  record& str(const std::string& key, const std::string& v) { return put(key, json_string(v)); }
+  record& flag(const std::string& key, bool v) { return put(key, v ? "true" : "false"); }
+  record& stats(const std::vector<double>& values, bool higher_is_better, const std::string& unit, int runs) {
+    auto s = summarize(values, higher_is_better);
+    num("median", s.median).num("p99", s.p99).num("min", s.min).num("max", s.max);
+    str("unit", unit).integer("runs", static_cast<std::uint64_t>(runs));
+    return *this;
+  }
+  // Rank 0 only; flushed at once so a run cut short still leaves its finished lines.
+  void print() const {
+    std::printf("{%s}\n", body_.c_str());
+    std::fflush(stdout);
+  }
+
+ private:
+  record& put(const std::string& key, const std::string& value) {
+    if (!body_.empty()) body_ += ", ";
+    body_ += json_string(key) + ": " + value;
+    return *this;
+  }
+  std::string body_;
+};
+
+// ---- configuration --------------------------------------------------------------------------
+
+struct config {
+  int runs = 5;
+  bool quick = false;
+  std::set<std::string> variants{"pool", "static", "serial"};
+  std::vector<std::string> benches;
+  int rank = 0;
+  int size = 1;
+  bool root() const { return rank == 0; }
+  bool wants(const std::string& variant) const { return variants.count(variant) > 0; }
+  // Full size, or the --quick size for the smoke test.
+  std::size_t pick(std::size_t full, std::size_t quick_size) const { return quick ? quick_size : full; }
+};
+
+const std::vector<std::string> all_benches = {"latency", "submit", "map",         "bandwidth", "idle",         "scrypt",
+                                              "svd",     "memory", "raw-latency", "raw-farm",  "raw-bandwidth"};
+
+constexpr const char* usage_text =
+    "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] <benchmark>...\n"
+    "benchmarks: latency submit map bandwidth idle scrypt svd memory raw-latency raw-farm raw-bandwidth,\n"
+    "            raw (the three raw-*), all\n"
+    "Run under mpirun (2 ranks or more); rank 0 prints one JSON object per measurement.\n";
+
+// Every rank parses the same command line, so every rank reaches the same verdict.
+std::optional<std::string> parse(int argc, char** argv, config& c) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
+      return argv[++i];
+    };
+    try {
+      if (a == "--runs") {
+        std::string v = value();
+        char* end = nullptr;
+        long r = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || r < 1 || r > 100000) return "--runs: '" + v + "' is not a positive integer";
+        c.runs = static_cast<int>(r);
+      } else if (a == "--quick") {
+        c.quick = true;
+      } else if (a == "--variants") {
+        c.variants.clear();
+        std::istringstream s(value());
+        std::string v;
+        while (std::getline(s, v, ',')) {
+          if (v != "pool" && v != "static" && v != "serial") return "--variants: unknown variant '" + v + "'";
+          c.variants.insert(v);
+        }
+      } else if (a == "-h" || a == "--help") {
+        return std::string();
+      } else if (a == "all") {
+        c.benches.insert(c.benches.end(), all_benches.begin(), all_benches.end());
+      } else if (a == "raw") {
+        for (const char* b : {"raw-latency", "raw-farm", "raw-bandwidth"}) c.benches.emplace_back(b);
+      } else if (std::find(all_benches.begin(), all_benches.end(), a) != all_benches.end()) {
+        c.benches.push_back(a);
+      } else {
+        return "unknown benchmark or option '" + a + "'";
+      }
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+  }
+  if (c.benches.empty()) return "no benchmark named";
+  return std::nullopt;
+}
+
+// ---- task functions (free functions: rankpool finds them on the workers by address) ------
+
+void noop() {}
+
+int identity(int x) {
+  return x;
+}
+
+std::uint64_t payload_size(const std::vector<char>& v) {
+  return v.size();
+}
+
+// The CPU this worker rank has used since `cpu_mark` (set on every rank just before the
+// idle pool was built), and which rank it is.
+double cpu_mark = 0;
+std::pair<int, double> cpu_since_mark(int) {
+  return {world_rank(), cpu_seconds() - cpu_mark};
+}
+
+// Keeps a worker busy until rank 0 sends the release message on MPI_COMM_WORLD (rankpool talks
+// on its own duplicate, so this message never meets the pool's traffic), so every future
+// submitted meanwhile stays pending. Sleeps between probes: the root must have the core.
+constexpr int release_tag = 7301;
+void hold_until_released() {
+  int flag = 0;
+  MPI_Status st;
+  while (true) {
+    MPI_Iprobe(0, release_tag, MPI_COMM_WORLD, &flag, &st);
+    if (flag) break;
+    std::this_thread::sleep_for(1ms);
+  }
+  char byte = 0;
+  MPI_Recv(&byte, 1, MPI_CHAR, 0, release_tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
+
+// scrypt (RFC 7914) with the issue's parameters: 16 MiB of memory per hash, 8 lanes.
+constexpr std::uint64_t scrypt_n = 128, scrypt_r = 1024, scrypt_p = 8;
+constexpr const char* scrypt_salt = "rankpool-bench";
+struct digest {
+  unsigned char bytes[64];
+  friend bool operator==(const digest&, const digest&) = default;
+};
+std::string scrypt_password(std::size_t i) {
+  return "password-" + std::to_string(i);
+}
+digest scrypt_hash(const std::string& password) {
+  digest d{};
+  // maxmem 0: OpenSSL's 32 MiB default, which fits 128*r*(n+p) = 17 MiB (as Python's hashlib).
+  if (EVP_PBE_scrypt(password.data(), password.size(), reinterpret_cast<const unsigned char*>(scrypt_salt),
+                     std::strlen(scrypt_salt), scrypt_n, scrypt_r, scrypt_p, 0, d.bytes, sizeof d.bytes) != 1)
+    throw std::runtime_error("EVP_PBE_scrypt failed");
+  return d;
+}
+std::string hex(const digest& d, std::size_t n) {
+  std::string s;
+  char buf[3];
+  for (std::size_t i = 0; i < n; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", d.bytes[i]);
+    s += buf;
+  }
+  return s;
+}
+
+constexpr Eigen::Index svd_rows = 1000, svd_cols = 10;
+Eigen::VectorXd singular_values(const Eigen::MatrixXd& m) {
+  return m.jacobiSvd().singularValues();
+}
+
+// ---- shared pieces of the pool benchmarks ----------------------------------------------------
+
+// Round trips of submit(noop).result(), in µs.
+std::vector<double> round_trips(rankpool::comm_executor& pool, std::size_t n) {
+  std::vector<double> us;
+  us.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto t0 = steady::now();
+    pool.submit(noop).result();
+    us.push_back(seconds_since(t0) * 1e6);
+  }
+  return us;
+}
+
+// Contiguous share [first, last) of `count` items for compute rank `k` of `parts`.
+std::pair<std::size_t, std::size_t> share(std::size_t count, std::size_t k, std::size_t parts) {
+  return {count * k / parts, count * (k + 1) / parts};
+}
+
+bool needs_two_ranks(const config& c, const std::string& bench) {
+  if (c.size >= 2) return false;
+  if (c.root()) std::fprintf(stderr, "rankpool-bench: %s skipped: it needs at least 2 ranks\n", bench.c_str());
+  return true;
+}
+
+// ---- rankpool benchmarks ----------------------------------------------------------------
+
+void bench_latency(const config& c) {
+  const std::size_t iters = c.pick(20000, 2000);
+  std::vector<double> us;
+  std::size_t workers = 0;
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root()) {
+      workers = pool.num_workers();
+      round_trips(pool, iters / 10);  // warm-up: connections, page faults, allocator
+      for (int r = 0; r < c.runs; ++r) {
+        auto v = round_trips(pool, iters);
+        us.insert(us.end(), v.begin(), v.end());
+      }
+    }
+  }
+  if (c.root())
+    record("latency", "rankpool", c.size, workers).stats(us, false, "us", c.runs).integer("iterations", iters).print();
+}
+
+void bench_submit(const config& c) {
+  const std::size_t tasks = c.pick(100000, 20000);
+  std::vector<double> rates, submit_phase;
+  std::size_t workers = 0;
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root()) {
+      workers = pool.num_workers();
+      for (int r = -1; r < c.runs; ++r) {  // run -1 warms up
+        std::vector<rankpool::future<int>> fs;
+        fs.reserve(tasks);
+        auto t0 = steady::now();
+        for (std::size_t i = 0; i < tasks; ++i) fs.push_back(pool.submit(identity, static_cast<int>(i)));
+        double submitted = seconds_since(t0);
+        long long sum = 0;
+        for (auto& f : fs) sum += f.result();
+        double total = seconds_since(t0);
+        if (sum != static_cast<long long>(tasks) * static_cast<long long>(tasks - 1) / 2)
+          throw std::runtime_error("submit: wrong results");
+        if (r < 0) continue;
+        rates.push_back(static_cast<double>(tasks) / total);
+        submit_phase.push_back(submitted);
+      }
+    }
+  }
+  if (c.root())
+    record("submit", "rankpool", c.size, workers)
+        .stats(rates, true, "tasks/s", c.runs)
+        .integer("tasks", tasks)
+        .num("submit_phase_s", summarize(submit_phase, false).median)
+        .print();
+}
+
+void bench_map(const config& c) {
+  const std::size_t tasks = c.pick(1000000, 100000), chunksize = 1000;
+  std::vector<double> rates;
+  std::size_t workers = 0;
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root()) {
+      workers = pool.num_workers();
+      std::vector<int> xs(tasks);
+      std::iota(xs.begin(), xs.end(), 0);
+      for (int r = -1; r < c.runs; ++r) {
+        auto t0 = steady::now();
+        long long sum = 0;
+        for (int v : pool.map(identity, xs, {.chunksize = chunksize})) sum += v;
+        double total = seconds_since(t0);
+        if (sum != static_cast<long long>(tasks) * static_cast<long long>(tasks - 1) / 2)
+          throw std::runtime_error("map: wrong results");
+        if (r >= 0) rates.push_back(static_cast<double>(tasks) / total);
+      }
+    }
+  }
+  if (c.root())
+    record("map", "rankpool", c.size, workers)
+        .stats(rates, true, "tasks/s", c.runs)
+        .integer("tasks", tasks)
+        .integer("chunksize", chunksize)
+        .print();
+}
+
+constexpr std::size_t mib = 1 << 20;
+
+void bench_bandwidth(const config& c) {
+  const std::size_t iters = c.pick(400, 40);
+  std::vector<double> rates;
+  std::size_t workers = 0;
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root()) {
+      workers = pool.num_workers();
+      const std::vector<char> payload(mib, 'x');
+      for (int r = -1; r < c.runs; ++r) {
+        auto t0 = steady::now();
+        for (std::size_t i = 0; i < iters; ++i)
+          if (pool.submit(payload_size, payload).result() != mib) throw std::runtime_error("bandwidth: wrong size");
+        double total = seconds_since(t0);
+        if (r >= 0) rates.push_back(static_cast<double>(iters * mib) / total / 1e6);
+      }
+    }
+  }
+  if (c.root())
+    record("bandwidth", "rankpool", c.size, workers)
+        .stats(rates, true, "MB/s", c.runs)
+        .integer("bytes", mib)
+        .integer("iterations", iters)
+        .str("payload", "std::vector<char>")
+        .print();
+}
+
+// The CPU of an idle pool, measured twice:
+//  - "idle": over exactly the idle window. Rank 0 reads its own getrusage; every worker reports
+//    its getrusage through a task at the end of the window (the workers are inside the pool's
+//    constructor, so a task is the only way to ask them while the pool lives).
+//  - "idle_total": getrusage on every rank summed with MPI_Reduce after the pool is destroyed,
+//    over the pool's whole life: construction, the idle window, the probes and the latency run
+//    that follows (whose spinning is not idle, so this is an upper bound).
+// Both count from just before the pool is built, on every rank.
+void bench_idle(const config& c) {
+  if (needs_two_ranks(c, "idle")) return;
+  const double idle_s = c.quick ? 1.0 : 5.0;
+  const std::size_t iters = c.pick(1000, 200);
+  std::vector<double> idle_pct, root_pct, total_pct, after_us, first_us;
+  std::size_t workers = 0;
+  bool probes_complete = true;
+  for (int r = 0; r < c.runs; ++r) {
+    quiet_barrier();
+    cpu_mark = cpu_seconds();
+    auto t0 = steady::now();
+    {
+      rankpool::comm_executor pool;
+      if (pool.is_root()) {
+        workers = pool.num_workers();
+        std::this_thread::sleep_for(std::chrono::duration<double>(idle_s));
+        // One probe per worker, all in one map call so the scheduler hands them to distinct
+        // idle workers; a rank missed (or seen twice) is asked again.
+        std::map<int, double> worker_cpu;
+        for (int attempt = 0; attempt < 10 && worker_cpu.size() < workers; ++attempt)
+          for (auto [rank, cpu] : pool.map(cpu_since_mark, std::vector<int>(workers, 0))) worker_cpu[rank] = cpu;
+        probes_complete = probes_complete && worker_cpu.size() == workers;
+        const double root_cpu = cpu_seconds() - cpu_mark, wall = seconds_since(t0);
+        double cpu = root_cpu;
+        for (auto& [rank, w] : worker_cpu) cpu += w;
+        idle_pct.push_back(100.0 * cpu / wall);
+        root_pct.push_back(100.0 * root_cpu / wall);
+        // Right after the idle window: the first round trip wakes sleeping workers.
+        auto us = round_trips(pool, iters);
+        first_us.push_back(us.front());
+        after_us.insert(after_us.end(), us.begin(), us.end());
+      }
+    }
+    double mine = cpu_seconds() - cpu_mark, all = 0;
+    double wall = seconds_since(t0);
+    MPI_Reduce(&mine, &all, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (c.root()) total_pct.push_back(100.0 * all / wall);
+  }
+  if (!c.root()) return;
+  record("idle", "rankpool", c.size, workers)
+      .stats(idle_pct, false, "% of one core", c.runs)
+      .num("root_share", summarize(root_pct, false).median)
+      .num("idle_s", idle_s)
+      .str("method", "getrusage of every rank over the idle window (workers report through a task)")
+      .flag("ok", probes_complete)
+      .print();
+  record("idle_total", "rankpool", c.size, workers)
+      .stats(total_pct, false, "% of one core", c.runs)
+      .num("idle_s", idle_s)
+      .str("method", "MPI_Reduce of getrusage after the pool is destroyed, latency run after idle included")
+      .print();
+  record("latency_after_idle", "rankpool", c.size, workers)
+      .stats(after_us, false, "us", c.runs)
+      .num("first_us", summarize(first_us, false).median)
+      .num("idle_s", idle_s)
+      .integer("iterations", iters)
+      .print();
+}
+
+// rank 0's RSS growth from just before submitting `tasks` no-op tasks to just after the last
+// submit returned, while every worker is held busy, so all of them are pending. Peak (VmHWM,
+// reset first) and current RSS both count: the larger is the figure.
+void bench_memory(const config& c) {
+  if (needs_two_ranks(c, "memory")) return;
+  const std::size_t tasks = c.pick(1000000, 100000);
+  std::vector<double> growth_mb, pending, rss_after_mb;
+  std::size_t workers = 0;
+  bool peak_reset = true;
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root()) {
+      workers = pool.num_workers();
+      for (int r = 0; r < c.runs; ++r) {
+        std::vector<rankpool::future<void>> holds;
+        for (std::size_t w = 0; w < workers; ++w) holds.push_back(pool.submit(hold_until_released));
+        // Hand the previous run's freed memory back to the kernel, or this run would grow into
+        // it unseen and only the first run would count.
+        malloc_trim(0);
+        peak_reset = reset_peak_rss() && peak_reset;
+        const double rss0 = status_bytes("VmRSS");
+        std::vector<rankpool::future<int>> fs;
+        fs.reserve(tasks);  // the futures are part of what holding 1M of them costs
+        for (std::size_t i = 0; i < tasks; ++i) fs.push_back(pool.submit(identity, static_cast<int>(i)));
+        const double grown = std::max(status_bytes("VmRSS"), status_bytes("VmHWM")) - rss0;
+        growth_mb.push_back(grown / 1e6);
+        pending.push_back(static_cast<double>(std::count_if(fs.begin(), fs.end(), [](auto& f) { return !f.done(); })));
+        // Cancelling what has not started keeps a run short: draining 1M tasks one message
+        // each is the submit benchmark's business, not this one's.
+        for (auto& f : fs) f.cancel();
+        char byte = 1;
+        for (int w = 1; w <= static_cast<int>(workers); ++w)
+          MPI_Send(&byte, 1, MPI_CHAR, w, release_tag, MPI_COMM_WORLD);
+        for (auto& f : holds) f.result();
+        for (auto& f : fs) f.wait();
+        fs = {};
+        pool.submit(noop).result();  // the queue is FIFO: the cancelled tasks are gone after this
+        malloc_trim(0);              // what is still resident now is held, not cached by malloc
+        rss_after_mb.push_back((status_bytes("VmRSS") - rss0) / 1e6);
+      }
+    }
+  }
+  if (c.root())
+    record("memory", "rankpool", c.size, workers)
+        .stats(growth_mb, false, "MB", c.runs)
+        .integer("tasks", tasks)
+        .num("pending_at_measure", summarize(pending, false).median)
+        .num("bytes_per_future", summarize(growth_mb, false).median * 1e6 / static_cast<double>(tasks))
+        .num("rss_left_after_release_mb", summarize(rss_after_mb, false).median)
+        .flag("peak_reset", peak_reset)
+        .print();
+}
+
+// ---- scrypt and svd: pool, static split, serial --------------------------------------------
+
+// One batch of work done three ways. Every function runs on the ranks named and returns, on
+// rank 0, the batch's results in a form that compares with ==.
+template <class Result>
+struct compute_variants {
+  std::function<Result()> serial;                                 // rank 0 alone
+  std::function<Result()> split_root;                             // rank 0: scatter and gather
+  std::function<void()> split_worker;                             // ranks 1..P-1
+  std::function<Result(rankpool::comm_executor&, double&)> pool;  // rank 0; sets map() call seconds
+};
+
+struct variant_result {
+  std::vector<double> seconds;
+  std::vector<double> map_call_seconds;  // pool: until map() returned, before any result is read
+  std::size_t workers = 0;
+  bool ok = true;
+};
+
+// Runs the variants `c.runs` times, interleaved (serial, split, pool, serial, ...), so a change
+// in the machine's background load during the benchmark touches every variant alike, checks
+// that every run's results equal the first run's, and prints one record per variant.
+template <class Result>
+void run_compute(const config& c, const std::string& bench, const compute_variants<Result>& v, std::size_t chunksize,
+                 const std::function<void(record&, const std::optional<Result>&)>& params) {
+  variant_result serial, split, pooled;
+  std::optional<Result> reference;
+  auto take = [&](variant_result& vr, steady::time_point t0, Result got) {
+    vr.seconds.push_back(seconds_since(t0));
+    if (!reference) {
+      reference = std::move(got);
+    } else if (!(got == *reference)) {
+      vr.ok = false;
+    }
+  };
+  const bool run_serial = c.wants("serial"), run_split = c.wants("static") && c.size >= 2;
+  for (int r = 0; r < c.runs; ++r) {
+    if (run_serial) {
+      quiet_barrier();  // the other ranks wait here, quietly, while rank 0 computes
+      if (c.root()) {
+        auto t0 = steady::now();
+        take(serial, t0, v.serial());
+      }
+    }
+    if (run_split) {
+      quiet_barrier();
+      if (c.root()) {
+        auto t0 = steady::now();
+        take(split, t0, v.split_root());
+      } else {
+        v.split_worker();
+      }
+    }
+    if (c.wants("pool")) {
+      quiet_barrier();
+      rankpool::comm_executor pool;
+      if (pool.is_root()) {
+        pooled.workers = pool.num_workers();
+        double call = 0;
+        auto t0 = steady::now();
+        Result got = v.pool(pool, call);
+        take(pooled, t0, std::move(got));
+        pooled.map_call_seconds.push_back(call);
+      }
+    }
+  }
+  quiet_barrier();
+  if (!c.root()) return;
+  auto emit = [&](const std::string& impl, const variant_result& vr, std::size_t workers,
+                  const std::function<void(record&)>& extra) {
+    if (vr.seconds.empty()) return;
+    record rec(bench, impl, c.size, workers);
+    rec.stats(vr.seconds, false, "s", c.runs);
+    params(rec, reference);
+    extra(rec);
+    rec.flag("ok", vr.ok).print();
+  };
+  emit("serial", serial, 1, [](record& rec) { rec.str("variant", "serial on rank 0"); });
+  emit("raw-mpi", split, static_cast<std::size_t>(c.size - 1),
+       [](record& rec) { rec.str("variant", "static split over ranks 1..P-1"); });
+  emit("rankpool", pooled, pooled.workers, [&](record& rec) {
+    rec.integer("chunksize", chunksize).num("map_call_s", summarize(pooled.map_call_seconds, false).median);
+  });
+}
+
+void bench_scrypt(const config& c) {
+  const std::size_t count = c.pick(32, 8);
+  std::vector<std::string> passwords;
+  for (std::size_t i = 0; i < count; ++i) passwords.push_back(scrypt_password(i));
+  const auto parts = static_cast<std::size_t>(std::max(c.size - 1, 1));
+  compute_variants<std::vector<digest>> v;
+  v.serial = [&] {
+    std::vector<digest> got;
+    for (auto& pw : passwords) got.push_back(scrypt_hash(pw));
+    return got;
+  };
+  v.split_root = [&] {
+    std::vector<digest> got(count);
+    std::vector<MPI_Request> reqs;
+    for (std::size_t k = 0; k < parts; ++k) {
+      auto [first, last] = share(count, k, parts);
+      if (first == last) continue;
+      reqs.emplace_back();
+      MPI_Irecv(got.data() + first, static_cast<int>((last - first) * sizeof(digest)), MPI_BYTE,
+                static_cast<int>(k + 1), 1, MPI_COMM_WORLD, &reqs.back());
+    }
+    quiet_waitall(reqs);
+    return got;
+  };
+  v.split_worker = [&] {
+    auto [first, last] = share(count, static_cast<std::size_t>(c.rank - 1), parts);
+    std::vector<digest> mine;
+    for (std::size_t i = first; i < last; ++i) mine.push_back(scrypt_hash(scrypt_password(i)));
+    if (!mine.empty())
+      MPI_Send(mine.data(), static_cast<int>(mine.size() * sizeof(digest)), MPI_BYTE, 0, 1, MPI_COMM_WORLD);
+  };
+  v.pool = [&](rankpool::comm_executor& pool, double& call) {
+    auto t0 = steady::now();
+    auto results = pool.map(scrypt_hash, passwords, {.chunksize = 1});
+    call = seconds_since(t0);
+    return results.to_vector();
+  };
+  run_compute<std::vector<digest>>(c, "scrypt", v, 1, [&](record& rec, const std::optional<std::vector<digest>>& ref) {
+    rec.integer("count", count).integer("n", scrypt_n).integer("r", scrypt_r).integer("p", scrypt_p);
+    rec.integer("dklen", 64).str("digest0", ref && !ref->empty() ? hex((*ref)[0], 8) : "");
+  });
+}
+
+void bench_svd(const config& c) {
+  const std::size_t count = c.pick(4000, 400);
+  // 50 matrices (4 MB, under 10 ms of work) per chunk: enough chunks (80) to balance 7 workers
+  // and keep 2 in flight each, few enough that per-message costs vanish.
+  const std::size_t chunksize = 50;
+  const auto per = static_cast<std::size_t>(svd_rows * svd_cols);
+  const auto cols = static_cast<std::size_t>(svd_cols);
+  const auto parts = static_cast<std::size_t>(std::max(c.size - 1, 1));
+  std::vector<Eigen::MatrixXd> mats;
+  if (c.root()) {
+    std::srand(12345);
+    for (std::size_t i = 0; i < count; ++i) mats.push_back(Eigen::MatrixXd::Random(svd_rows, svd_cols));
+  }
+  auto flatten = [&](const std::vector<Eigen::VectorXd>& vs) {
+    std::vector<double> out;
+    out.reserve(count * cols);
+    for (auto& s : vs) out.insert(out.end(), s.data(), s.data() + s.size());
+    return out;
+  };
+  compute_variants<std::vector<double>> v;
+  v.serial = [&] {
+    std::vector<Eigen::VectorXd> got;
+    for (auto& m : mats) got.push_back(singular_values(m));
+    return flatten(got);
+  };
+  v.split_root = [&] {
+    // Scatter (one message per matrix: no packing copy), then gather the singular values.
+    std::vector<double> got(count * cols);
+    std::vector<MPI_Request> reqs;
+    for (std::size_t k = 0; k < parts; ++k) {
+      auto [first, last] = share(count, k, parts);
+      const int dest = static_cast<int>(k + 1);
+      for (std::size_t i = first; i < last; ++i) {
+        reqs.emplace_back();
+        MPI_Isend(mats[i].data(), static_cast<int>(per), MPI_DOUBLE, dest, 2, MPI_COMM_WORLD, &reqs.back());
+      }
+      if (first == last) continue;
+      reqs.emplace_back();
+      MPI_Irecv(got.data() + first * cols, static_cast<int>((last - first) * cols), MPI_DOUBLE, dest, 3, MPI_COMM_WORLD,
+                &reqs.back());
+    }
+    quiet_waitall(reqs);
+    return got;
+  };
+  v.split_worker = [&] {
+    // Receive the whole share first: computing between receives would leave rank 0's sends to
+    // the other ranks waiting on this one.
+    auto [first, last] = share(count, static_cast<std::size_t>(c.rank - 1), parts);
+    std::vector<Eigen::MatrixXd> mine(last - first, Eigen::MatrixXd(svd_rows, svd_cols));
+    for (auto& m : mine) MPI_Recv(m.data(), static_cast<int>(per), MPI_DOUBLE, 0, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    std::vector<double> out;
+    for (auto& m : mine) {
+      Eigen::VectorXd s = singular_values(m);
+      out.insert(out.end(), s.data(), s.data() + s.size());
+    }
+    if (!out.empty()) MPI_Send(out.data(), static_cast<int>(out.size()), MPI_DOUBLE, 0, 3, MPI_COMM_WORLD);
+  };
+  v.pool = [&](rankpool::comm_executor& pool, double& call) {
+    auto t0 = steady::now();
+    auto results = pool.map(singular_values, mats, {.chunksize = chunksize});
+    call = seconds_since(t0);
+    return flatten(results.to_vector());
+  };
+  run_compute<std::vector<double>>(c, "svd", v, chunksize, [&](record& rec, const std::optional<std::vector<double>>&) {
+    rec.integer("count", count).integer("rows", svd_rows).integer("cols", svd_cols);
+  });
+}
+
+// ---- raw MPI baselines ----------------------------------------------------------------------
+
+// Ping-pong of `bytes` from rank 0 to rank 1 and `reply` bytes back, `iters` times; round-trip
+// seconds on rank 0 (empty elsewhere). Other ranks only take part in the surrounding barrier.
+std::vector<double> ping_pong(const config& c, std::size_t bytes, std::size_t reply, std::size_t iters) {
+  std::vector<char> out(bytes, 'x'), back(reply);
+  std::vector<double> s;
+  if (c.rank == 0) {
+    s.reserve(iters);
+    for (std::size_t i = 0; i < iters; ++i) {
+      auto t0 = steady::now();
+      MPI_Send(out.data(), static_cast<int>(bytes), MPI_BYTE, 1, 4, MPI_COMM_WORLD);
+      MPI_Recv(back.data(), static_cast<int>(reply), MPI_BYTE, 1, 5, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      s.push_back(seconds_since(t0));
+    }
+  } else if (c.rank == 1) {
+    for (std::size_t i = 0; i < iters; ++i) {
+      MPI_Recv(out.data(), static_cast<int>(bytes), MPI_BYTE, 0, 4, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Send(back.data(), static_cast<int>(reply), MPI_BYTE, 0, 5, MPI_COMM_WORLD);
+    }
+  }
+  return s;
+}
+
+void bench_raw_latency(const config& c) {
+  if (needs_two_ranks(c, "raw-latency")) return;
+  const std::size_t iters = c.pick(20000, 2000);
+  std::vector<double> us;
+  quiet_barrier();
+  ping_pong(c, 8, 8, iters / 10);
+  for (int r = 0; r < c.runs; ++r) {
+    quiet_barrier();
+    for (double s : ping_pong(c, 8, 8, iters)) us.push_back(s * 1e6);
+  }
+  quiet_barrier();
+  if (c.root())
+    record("latency", "raw-mpi", c.size, 1)
+        .stats(us, false, "us", c.runs)
+        .integer("iterations", iters)
+        .integer("bytes", 8)
+        .print();
+}
+
+void bench_raw_bandwidth(const config& c) {
+  if (needs_two_ranks(c, "raw-bandwidth")) return;
+  const std::size_t iters = c.pick(400, 40);
+  std::vector<double> rates;
+  for (int r = -1; r < c.runs; ++r) {
+    quiet_barrier();
+    auto s = ping_pong(c, mib, 8, iters);
+    if (r >= 0 && c.root())
+      rates.push_back(static_cast<double>(iters * mib) / std::accumulate(s.begin(), s.end(), 0.0) / 1e6);
+  }
+  quiet_barrier();
+  if (c.root())
+    record("bandwidth", "raw-mpi", c.size, 1)
+        .stats(rates, true, "MB/s", c.runs)
+        .integer("bytes", mib)
+        .integer("iterations", iters)
+        .str("payload", "1 MiB MPI_Send, 8-byte reply")
+        .print();
+}
+
+// A bare farm: rank 0 keeps `depth` 16-byte tasks in flight per worker, one posted Irecv per
+// worker, MPI_Waitany for the next reply; a worker answers each task with MPI_Send.
+void bench_raw_farm(const config& c) {
+  if (needs_two_ranks(c, "raw-farm")) return;
+  const std::size_t tasks = c.pick(100000, 20000), depth = 4;
+  const int workers = c.size - 1;
+  constexpr int task_tag = 8, stop_tag = 9, reply_tag = 10;
+  std::vector<double> rates;
+  for (int r = -1; r < c.runs; ++r) {
+    quiet_barrier();
+    if (c.root()) {
+      auto t0 = steady::now();
+      const auto nw = static_cast<std::size_t>(workers);
+      std::vector<std::int64_t> reply(2 * nw);
+      std::vector<MPI_Request> reqs(nw, MPI_REQUEST_NULL);
+      std::vector<std::size_t> outstanding(nw, 0);
+      std::size_t sent = 0, received = 0;
+      long long sum = 0;
+      auto send_task = [&](std::size_t w) {
+        std::int64_t msg[2] = {static_cast<std::int64_t>(sent), static_cast<std::int64_t>(sent)};
+        MPI_Send(msg, 2, MPI_INT64_T, static_cast<int>(w + 1), task_tag, MPI_COMM_WORLD);
+        ++sent;
+        ++outstanding[w];
+      };
+      auto post_receive = [&](std::size_t w) {
+        MPI_Irecv(&reply[2 * w], 2, MPI_INT64_T, static_cast<int>(w + 1), reply_tag, MPI_COMM_WORLD, &reqs[w]);
+      };
+      for (std::size_t w = 0; w < nw; ++w) {
+        for (std::size_t d = 0; d < depth && sent < tasks; ++d) send_task(w);
+        if (outstanding[w] > 0) post_receive(w);
+      }
+      while (received < tasks) {
+        int idx = 0;
+        MPI_Waitany(workers, reqs.data(), &idx, MPI_STATUS_IGNORE);
+        const auto w = static_cast<std::size_t>(idx);
+        ++received;
+        --outstanding[w];
+        sum += reply[2 * w + 1];
+        if (sent < tasks) send_task(w);
+        if (outstanding[w] > 0) post_receive(w);  // replies from one worker arrive in order
+      }
+      double total = seconds_since(t0);
+      for (int w = 1; w <= workers; ++w) MPI_Send(nullptr, 0, MPI_INT64_T, w, stop_tag, MPI_COMM_WORLD);
+      if (sum != static_cast<long long>(tasks) * static_cast<long long>(tasks - 1) / 2)
+        throw std::runtime_error("raw-farm: wrong results");
+      if (r >= 0) rates.push_back(static_cast<double>(tasks) / total);
+    } else {
+      while (true) {
+        std::int64_t msg[2];
+        MPI_Status st;
+        MPI_Recv(msg, 2, MPI_INT64_T, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+        if (st.MPI_TAG == stop_tag) break;
+        msg[1] = identity(static_cast<int>(msg[1]));
+        MPI_Send(msg, 2, MPI_INT64_T, 0, reply_tag, MPI_COMM_WORLD);
+      }
+    }
+  }
+  quiet_barrier();
+  if (c.root())
+    record("farm", "raw-mpi", c.size, static_cast<std::size_t>(workers))
+        .stats(rates, true, "tasks/s", c.runs)
+        .integer("tasks", tasks)
+        .integer("in_flight", depth)
+        .print();
+}
+
+void run(const config& c, const std::string& bench) {
+  static const std::map<std::string, void (*)(const config&)> table = {{"latency", bench_latency},
+                                                                       {"submit", bench_submit},
+                                                                       {"map", bench_map},
+                                                                       {"bandwidth", bench_bandwidth},
+                                                                       {"idle", bench_idle},
+                                                                       {"scrypt", bench_scrypt},
+                                                                       {"svd", bench_svd},
+                                                                       {"memory", bench_memory},
+                                                                       {"raw-latency", bench_raw_latency},
+                                                                       {"raw-farm", bench_raw_farm},
+                                                                       {"raw-bandwidth", bench_raw_bandwidth}};
+  table.at(bench)(c);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  rankpool::environment env(argc, argv);
+  config c;
+  c.rank = world_rank();
+  c.size = world_size();
+  if (auto err = parse(argc, argv, c)) {
+    if (c.root()) {
+      if (!err->empty()) std::fprintf(stderr, "rankpool-bench: %s\n", err->c_str());
+      std::fputs(usage_text, err->empty() ? stdout : stderr);
+    }
+    return err->empty() ? 0 : 2;
+  }
+  try {
+    for (const auto& b : c.benches) {
+      run(c, b);
+      quiet_barrier();
+    }
+  } catch (const std::exception& e) {
+    // The other ranks wait in a pool or a barrier for this one: take the whole job down.
+    std::fprintf(stderr, "rankpool-bench: rank %d: %s\n", c.rank, e.what());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return 0;
+}
