@@ -231,10 +231,13 @@ class basic_executor {
     auto flush = [&] {
       auto s = std::make_shared<detail::shared_state<chunk_t>>();
       std::unique_ptr<detail::chunk_task<R, Fn, X>> t;
-      if (stream) {
-        const auto n = encoder.count();
-        t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, encoder.finish(), n);
-      } else {
+      if constexpr (Remote) {
+        if (stream) {
+          const auto n = encoder.count();
+          t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, encoder.finish(), n);
+        }
+      }
+      if (!t) {
         t = std::make_unique<detail::chunk_task<R, Fn, X>>(s, fn, std::move(items));
         items = {};
       }
@@ -256,8 +259,10 @@ class basic_executor {
     };
     for (auto&& x : range) {
       if (stream) {
-        encoder.add(fn, chunksize, x);
-        if (encoder.count() == chunksize) flush();
+        if constexpr (Remote) {
+          encoder.add(fn, chunksize, x);
+          if (encoder.count() == chunksize) flush();
+        }
       } else {
         items.emplace_back(std::forward<decltype(x)>(x));
         if (items.size() == chunksize) flush();

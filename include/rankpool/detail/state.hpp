@@ -52,6 +52,20 @@ class multi_waiter {
 /// on stderr; replace it with rankpool::set_callback_error_handler.
 void report_callback_error(std::exception_ptr e) noexcept;
 
+/// Where threads sleep while a future is not done. Condition variables are shared by all states
+/// in buckets, so a state carries no condition variable of its own (a million pending futures
+/// would otherwise hold a million of them); a wake-up in a shared bucket is rare and harmless,
+/// since every sleeper rechecks its own state.
+struct sleep_bucket {
+  std::mutex m;
+  std::condition_variable cv;
+};
+inline sleep_bucket& bucket_of(const void* state) noexcept {
+  static sleep_bucket buckets[64];
+  auto h = reinterpret_cast<std::uintptr_t>(state);
+  return buckets[(h >> 6) % 64];
+}
+
 class state_base : public std::enable_shared_from_this<state_base> {
  public:
   state_base() = default;
@@ -126,8 +140,11 @@ class state_base : public std::enable_shared_from_this<state_base> {
   /// a sleep and a wake-up.
   void wait() {
     if (spin_until_done()) return;
-    std::unique_lock lk(m_);
-    cv_.wait(lk, [&] { return is_done_locked(); });
+    auto& b = bucket_of(this);
+    std::unique_lock lk(b.m);
+    sleepers_.fetch_add(1);
+    b.cv.wait(lk, [&] { return done(); });
+    sleepers_.fetch_sub(1);
   }
 
   /// Blocks until done or the time runs out; true when done.
@@ -135,8 +152,12 @@ class state_base : public std::enable_shared_from_this<state_base> {
   bool wait_for(std::chrono::duration<Rep, Period> d) {
     if (spin_until_done()) return true;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
-    std::unique_lock lk(m_);
-    return cv_.wait_until(lk, deadline, [&] { return is_done_locked(); });
+    auto& b = bucket_of(this);
+    std::unique_lock lk(b.m);
+    sleepers_.fetch_add(1);
+    bool ok = b.cv.wait_until(lk, deadline, [&] { return done(); });
+    sleepers_.fetch_sub(1);
+    return ok;
   }
 
   std::exception_ptr exception_unsafe() const noexcept { return exception_; }
@@ -167,7 +188,14 @@ class state_base : public std::enable_shared_from_this<state_base> {
     auto waiters = std::move(waiters_);
     waiters_.clear();
     for (auto* w : waiters) w->notify(this, failed);
-    cv_.notify_all();
+    // The status is stored; a sleeper counted after this fence sees it before it sleeps, and
+    // one counted before it is woken here (under the bucket's lock, so the wake-up is not lost).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleepers_.load() > 0) {
+      auto& b = bucket_of(this);
+      { std::lock_guard bl(b.m); }
+      b.cv.notify_all();
+    }
     lk.unlock();
     run_callbacks();
   }
@@ -193,8 +221,8 @@ class state_base : public std::enable_shared_from_this<state_base> {
   }
 
   mutable std::mutex m_;
-  std::condition_variable cv_;
   std::atomic<status> status_{status::pending};
+  std::atomic<std::uint16_t> sleepers_{0};  // threads asleep in wait()/wait_for() on this state
   std::exception_ptr exception_;
   std::vector<multi_waiter*> waiters_;
   std::atomic<bool> stop_{false};
