@@ -124,7 +124,14 @@ class map_range {
     }
     taken_[idx] = true;
     ++taken_count_;
-    chunk_ = chunks_[idx].result();  // a whole-chunk failure (lost worker...) throws here
+    chunks_[idx].wait();
+    auto& state = *chunks_[idx].state();
+    if (state.get_status() == detail::status::finished && !state.exception_unsafe()) {
+      // The chunk futures are this range's alone: take the results instead of copying them.
+      chunk_ = std::move(*state.value_for_sole_reader());
+    } else {
+      chunk_ = chunks_[idx].result();  // rethrows a whole-chunk failure (or cancellation)
+    }
     return true;
   }
 

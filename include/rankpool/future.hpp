@@ -52,6 +52,8 @@ class shared_state final : public state_base {
   }
 
   const auto& value_unsafe() const noexcept { return value_; }
+  /// Moves the value out of a finished state whose only reader is the caller (map's chunks).
+  auto& value_for_sole_reader() noexcept { return value_; }
 
  private:
   void run_callbacks() override {
