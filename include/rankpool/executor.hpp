@@ -213,7 +213,8 @@ class basic_executor {
     if (o.timeout)
       deadline = std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(*o.timeout);
     std::size_t chunksize = o.chunksize;
-    if (chunksize == 0) {
+    const bool auto_chunks = chunksize == 0;
+    if (auto_chunks) {
       if constexpr (std::ranges::sized_range<Range>) {
         chunksize = auto_chunksize(static_cast<std::size_t>(std::ranges::size(range)), num_workers());
       } else {
@@ -268,6 +269,11 @@ class basic_executor {
       if (stream) {
         if constexpr (Remote) {
           encoder.add(fn, chunksize, x);
+          // Automatic chunks also stay under auto_chunk_bytes, judged by the first element, so
+          // large elements (matrices) travel in pieces that overlap sending with computing.
+          if (auto_chunks && encoder.count() == 1)
+            chunksize = std::clamp<std::size_t>(auto_chunk_bytes / std::max<std::size_t>(encoder.first_element_bytes(), 1),
+                                                1, chunksize);
           if (encoder.count() == chunksize) flush();
         }
       } else {
@@ -280,9 +286,16 @@ class basic_executor {
     return map_range<R>(std::move(futures), o.unordered, deadline);
   }
 
+  /// Encoded bytes an automatic chunk aims at, at most (MPI executors).
+  static constexpr std::size_t auto_chunk_bytes = 64 * 1024;
+
   /// The chunk size `map` uses for chunksize 0: about 16 chunks per worker, so the pool stays
   /// balanced to the end, but at most 8192 elements, so results stream back early; 64 when the
-  /// input's size is unknown.
+  /// input's size is unknown. For MPI executors a chunk is further limited to about
+  /// auto_chunk_bytes of encoded input, judged by its first element: measured on 4000 SVDs of
+  /// 1000 x 10 with 2 workers, one 80 KB matrix per task (each sent alone, without a copy, while
+  /// the previous ones compute) took 0.49 s, 6 per task 0.72 s, 100 per task 1.3 s; for tiny
+  /// elements the element limit decides (1M no-op ints: 37-50 M tasks/s).
   static std::size_t auto_chunksize(std::size_t n, std::size_t workers) {
     if (n == 0) return 64;
     const std::size_t per = n / (16 * std::max<std::size_t>(workers, 1));

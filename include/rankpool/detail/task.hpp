@@ -357,8 +357,13 @@ class chunk_encoder {
       encode(*w_, X(x));
     }
     // Size the buffer once from the first element instead of growing it step by step.
-    if (++count_ == 1) w_->raw().bytes().reserve(before + (w_->raw().size() - before) * chunksize + 64);
+    if (++count_ == 1) {
+      first_bytes_ = w_->raw().size() - before;
+      w_->raw().bytes().reserve(before + first_bytes_ * chunksize + 64);
+    }
   }
+  /// Encoded size of the first element of the current chunk (0 before one was added).
+  std::size_t first_element_bytes() const noexcept { return count_ ? first_bytes_ : 0; }
   std::vector<char> finish() {
     auto& b = w_->raw().bytes();
     const std::uint64_t n = count_;
@@ -373,6 +378,7 @@ class chunk_encoder {
   std::optional<writer> w_;
   std::size_t count_ = 0;
   std::size_t count_at_ = 0;
+  std::size_t first_bytes_ = 0;
 };
 
 template <class R, class F, class X>
