@@ -126,8 +126,9 @@ class map_range {
     ++taken_count_;
     chunks_[idx].wait();
     auto& state = *chunks_[idx].state();
-    if (state.get_status() == detail::status::finished && !state.exception_unsafe()) {
-      // The chunk futures are this range's alone: take the results instead of copying them.
+    if (state.get_status() == detail::status::finished && !state.exception_unsafe() && state.callbacks_done()) {
+      // The chunk futures are this range's alone: take the results instead of copying them
+      // (once the callbacks, such as the journal's, are done reading them).
       chunk_ = std::move(*state.value_for_sole_reader());
     } else {
       chunk_ = chunks_[idx].result();  // rethrows a whole-chunk failure (or cancellation)

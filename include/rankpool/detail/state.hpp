@@ -198,7 +198,15 @@ class state_base : public std::enable_shared_from_this<state_base> {
     }
     lk.unlock();
     run_callbacks();
+    callbacks_done_.store(true, std::memory_order_release);
   }
+
+ public:
+  /// True once the done callbacks registered before completion have returned (a callback may
+  /// still be reading the value until then).
+  bool callbacks_done() const noexcept { return callbacks_done_.load(std::memory_order_acquire); }
+
+ protected:
 
   virtual void run_callbacks() = 0;
 
@@ -226,7 +234,8 @@ class state_base : public std::enable_shared_from_this<state_base> {
 
   mutable std::mutex m_;
   std::atomic<status> status_{status::pending};
-  std::atomic<std::uint16_t> sleepers_{0};  // threads asleep in wait()/wait_for() on this state
+  std::atomic<std::uint16_t> sleepers_{0};
+  std::atomic<bool> callbacks_done_{false};  // threads asleep in wait()/wait_for() on this state
   std::exception_ptr exception_;
   std::vector<multi_waiter*> waiters_;
   std::atomic<bool> stop_{false};
