@@ -4,7 +4,7 @@
 /// as one raw block (never element by element), at top level and inside containers.
 
 #include <Eigen/Core>
-#include <boost/serialization/split_free.hpp>
+#include <boost/serialization/array_wrapper.hpp>
 #include <cstdint>
 #include <rankpool/detail/codec.hpp>
 #include <rankpool/serialization.hpp>
@@ -66,45 +66,39 @@ struct is_sendable<Eigen::Array<S, R, C, O, MR, MC>> : is_sendable<S> {};
 
 // Inside Boost-serialized containers (std::vector<Eigen::MatrixXd>, ...): same layout, through
 // the archive's binary block path.
+namespace rankpool::detail {
+template <class Archive, class M>
+void save_dense(Archive& ar, const M& m) {
+  std::int64_t rows = m.rows(), cols = m.cols();
+  ar << rows << cols;
+  ar << boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
+}
+template <class Archive, class M>
+void load_dense(Archive& ar, M& m) {
+  std::int64_t rows = 0, cols = 0;
+  ar >> rows >> cols;
+  if (rows < 0 || cols < 0) throw decode_error("rankpool: negative Eigen dimensions");
+  check_eigen_dims<M>(static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols));
+  m.resize(rows, cols);
+  ar >> boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
+}
+}  // namespace rankpool::detail
+
 namespace boost::serialization {
 template <class Archive, class S, int R, int C, int O, int MR, int MC>
-void save(Archive& ar, const Eigen::Matrix<S, R, C, O, MR, MC>& m, const unsigned int) {
-  std::int64_t rows = m.rows(), cols = m.cols();
-  ar << rows << cols;
-  ar << boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
+void serialize(Archive& ar, Eigen::Matrix<S, R, C, O, MR, MC>& m, const unsigned int) {
+  if constexpr (Archive::is_saving::value) {
+    rankpool::detail::save_dense(ar, m);
+  } else {
+    rankpool::detail::load_dense(ar, m);
+  }
 }
 template <class Archive, class S, int R, int C, int O, int MR, int MC>
-void load(Archive& ar, Eigen::Matrix<S, R, C, O, MR, MC>& m, const unsigned int) {
-  std::int64_t rows = 0, cols = 0;
-  ar >> rows >> cols;
-  if (rows < 0 || cols < 0) throw rankpool::detail::decode_error("rankpool: negative Eigen dimensions");
-  rankpool::detail::check_eigen_dims<Eigen::Matrix<S, R, C, O, MR, MC>>(static_cast<std::uint64_t>(rows),
-                                                                        static_cast<std::uint64_t>(cols));
-  m.resize(rows, cols);
-  ar >> boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
-}
-template <class Archive, class S, int R, int C, int O, int MR, int MC>
-void serialize(Archive& ar, Eigen::Matrix<S, R, C, O, MR, MC>& m, const unsigned int v) {
-  split_free(ar, m, v);
-}
-template <class Archive, class S, int R, int C, int O, int MR, int MC>
-void save(Archive& ar, const Eigen::Array<S, R, C, O, MR, MC>& m, const unsigned int) {
-  std::int64_t rows = m.rows(), cols = m.cols();
-  ar << rows << cols;
-  ar << boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
-}
-template <class Archive, class S, int R, int C, int O, int MR, int MC>
-void load(Archive& ar, Eigen::Array<S, R, C, O, MR, MC>& m, const unsigned int) {
-  std::int64_t rows = 0, cols = 0;
-  ar >> rows >> cols;
-  if (rows < 0 || cols < 0) throw rankpool::detail::decode_error("rankpool: negative Eigen dimensions");
-  rankpool::detail::check_eigen_dims<Eigen::Array<S, R, C, O, MR, MC>>(static_cast<std::uint64_t>(rows),
-                                                                       static_cast<std::uint64_t>(cols));
-  m.resize(rows, cols);
-  ar >> boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
-}
-template <class Archive, class S, int R, int C, int O, int MR, int MC>
-void serialize(Archive& ar, Eigen::Array<S, R, C, O, MR, MC>& m, const unsigned int v) {
-  split_free(ar, m, v);
+void serialize(Archive& ar, Eigen::Array<S, R, C, O, MR, MC>& m, const unsigned int) {
+  if constexpr (Archive::is_saving::value) {
+    rankpool::detail::save_dense(ar, m);
+  } else {
+    rankpool::detail::load_dense(ar, m);
+  }
 }
 }  // namespace boost::serialization
