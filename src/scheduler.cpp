@@ -158,18 +158,22 @@ class scheduler final : public executor_core {
         handle(msg);
         progressed = true;
       }
-      reap_batches();
+      const bool sending = sends_under_way();
       forward_stops();
       if (stopping && queue_.empty() && running_.empty() && local_load() == 0) break;
       if (progressed) {
         pace.reset();
         continue;
       }
+      if (sending) {
+        std::this_thread::yield();
+        continue;
+      }
       auto pause = pace.next();
       if (pause.count() == 0) continue;  // still in the spin phase
       std::unique_lock lk(m_);
       if (has_news_.load(std::memory_order_acquire)) continue;
-      if (running_.empty() && batches_.empty() && local_load() == 0) {
+      if (running_.empty() && local_load() == 0) {
         // Nothing can arrive from the workers: sleep until a user thread has news.
         cv_.wait(lk, [&] { return has_news_.load(std::memory_order_acquire); });
         pace.reset();
@@ -177,7 +181,7 @@ class scheduler final : public executor_core {
         cv_.wait_for(lk, pause);
       }
     }
-    while (!batches_.empty()) reap_batches();
+    while (sends_under_way()) std::this_thread::yield();
     stop_workers();
   }
 
@@ -306,11 +310,19 @@ class scheduler final : public executor_core {
     wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header));
     auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
     it->second.send.start(it->second.t->bytes().data(), it->second.t->bytes().size(), dest, cfg_.comm);
+    if (!it->second.send.test()) sending_.push_back(id);
     ++load_[w];
   }
 
-  void reap_batches() {
+  // Tests sends still under way; true while any is. A large message moves only while its sender
+  // keeps calling into MPI, so the loop must not sleep then.
+  bool sends_under_way() {
     while (!batches_.empty() && batches_.front().send.test()) batches_.pop_front();
+    std::erase_if(sending_, [&](std::uint64_t id) {
+      auto it = running_.find(id);
+      return it == running_.end() || it->second.send.test();
+    });
+    return !batches_.empty() || !sending_.empty();
   }
 
   // The least loaded slot; among equals, the one that finished a task most recently. An idle
@@ -497,6 +509,7 @@ class scheduler final : public executor_core {
   std::deque<task_ptr> queue_;
   std::unordered_map<std::uint64_t, in_flight_task> running_;
   std::deque<batch_send> batches_;
+  std::vector<std::uint64_t> sending_;  // tasks sent alone whose send has not completed yet
   stop_queue stops_;
 
   std::mutex m_;

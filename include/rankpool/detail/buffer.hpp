@@ -25,6 +25,12 @@ class out_buffer final : public std::streambuf {
 
   void put(const void* p, std::size_t n) {
     if (n == 0) return;
+    if (n >= 4096) {
+      // One pass: resize() would first zero the new bytes, then memcpy would write them again.
+      const char* c = static_cast<const char*>(p);
+      data_.insert(data_.end(), c, c + n);
+      return;
+    }
     auto old = data_.size();
     data_.resize(old + n);
     std::memcpy(data_.data() + old, p, n);

@@ -122,8 +122,16 @@ struct codec<std::vector<T>, std::enable_if_t<raw_bytes<T> && !std::is_same_v<T,
     w.raw().put(v.data(), v.size() * sizeof(T));
   }
   static void read(reader& r, std::vector<T>& v) {
-    v.resize(r.get_length(sizeof(T)));
-    r.raw().get(v.data(), v.size() * sizeof(T));
+    const std::size_t n = r.get_length(sizeof(T));
+    if constexpr (sizeof(T) == 1) {
+      // Bytes need no alignment: copy them in one pass instead of zeroing, then copying.
+      const auto* p = reinterpret_cast<const T*>(r.raw().current());
+      v.assign(p, p + n);
+      r.raw().skip(n);
+    } else {
+      v.resize(n);
+      r.raw().get(v.data(), n * sizeof(T));
+    }
   }
 };
 
