@@ -40,6 +40,13 @@
 // ever really allocates gigabytes (address-space limits cover malloc, in builds without
 // sanitizers).
 
+// These replacements pair malloc with free on purpose; GCC's optimizer sees operator delete
+// calling free on a pointer that came from operator new and warns about the pairing it cannot
+// see through.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 namespace alloc_watch {
 inline std::atomic<std::size_t> cap{std::numeric_limits<std::size_t>::max()};
 inline std::atomic<std::size_t> largest_refused{0};
