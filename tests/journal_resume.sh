@@ -6,7 +6,7 @@
 set -euo pipefail
 mpiexec=$1 svd=$2 dir=$3
 rm -rf "$dir" && mkdir -p "$dir"
-args=(--count 3000 --rows 200 --cols 20 --seed 11 --chunksize 10)
+args=(--count 2000 --rows 300 --cols 30 --seed 11 --chunksize 10)
 run() { "$mpiexec" --oversubscribe -n 3 "$svd" "${args[@]}" "$@"; }
 
 run -o "$dir/reference.npy" > "$dir/reference.log"
@@ -16,11 +16,11 @@ run -o "$dir/reference.npy" > "$dir/reference.log"
 setsid "$mpiexec" --oversubscribe -n 3 "$svd" "${args[@]}" --journal "$dir/journal" -o "$dir/killed.npy" \
   > "$dir/killed.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 3000); do
   size=$(stat -c %s "$dir/journal" 2>/dev/null || echo 0)
-  [ "$size" -gt 40000 ] && break
+  [ "$size" -gt 0 ] && break
   kill -0 "$pid" 2>/dev/null || break
-  sleep 0.05
+  sleep 0.01
 done
 kill -9 -- "-$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
