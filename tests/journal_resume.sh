@@ -18,12 +18,15 @@ setsid "$mpiexec" --oversubscribe -n 3 "$svd" "${args[@]}" --journal "$dir/journ
 pid=$!
 for _ in $(seq 1 3000); do
   size=$(stat -c %s "$dir/journal" 2>/dev/null || echo 0)
-  [ "$size" -gt 0 ] && break
+  [ "$size" -gt 100000 ] && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.01
 done
-kill -9 -- "-$pid" 2>/dev/null || true
+# mpirun and every rank at once (Open MPI puts ranks in process groups of their own); every one
+# of them has the journal's path on its command line.
+pkill -9 -f -- "--journal $dir/journal" || true
 wait "$pid" 2>/dev/null || true
+for _ in $(seq 1 500); do pgrep -f -- "--journal $dir/journal" > /dev/null || break; sleep 0.01; done
 if [ -e "$dir/killed.npy" ]; then
   echo "journal_resume: the run finished before it could be killed; make the job bigger" >&2
   exit 1
