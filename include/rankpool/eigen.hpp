@@ -79,6 +79,12 @@ void load_dense(Archive& ar, M& m) {
   ar >> rows >> cols;
   if (rows < 0 || cols < 0) throw decode_error("rankpool: negative Eigen dimensions");
   check_eigen_dims<M>(static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols));
+  // The coefficients must fit in what is left of the message (and rows * cols must not wrap).
+  std::uint64_t left = UINT64_MAX;
+  if constexpr (std::is_same_v<Archive, checked_iarchive>) left = ar.remaining();
+  using S = typename M::Scalar;
+  if (rows != 0 && static_cast<std::uint64_t>(cols) > left / sizeof(S) / static_cast<std::uint64_t>(rows))
+    throw decode_error("rankpool: Eigen dimensions exceed the message");
   m.resize(rows, cols);
   ar >> boost::serialization::make_array(m.data(), static_cast<std::size_t>(m.size()));
 }

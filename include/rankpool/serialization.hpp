@@ -52,6 +52,10 @@ struct is_std_complex : std::false_type {};
 template <class T>
 struct is_std_complex<std::complex<T>> : std::true_type {};
 template <class T>
+struct is_std_optional : std::false_type {};
+template <class T>
+struct is_std_optional<std::optional<T>> : std::true_type {};
+template <class T>
 struct is_std_array : std::false_type {};
 template <class T, std::size_t N>
 struct is_std_array<std::array<T, N>> : std::true_type {};
@@ -75,9 +79,12 @@ concept has_serialize = has_member_serialize<T> || adl_probe::has_free_serialize
 
 /// Class types that go as raw bytes (inside containers too): trivially copyable, no serialize of
 /// their own, and not a type Boost already handles with its own level (complex, array).
+/// std::optional is excluded: its engaged flag is a bool, and bytes from the wire could make it
+/// neither true nor false.
 template <class T>
 concept raw_class = std::is_class_v<T> && std::is_trivially_copyable_v<T> && !has_serialize<T> &&
-                    !is_std_complex<T>::value && !is_std_array<T>::value && !std::is_empty_v<T>;
+                    !is_std_complex<T>::value && !is_std_array<T>::value && !is_std_optional<T>::value &&
+                    !std::is_empty_v<T>;
 
 /// Types sent as a plain memcpy at top level and in contiguous containers.
 template <class T>

@@ -21,6 +21,8 @@ class checked_iarchive : public boost::archive::binary_iarchive_impl<checked_iar
 
  public:
   checked_iarchive(in_buffer& sb, unsigned int flags) : base(sb, flags), sb_(sb) { init(flags); }
+  /// Bytes left in the message (for loaders that size an allocation from it).
+  std::size_t remaining() const noexcept { return sb_.remaining(); }
 
  protected:
   template <class T>

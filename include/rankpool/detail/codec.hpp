@@ -103,6 +103,17 @@ struct codec<T, std::enable_if_t<raw_bytes<T>>> {
   static void read(reader& r, T& v) { r.raw().get(&v, sizeof v); }
 };
 
+/// A byte that must be 0 or 1: any other value in a bool is undefined behaviour.
+template <>
+struct codec<bool> {
+  static void write(writer& w, const bool& v) { w.raw().put_value<std::uint8_t>(v ? 1 : 0); }
+  static void read(reader& r, bool& v) {
+    auto b = r.raw().get_value<std::uint8_t>();
+    if (b > 1) throw decode_error("rankpool: a bool in the message is neither 0 nor 1");
+    v = b == 1;
+  }
+};
+
 template <>
 struct codec<std::string> {
   static void write(writer& w, const std::string& s) {
