@@ -448,7 +448,11 @@ class chunk_task final : public task {
         typed_->set_exception(read_exception(in));
         return;
       }
-      result_type out(in.get_length(0));
+      // The root knows how many elements it sent: a count that differs is a corrupt message,
+      // and is refused before anything is allocated from it.
+      const auto count = in.raw().get_value<std::uint64_t>();
+      if (count != weight) throw decode_error("rankpool: a chunk's result count differs from its element count");
+      result_type out(static_cast<std::size_t>(count));
       const auto mode = in.raw().get_value<std::uint8_t>();
       if (mode == chunk_all_ok) {
         if constexpr (std::is_void_v<R>) {
