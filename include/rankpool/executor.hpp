@@ -273,8 +273,8 @@ class basic_executor {
           // Automatic chunks also stay under auto_chunk_bytes, judged by the first element, so
           // large elements (matrices) travel in pieces that overlap sending with computing.
           if (auto_chunks && encoder.count() == 1)
-            chunksize = std::clamp<std::size_t>(auto_chunk_bytes / std::max<std::size_t>(encoder.first_element_bytes(), 1),
-                                                1, chunksize);
+            chunksize = std::clamp<std::size_t>(
+                auto_chunk_bytes / std::max<std::size_t>(encoder.first_element_bytes(), 1), 1, chunksize);
           if (encoder.count() == chunksize) flush();
         }
       } else {

@@ -82,9 +82,9 @@ concept has_serialize = has_member_serialize<T> || adl_probe::has_free_serialize
 /// std::optional is excluded: its engaged flag is a bool, and bytes from the wire could make it
 /// neither true nor false.
 template <class T>
-concept raw_class = std::is_class_v<T> && std::is_trivially_copyable_v<T> && !has_serialize<T> &&
-                    !is_std_complex<T>::value && !is_std_array<T>::value && !is_std_optional<T>::value &&
-                    !std::is_empty_v<T>;
+concept raw_class =
+    std::is_class_v<T> && std::is_trivially_copyable_v<T> && !has_serialize<T> && !is_std_complex<T>::value &&
+    !is_std_array<T>::value && !is_std_optional<T>::value && !std::is_empty_v<T>;
 
 /// Types sent as a plain memcpy at top level and in contiguous containers.
 template <class T>

@@ -4,7 +4,9 @@
 #include <rankpool/eigen.hpp>
 #include <rankpool/rankpool.hpp>
 
-Eigen::VectorXd singular_values(const Eigen::MatrixXd& m) { return m.jacobiSvd().singularValues(); }
+Eigen::VectorXd singular_values(const Eigen::MatrixXd& m) {
+  return m.jacobiSvd().singularValues();
+}
 
 int main(int argc, char** argv) {
   rankpool::environment env(argc, argv);

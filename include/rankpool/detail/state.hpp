@@ -207,7 +207,6 @@ class state_base : public std::enable_shared_from_this<state_base> {
   bool callbacks_done() const noexcept { return callbacks_done_.load(std::memory_order_acquire); }
 
  protected:
-
   virtual void run_callbacks() = 0;
 
   // A short busy phase, then (with cores to spare) yielding for up to ~50 µs: a result that is

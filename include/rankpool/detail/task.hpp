@@ -458,7 +458,8 @@ class chunk_task final : public task {
         if constexpr (std::is_void_v<R>) {
           for (auto& o : out) o.value.emplace();
         } else if constexpr (raw_bytes<R>) {
-          if (in.raw().remaining() != out.size() * sizeof(R)) throw decode_error("rankpool: chunk block of the wrong size");
+          if (in.raw().remaining() != out.size() * sizeof(R))
+            throw decode_error("rankpool: chunk block of the wrong size");
           for (auto& o : out) o.value.emplace(in.raw().get_value<R>());
         } else {
           throw decode_error("rankpool: block mode for a type that is not plain bytes");
