@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 #include <boost/serialization/array_wrapper.hpp>
 #include <cstdint>
+#include <limits>
 #include <rankpool/detail/codec.hpp>
 #include <rankpool/serialization.hpp>
 
@@ -45,6 +46,9 @@ struct codec<M, std::enable_if_t<is_eigen_dense<M>::value>> {
     auto rows = r.raw().get_value<std::uint64_t>();
     auto cols = r.raw().get_value<std::uint64_t>();
     check_eigen_dims<M>(rows, cols);
+    // Each dimension must be a valid Eigen::Index even when the other is 0 (no coefficients).
+    constexpr auto index_max = static_cast<std::uint64_t>(std::numeric_limits<Eigen::Index>::max());
+    if (rows > index_max || cols > index_max) throw decode_error("rankpool: Eigen dimension out of range");
     if (rows != 0 && cols > (raw_bytes<scalar> ? r.raw().remaining() / sizeof(scalar) : r.raw().remaining()) / rows)
       throw decode_error("rankpool: Eigen dimensions exceed the message");
     m.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
