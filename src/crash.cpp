@@ -74,6 +74,7 @@ extern "C" void on_fatal_signal(int sig) {
 
 void on_exit_during_task() {
   if (current_name) report("called exit()", 0, false);
+  current_name = nullptr;  // a signal raised later during exit must not report the task again
 }
 
 }  // namespace

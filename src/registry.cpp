@@ -52,8 +52,10 @@ std::string demangled(const char* name) {
 // A function-local static: invokers register from other translation units' static initialisers,
 // in an order we do not control.
 registry_table& table() {
-  static registry_table t;
-  return t;
+  // Never destroyed: crash reports read task names from it until the process is gone, exit
+  // handlers included.
+  static auto* t = new registry_table;
+  return *t;
 }
 
 struct module_info {

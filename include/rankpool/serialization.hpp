@@ -88,7 +88,8 @@ concept raw_class =
 
 /// Types sent as a plain memcpy at top level and in contiguous containers.
 template <class T>
-concept raw_bytes = (std::is_arithmetic_v<T> || std::is_enum_v<T> || raw_class<T> || is_std_complex<T>::value) &&
+concept raw_bytes = ((std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) || std::is_enum_v<T> || raw_class<T> ||
+                     is_std_complex<T>::value) &&
                     !std::is_pointer_v<T>;
 
 }  // namespace detail
