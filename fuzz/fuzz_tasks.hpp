@@ -8,6 +8,7 @@
 // behaviour and cost at most linear in its input for every possible value.
 
 #include <Eigen/Core>
+#include <array>
 #include <cctype>
 #include <climits>
 #include <cstdint>
@@ -70,6 +71,11 @@ inline int pick(bool which, std::optional<int> value) {
   if (!value) throw std::length_error("pick: no value");
   return which ? *value : 0;
 }
+inline int count_true(std::array<bool, 3> flags) {
+  int n = 0;
+  for (bool f : flags) n += f ? 1 : 0;
+  return n;
+}
 inline std::string upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
@@ -88,10 +94,12 @@ inline record bump(record r) {
   r.name += '!';
   for (auto& v : r.values) v = wrap_add(v, 1);
   r.weight *= 2;
-  r.m *= 2;
+  if (r.m.size() != 0) r.m *= 2;
   return r;
 }
 inline Eigen::MatrixXd transpose(const Eigen::MatrixXd& m) {
+  // An empty matrix may have 2^62 rows: Eigen's transposing copy would walk them all.
+  if (m.size() == 0) return Eigen::MatrixXd(m.cols(), m.rows());
   return m.transpose();
 }
 
@@ -164,6 +172,8 @@ void visit_task_types(Visitor& v) {
   v.template map<call<&touch>, int>({}, {{13, 0}});
   v.template map<offset_by, int>(offset_by{-1}, {{1, 2}});
   v.template map<scale, std::vector<double>>(scale{0.25}, {{{4.0}, {8.0, 16.0}}});
+  // Appended (the file names of the seeds number the types in this order).
+  v.template submit<call<&count_true>, std::array<bool, 3>>({}, {{{true, false, true}}});
 }
 
 // ---- the root's result decoders ------------------------------------------------------------

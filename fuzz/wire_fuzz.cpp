@@ -21,6 +21,8 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "fuzz_tasks.hpp"
@@ -65,7 +67,16 @@ template <class R>
 decoded complete_chunk(const char* p, std::size_t n) {
   using result_type = std::vector<rd::outcome<R>>;
   auto s = std::make_shared<rd::shared_state<result_type>>();
-  rd::chunk_task<R, R (*)(int), int> t(s, nullptr, {});
+  // The root knows how many elements it sent (task::weight). Make it the count the body claims
+  // (up to a bound on the fuzzer's own allocation), so that a decoder that checks the count
+  // against it still sees inputs that pass.
+  std::size_t claimed = 0;
+  if (n >= 1 + sizeof(std::uint64_t)) {
+    std::uint64_t c = 0;
+    std::memcpy(&c, p + 1, sizeof c);
+    if (c <= 4096) claimed = static_cast<std::size_t>(c);
+  }
+  rd::chunk_task<R, R (*)(int), int> t(s, nullptr, std::vector<int>(claimed));
   rd::reader in(p, n);
   t.complete_from(in);
   if (!s->done()) fail("chunk_task::complete_from left the future pending");
@@ -192,47 +203,56 @@ struct registrar {
 
 // A code address is only checked to lie in executable code (registry.cpp): any such address is
 // called. Ranks of one program only ever send addresses of real functions of the task's type, so
-// a message carrying another address is not something a run can produce, and calling it would
-// crash in the fuzzer without telling anything about the decoder. Such inputs are skipped; an
-// address outside the code still reaches the invoker, which must reject it. The input's address
-// is compared with the known ones as it is (module, offset), so that libFuzzer's comparison
-// tracing can plant the real offsets into inputs: the seeds carry make_seeds' offsets.
-bool forged_code_address(const task_type& t, rd::reader& in) {
-  if (!t.by_address) return false;
-  auto& raw = in.raw();
-  if (raw.remaining() < sizeof(rd::code_address)) return false;
+// an address inside the code that is none of them is not something a run can produce, and
+// calling it would crash the fuzzer without telling anything about the decoder. Such an address
+// is replaced by a function of the task's type (picked by the offset), and the rest of the body
+// decodes as it came; an address outside the code reaches the invoker as it is, which must
+// reject it. This also makes the seeds' function pointers work: they carry make_seeds' offsets.
+// Returns the body to decode: `body` itself, or `patched` holding the corrected copy.
+std::pair<const char*, std::size_t> real_code_address(const task_type& t, const char* body, std::size_t n,
+                                                      std::vector<char>& patched) {
+  constexpr std::size_t at = sizeof(std::uint64_t);  // after the invoker key
+  if (!t.by_address || n < at + sizeof(rd::code_address)) return {body, n};
   rd::code_address a;
-  std::memcpy(&a, raw.current(), sizeof a);
+  std::memcpy(&a, body + at, sizeof a);
   for (const auto& f : t.functions)
-    if (a.module == f.module && a.offset == f.offset) return false;
+    if (a.module == f.module && a.offset == f.offset) return {body, n};
   try {
     (void)rd::decode_code_address(a);
   } catch (const rd::decode_error&) {
-    return false;  // not code: the invoker must reject it
+    return {body, n};  // not code: the invoker must reject it
   }
-  return true;
+  patched.assign(body, body + n);
+  const auto& real = t.functions[static_cast<std::size_t>(a.offset % t.functions.size())];
+  std::memcpy(patched.data() + at, &real, sizeof real);
+  return {patched.data(), n};
 }
 
 // worker.cpp's run_body (which is file-local there), plus the round trip to the root.
 void run_body(const char* body, std::size_t n) {
+  const task_type* type = nullptr;
+  std::vector<char> patched;
+  if (n >= sizeof(std::uint64_t)) {
+    std::uint64_t key = 0;
+    std::memcpy(&key, body, sizeof key);
+    auto it = task_types().find(key);
+    if (it != task_types().end()) {
+      type = &it->second;
+      std::tie(body, n) = real_code_address(*type, body, n, patched);
+    }
+  }
   rd::reader in(body, n);
   rd::writer out;
   rd::invoke_fn fn = nullptr;
-  const task_type* type = nullptr;
   try {
     auto key = in.raw().get_value<std::uint64_t>();
     fn = rd::find_invoker(key);
     if (!fn) throw rankpool::error("unknown task type");
-    auto it = task_types().find(key);
-    if (it == task_types().end()) fail("the registry has an invoker that the fuzzer did not register");
-    type = &it->second;
+    if (!type) fail("the registry has an invoker that the fuzzer did not register");
   } catch (const rankpool::error&) {
     rd::write_exception(out, std::current_exception());
   }
-  if (fn) {
-    if (forged_code_address(*type, in)) return;
-    fn(in, out);  // noexcept: a bad body must become an exception result
-  }
+  if (fn) fn(in, out);  // noexcept: a bad body must become an exception result
   out.reset_archive();
   const auto& result = out.raw().bytes();
   // The root decodes with the decoder of the task's type; an unknown type yields an exception,
