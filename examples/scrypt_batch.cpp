@@ -89,6 +89,10 @@ options:
                    128*R*(N+P+2). 0 or absent: up to 2 GiB (2147483648). Python's hashlib
                    defaults to OpenSSL's 32 MiB; pass --maxmem 33554432 for the same limit.
   --chunksize C    passwords per task sent to a worker (default 1)
+  --progress       progress bar on stderr even when it is not a terminal (plain lines
+                   every RANKPOOL_PROGRESS_INTERVAL seconds, default 10)
+  --no-progress    no progress bar (default: shown when stderr is a terminal, or as
+                   RANKPOOL_PROGRESS=1/0 says)
   -h, --help       this text
 
 Long options also take "--option=VALUE"; short ones "-nVALUE" and "-n=VALUE". "--" ends the options.
@@ -106,6 +110,7 @@ struct options {
   params prm;
   std::string salt;
   std::size_t chunksize = 1;
+  std::optional<bool> progress;      // --progress / --no-progress; unset: map_options' default
   std::optional<std::string> input;  // absent: standard input
   bool help = false;
 };
@@ -197,6 +202,10 @@ inline options parse_args(const std::vector<std::string>& args) {
     }
     if (a == "-h" || a == "--help") {
       o.help = true;
+      continue;
+    }
+    if (a == "--progress" || a == "--no-progress") {
+      o.progress = a == "--progress";
       continue;
     }
     // Split "--name=value" and "-nVALUE"; otherwise the value is the next argument.
@@ -345,7 +354,7 @@ int run(Executor& pool, const std::vector<std::string>& args, std::istream& std_
   auto jobs = passwords | std::views::transform([&o](std::string& pw) { return job{o.prm, o.salt, std::move(pw)}; });
   std::size_t line = 0;
   try {
-    for (const std::string& hex : pool.map(hash_one, jobs, {.chunksize = o.chunksize})) {
+    for (const std::string& hex : pool.map(hash_one, jobs, {.chunksize = o.chunksize, .progress = o.progress})) {
       ++line;
       out << hex << '\n';
     }

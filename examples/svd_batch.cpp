@@ -105,13 +105,14 @@ static_assert(std::ranges::input_range<matrix_range>);
 
 /// The singular values of every matrix of `s`, in order, computed on `pool`'s workers.
 /// With `journal`, results of a killed earlier run with the same input and chunk size are taken
-/// from that file instead of computed again (MPI executors only).
+/// from that file instead of computed again (MPI executors only). `progress`: the progress bar
+/// switch (map_options::progress; unset: on when stderr is a terminal).
 template <class Executor>
 std::vector<Eigen::VectorXd> compute(Executor& pool, const stack& s, std::size_t chunksize,
-                                     std::optional<std::string> journal = {}) {
+                                     std::optional<std::string> journal = {}, std::optional<bool> progress = {}) {
   std::vector<Eigen::VectorXd> out;
   out.reserve(s.count);
-  rankpool::map_options mo{.chunksize = chunksize};
+  rankpool::map_options mo{.chunksize = chunksize, .progress = progress};
   if constexpr (std::is_same_v<Executor, rankpool::comm_executor>) mo.journal = std::move(journal);
   for (Eigen::VectorXd& v : pool.map(singular_values, matrix_range(s), mo)) out.push_back(std::move(v));
   return out;
@@ -119,13 +120,13 @@ std::vector<Eigen::VectorXd> compute(Executor& pool, const stack& s, std::size_t
 
 // Keeps the core honest: it must build for local threads as well as for MPI ranks.
 template std::vector<Eigen::VectorXd> compute(rankpool::thread_executor&, const stack&, std::size_t,
-                                              std::optional<std::string>);
+                                              std::optional<std::string>, std::optional<bool>);
 
 namespace {
 
 constexpr const char* usage_text =
     "usage: svd_batch [in.npy] [-o out.npy] [--check] [--count K --rows M --cols N --seed S]\n"
-    "                 [--chunksize C] [--journal FILE] [--help]\n"
+    "                 [--chunksize C] [--journal FILE] [--progress | --no-progress] [--help]\n"
     "\n"
     "Computes the singular values of each matrix of a float64 (K, M, N) C-order .npy stack with\n"
     "Eigen's JacobiSVD, farming the matrices out to MPI ranks (mpirun -n P svd_batch ...).\n"
@@ -142,6 +143,10 @@ constexpr const char* usage_text =
     "                  least 8 tasks per worker)\n"
     "  --journal FILE  keep finished results in FILE; a re-run after a kill (same input,\n"
     "                  same chunk size) takes them from there instead of computing again\n"
+    "  --progress      progress bar on stderr even when it is not a terminal (plain lines\n"
+    "                  every RANKPOOL_PROGRESS_INTERVAL seconds, default 10)\n"
+    "  --no-progress   no progress bar (default: shown when stderr is a terminal, or as\n"
+    "                  RANKPOOL_PROGRESS=1/0 says)\n"
     "  -h, --help      show this help\n"
     "\n"
     "Exit status: 0 success, 1 check mismatch or failure, 2 bad option or input.\n";
@@ -152,6 +157,7 @@ struct options {
   std::optional<std::string> journal;
   bool check = false;
   bool help = false;
+  std::optional<bool> progress;
   std::optional<std::size_t> count, rows, cols, chunksize;
   std::optional<std::uint64_t> seed;
 };
@@ -209,6 +215,9 @@ options parse_options(int argc, char** argv) {
       o.help = flag();
     } else if (name == "--check") {
       o.check = flag();
+    } else if (name == "--progress" || name == "--no-progress") {
+      flag();
+      o.progress = name == "--progress";
     } else if (name == "--journal") {
       o.journal = std::string(value());
     } else if (name == "-o" || name == "--output") {
@@ -326,7 +335,7 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
   std::shared_ptr<rankpool::detail::journal> journal;
   if (opt.journal) journal = rankpool::detail::journal::open(*opt.journal);
   t0 = std::chrono::steady_clock::now();
-  const std::vector<Eigen::VectorXd> sv = compute(pool, s, chunksize, opt.journal);
+  const std::vector<Eigen::VectorXd> sv = compute(pool, s, chunksize, opt.journal, opt.progress);
   const double parallel_s = seconds_since(t0);
   std::printf("parallel:  %.3f s, %.1f matrices/s\n", parallel_s, static_cast<double>(s.count) / parallel_s);
   if (journal)

@@ -113,7 +113,7 @@ class seeder {
     for (const auto& e : errors) {
       auto body = exception_body(e);
       body.erase(body.begin());  // read_exception starts after the status byte
-      bare.push_back({{id_for(result_slot::exception, n++), 0, 0}, body});
+      bare.push_back({{id_for(result_slot::exception, n++), 0, 0, 0, 0, 0}, body});
     }
     write("result-exceptions", to_root, batch(wire::kind::result_batch, bare));
     write("init-failed", to_root, single(wire::kind::init_failed, 0, exception_body(errors[0])));
@@ -143,7 +143,7 @@ class seeder {
     if (!fn) throw std::logic_error("make_seeds: an invoker is not registered");
     fn(in, out);
     out.reset_archive();
-    const wire::result_record rec{id_for(slot, id), 1000 * id, 0};
+    const wire::result_record rec{id_for(slot, id), 1000 * id, 0, 0, 0, 0};
     std::vector<std::pair<wire::result_record, std::vector<char>>> one{{rec, out.take()}};
     write("result-" + std::string(slot_names[static_cast<std::size_t>(slot)]) + "-" + name, to_root,
           batch(wire::kind::result_batch, one));

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <rankpool/comm_executor.hpp>
+#include <rankpool/detail/log.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -70,6 +71,10 @@ void require_mpi(const char* who) {
     throw invalid_state_error(std::string("rankpool: ") + who +
                               " needs MPI to be initialized: create a rankpool::environment first "
                               "(or call MPI_Init_thread with MPI_THREAD_MULTIPLE)");
+  // Log lines name the rank in MPI_COMM_WORLD (a spawned worker's world is its own job).
+  int world_rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  log::set_rank(world_rank);
 }
 
 // Collective over `comm`: every rank learns whether all run the same executable and whether the
@@ -193,7 +198,7 @@ void serve_if_spawned_worker() {
     std::uint8_t same = std::memcmp(mine.fingerprint, sh.h.fingerprint, sizeof mine.fingerprint) == 0;
     check(MPI_Send(&same, 1, MPI_BYTE, 0, transport::tag_message, parent), "MPI_Send");
     if (!same) {
-      std::fprintf(stderr, "rankpool: spawned worker %s differs from its parent %s\n", mine.exe, sh.h.exe);
+      RANKPOOL_LOG(error, "spawned worker %s differs from its parent %s", mine.exe, sh.h.exe);
       status = 1;
     } else {
       std::function<void()> init;
@@ -208,7 +213,7 @@ void serve_if_spawned_worker() {
       serve(parent, 0, init, w);
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "rankpool: spawned worker failed: %s\n", e.what());
+    RANKPOOL_LOG(error, "spawned worker failed: %s", e.what());
     status = 1;
   }
   MPI_Comm_disconnect(&parent);
@@ -251,7 +256,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     MPI_Comm_free(&dup);
     is_root_ = true;
     std::size_t n = max_workers.value_or(std::max(1u, std::thread::hardware_concurrency()));
-    core_ = detail::make_thread_core(n == 0 ? 1 : n, std::move(o.initializer), wcfg.deadline_ns);
+    core_ = detail::make_thread_core(n == 0 ? 1 : n, std::move(o.initializer), wcfg.deadline_ns, &o, "comm_executor");
     return;
   }
 
@@ -266,6 +271,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     cfg.root_computes = detail::root_computes_of(o);
     cfg.threads_per_worker = wcfg.threads;
     cfg.task_deadline_ns = wcfg.deadline_ns;
+    cfg.telemetry = detail::telemetry_config_of(o);
     for (int r = 0; r < size; ++r) {
       if (r == root) continue;
       (cfg.workers.size() < n ? cfg.workers : cfg.idle_ranks).push_back(r);
@@ -357,6 +363,8 @@ spawn_executor::spawn_executor(executor_options o) {
   cfg.root_computes = detail::root_computes_of(o);
   cfg.threads_per_worker = wcfg.threads;
   cfg.task_deadline_ns = wcfg.deadline_ns;
+  cfg.telemetry = detail::telemetry_config_of(o);
+  cfg.name = "spawn_executor";
   for (std::size_t i = 0; i < n; ++i) cfg.workers.push_back(static_cast<int>(i));
   core_ = detail::make_scheduler(std::move(cfg));
 }

@@ -4,6 +4,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <rankpool/detail/log.hpp>
 #include <rankpool/future.hpp>
 
 namespace rankpool {
@@ -38,9 +39,9 @@ void report_callback_error(std::exception_ptr e) noexcept {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
-    std::fprintf(stderr, "rankpool: exception in a future's done callback: %s\n", ex.what());
+    RANKPOOL_LOG(error, "exception in a future's done callback: %s", ex.what());
   } catch (...) {
-    std::fprintf(stderr, "rankpool: exception of unknown type in a future's done callback\n");
+    RANKPOOL_LOG(error, "exception of unknown type in a future's done callback");
   }
 }
 }  // namespace detail

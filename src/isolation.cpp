@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <rankpool/detail/log.hpp>
 #include <rankpool/this_task.hpp>
 #include <string>
 #include <vector>
@@ -172,6 +173,7 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
     }
     pid_ = -1;
     if (killed_for_time) {
+      RANKPOOL_LOG(warn, "killed an isolated task that ran past its deadline; starting a fresh process");
       write_exception(out, std::make_exception_ptr(
                                timeout_error("rankpool: the task ran past its deadline and was killed (worker rank " +
                                              std::to_string(this_worker().rank) + " on " + this_worker().host + ")")));
@@ -180,6 +182,7 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
       std::string how = sig ? "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")"
                             : "exited with status " + std::to_string(code);
+      RANKPOOL_LOG(warn, "an isolated task's process %s; starting a fresh one", how.c_str());
       write_exception(out, std::make_exception_ptr(
                                task_crashed("rankpool: the task's process " + how + " (worker rank " +
                                                 std::to_string(this_worker().rank) + " on " + this_worker().host + ")",

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <rankpool/detail/journal.hpp>
+#include <rankpool/detail/log.hpp>
 #include <rankpool/errors.hpp>
 
 namespace rankpool::detail {
@@ -105,7 +106,7 @@ std::shared_ptr<journal> journal::open(const std::string& path) {
     pos += sizeof h + key_bytes + static_cast<std::size_t>(h.length) + 8;
   }
   if (pos < static_cast<std::size_t>(st.st_size)) {
-    std::fprintf(stderr, "rankpool: journal %s: ignored a torn or corrupt tail of %zu bytes\n", path.c_str(),
+    RANKPOOL_LOG(warn, "journal %s: ignored a torn or corrupt tail of %zu bytes", path.c_str(),
                  static_cast<std::size_t>(st.st_size) - pos);
     if (::ftruncate(fd, static_cast<off_t>(pos)) != 0)
       throw error("rankpool: cannot repair the journal " + path + ": " + std::strerror(errno));
@@ -136,8 +137,7 @@ void journal::append(const key& k, const char* data, std::size_t n) noexcept {
     std::lock_guard lk(m_);
     // One write per record: a process killed mid-way leaves at most one torn record at the end.
     if (!write_all(fd_, rec.data(), rec.size())) {
-      if (!write_failed_)
-        std::fprintf(stderr, "rankpool: journal %s: write failed: %s\n", path_.c_str(), std::strerror(errno));
+      if (!write_failed_) RANKPOOL_LOG(error, "journal %s: write failed: %s", path_.c_str(), std::strerror(errno));
       write_failed_ = true;
       return;
     }

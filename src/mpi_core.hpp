@@ -8,6 +8,8 @@
 #include <rankpool/detail/core.hpp>
 #include <vector>
 
+#include "telemetry.hpp"
+
 namespace rankpool::detail {
 
 struct scheduler_config {
@@ -19,6 +21,8 @@ struct scheduler_config {
   bool root_computes = false;          // a thread of the root runs tasks too
   std::size_t threads_per_worker = 1;  // threads running tasks inside each worker rank
   std::uint64_t task_deadline_ns = 0;  // root-run tasks past this fail (workers enforce their own)
+  telemetry_config telemetry;          // trace file and summary, when asked for
+  const char* name = "comm_executor";  // the executor's name in traces and summaries
 };
 
 /// The root's executor core: a progress thread that owns every MPI call of the pool.

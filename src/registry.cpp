@@ -41,14 +41,6 @@ struct registry_table {
   std::map<std::uint64_t, registry_entry> entries;  // ordered: stable fingerprint
 };
 
-std::string demangled(const char* name) {
-  int status = 0;
-  char* p = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = status == 0 && p ? p : name;
-  std::free(p);
-  return out;
-}
-
 // A function-local static: invokers register from other translation units' static initialisers,
 // in an order we do not control.
 registry_table& table() {
@@ -61,6 +53,7 @@ registry_table& table() {
 struct module_info {
   std::uint64_t id;
   std::uintptr_t base;                                          // address of the ELF header
+  std::uintptr_t bias;                                          // load bias: runtime = bias + link address
   std::vector<std::pair<std::uintptr_t, std::uintptr_t>> code;  // executable segments [begin, end)
   std::string name;
 };
@@ -87,6 +80,7 @@ int collect_module(dl_phdr_info* info, std::size_t, void* data) {
     if (ph.p_flags & PF_X) m.code.emplace_back(begin, begin + ph.p_memsz);
   }
   m.base = lowest;
+  m.bias = info->dlpi_addr;
   mods.push_back(std::move(m));
   return 0;
 }
@@ -103,13 +97,21 @@ const std::vector<module_info>& modules() {
 
 }  // namespace
 
+std::string demangle(const char* name) {
+  int status = 0;
+  char* p = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string out = status == 0 && p ? p : name;
+  std::free(p);
+  return out;
+}
+
 std::uint64_t register_invoker(const char* type_name, invoke_fn fn) noexcept {
   auto& t = table();
   std::lock_guard lk(t.m);
   std::uint64_t key = fnv1a(type_name, std::strlen(type_name));
   auto it = t.entries.find(key);
   if (it == t.entries.end()) {
-    t.entries.emplace(key, registry_entry{type_name, fn, demangled(type_name)});
+    t.entries.emplace(key, registry_entry{type_name, fn, demangle(type_name)});
   } else if (it->second.mangled != type_name) {
     // Two task types with one 64-bit key: refuse to run rather than call the wrong function.
     std::fprintf(stderr, "rankpool: task key collision between %s and %s\n", it->second.mangled.c_str(), type_name);
@@ -154,6 +156,75 @@ const void* decode_code_address(code_address a) {
   }
   throw decode_error("rankpool: function address (module " + std::to_string(a.module) + ", offset " +
                      std::to_string(a.offset) + ") is not code in this executable");
+}
+
+namespace {
+
+struct symbol {
+  std::uintptr_t begin, end;  // offsets from the module's base
+  std::string name;
+};
+
+// The function symbols of an ELF file's .symtab (present unless the file is stripped), sorted by
+// address, for naming function-pointer tasks in traces. Read from the file, not from memory,
+// because .symtab is not loaded.
+std::vector<symbol> read_symbols(const std::string& path) {
+  std::vector<symbol> out;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return out;
+  auto read_at = [&](std::uint64_t off, void* to, std::size_t n) {
+    f.clear();
+    f.seekg(static_cast<std::streamoff>(off));
+    f.read(static_cast<char*>(to), static_cast<std::streamsize>(n));
+    return f.gcount() == static_cast<std::streamsize>(n);
+  };
+  ElfW(Ehdr) eh{};
+  if (!read_at(0, &eh, sizeof eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_shentsize != sizeof(ElfW(Shdr)) || eh.e_shnum == 0 || eh.e_shnum > 65000)
+    return out;
+  std::vector<ElfW(Shdr)> sh(eh.e_shnum);
+  if (!read_at(eh.e_shoff, sh.data(), sh.size() * sizeof(ElfW(Shdr)))) return out;
+  for (const auto& s : sh) {
+    if (s.sh_type != SHT_SYMTAB || s.sh_link >= sh.size() || s.sh_entsize != sizeof(ElfW(Sym))) continue;
+    const auto& strs = sh[s.sh_link];
+    if (s.sh_size > (1u << 30) || strs.sh_size > (1u << 30)) continue;
+    std::vector<ElfW(Sym)> syms(s.sh_size / sizeof(ElfW(Sym)));
+    std::string names(strs.sh_size, '\0');
+    if (!read_at(s.sh_offset, syms.data(), syms.size() * sizeof(ElfW(Sym))) ||
+        !read_at(strs.sh_offset, names.data(), names.size()))
+      continue;
+    for (const auto& y : syms) {
+      if (ELF64_ST_TYPE(y.st_info) != STT_FUNC || y.st_value == 0 || y.st_name >= names.size()) continue;
+      out.push_back(
+          {y.st_value, y.st_value + std::max<std::uint64_t>(y.st_size, 1), demangle(names.c_str() + y.st_name)});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const symbol& a, const symbol& b) { return a.begin < b.begin; });
+  return out;
+}
+
+}  // namespace
+
+std::string function_name(code_address a) {
+  static std::mutex m;
+  static std::map<std::uint64_t, std::vector<symbol>> by_module;
+  const module_info* mod = nullptr;
+  for (const auto& mi : modules()) {
+    if (mi.id == a.module) mod = &mi;
+  }
+  if (!mod) return {};
+  std::lock_guard lk(m);
+  auto it = by_module.find(a.module);
+  if (it == by_module.end())
+    it = by_module.emplace(a.module, read_symbols(mod->id == 0 ? std::string("/proc/self/exe") : mod->name)).first;
+  // Symbol values are link-time addresses (runtime = bias + value); the offset counts from base.
+  const std::uint64_t link = a.offset + (mod->base - mod->bias);
+  const auto& syms = it->second;
+  auto pos = std::upper_bound(syms.begin(), syms.end(), link,
+                              [](std::uint64_t off, const symbol& s) { return off < s.begin; });
+  if (pos == syms.begin()) return {};
+  --pos;
+  return link < pos->end ? pos->name : std::string();
 }
 
 std::string executable_fingerprint() {

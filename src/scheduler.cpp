@@ -11,6 +11,7 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <rankpool/detail/log.hpp>
 #include <thread>
 #include <unordered_map>
 
@@ -62,6 +63,16 @@ class scheduler final : public executor_core {
     load_.assign(slots, 0);
     last_active_.assign(slots, 0);
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
+    workers_.store(num_workers(), std::memory_order_relaxed);
+    tel_ = telemetry::make(cfg_.telemetry, cfg_.name);
+    if (tel_) {
+      for (std::size_t i = 0; i < cfg_.workers.size(); ++i)
+        tel_->add_slot(i, "rank " + std::to_string(cfg_.workers[i]), cfg_.threads_per_worker);
+      if (cfg_.root_computes) tel_->add_slot(local_slot(), "root", 1);
+    }
+    RANKPOOL_LOG(info, "%s: %zu worker ranks%s, %zu threads each%s", cfg_.name, cfg_.workers.size(),
+                 cfg_.idle_ranks.empty() ? "" : (" (" + std::to_string(cfg_.idle_ranks.size()) + " idle)").c_str(),
+                 cfg_.threads_per_worker, cfg_.root_computes ? ", the root computes too" : "");
     if (cfg_.root_computes) local_thread_ = std::thread([this] { local_loop(); });
     thread_ = std::thread([this] { run(); });
   }
@@ -85,6 +96,10 @@ class scheduler final : public executor_core {
       for (auto& t : tasks) t->fail(e);
       tasks.clear();
       return;
+    }
+    if (tel_) {
+      const auto now = telemetry::now();
+      for (auto& t : tasks) t->submitted_ns = now;
     }
     for (auto& t : tasks) inbox_.push_back(std::move(t));
     tasks.clear();
@@ -118,7 +133,9 @@ class scheduler final : public executor_core {
   struct in_flight_task {
     task_ptr t;
     std::size_t worker;
-    transport::outgoing send;  // a task sent alone, from its own buffer
+    transport::outgoing send;     // a task sent alone, from its own buffer
+    std::int64_t dispatched = 0;  // recorded for traces and summaries only
+    std::uint64_t bytes_in = 0;
   };
   struct batch_send {
     std::vector<char> bytes;
@@ -131,9 +148,12 @@ class scheduler final : public executor_core {
     } catch (...) {
       // An MPI failure on the root: every open future fails, and shutdown rethrows.
       thread_error_ = std::current_exception();
+      RANKPOOL_LOG(error, "the pool's progress thread failed: %s", describe(thread_error_).c_str());
       fail_everything(std::make_exception_ptr(
           broken_executor(std::string("rankpool: the pool's progress thread failed: ") + describe(thread_error_))));
     }
+    // Every result is in (or the pool failed): the trace and summary are complete.
+    if (tel_) tel_->finish();
   }
 
   static std::string describe(const std::exception_ptr& e) {
@@ -158,6 +178,7 @@ class scheduler final : public executor_core {
         handle(msg);
         progressed = true;
       }
+      if (tel_ && progressed) tel_->queue_depth(telemetry::now(), queue_.size(), running_.size() + local_load());
       const bool sending = sends_under_way();
       forward_stops();
       if (stopping && queue_.empty() && running_.empty() && local_load() == 0) break;
@@ -182,6 +203,8 @@ class scheduler final : public executor_core {
       }
     }
     while (sends_under_way()) std::this_thread::yield();
+    RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
+    if (tel_) tel_->instant("shutdown", telemetry::now());
     stop_workers();
   }
 
@@ -189,7 +212,7 @@ class scheduler final : public executor_core {
     try {
       return transport::try_receive(MPI_ANY_SOURCE, cfg_.comm, msg);
     } catch (const decode_error& e) {
-      std::fprintf(stderr, "rankpool: root dropped a malformed message: %s\n", e.what());
+      RANKPOOL_LOG(warn, "root dropped a malformed message: %s", e.what());
       return true;  // something was consumed: poll again
     }
   }
@@ -206,6 +229,7 @@ class scheduler final : public executor_core {
       stopping = shutdown_;
       cancel = std::exchange(cancel_requested_, false);
     }
+    if (cancel) RANKPOOL_LOG(debug, "cancelling %zu queued tasks", queue_.size() + fresh.size());
     for (auto& t : fresh) queue_.push_back(std::move(t));
     if (cancel) {
       for (auto& t : queue_) t->state().cancel();
@@ -222,6 +246,15 @@ class scheduler final : public executor_core {
   }
 
   std::size_t local_slot() const { return cfg_.workers.size(); }
+
+  // Changes a slot's load and the busy-worker count shown by progress displays (a slot keeps at
+  // most threads_per_worker tasks running; the root's own slot one).
+  void set_load(std::size_t w, std::size_t load) {
+    const std::size_t threads = w == local_slot() ? 1 : cfg_.threads_per_worker;
+    const std::size_t before = std::min(load_[w], threads), after = std::min(load, threads);
+    load_[w] = load;
+    if (after != before) busy_.fetch_add(after - before, std::memory_order_relaxed);  // wraps for a decrease
+  }
   std::size_t local_load() const { return cfg_.root_computes ? load_[local_slot()] : 0; }
 
   // Pops the next task that is still wanted, marks it running as task `id` on worker rank
@@ -283,7 +316,8 @@ class scheduler final : public executor_core {
       std::memcpy(b.bytes.data() + at, &rec, sizeof rec);
       std::memcpy(b.bytes.data() + at + sizeof rec, tb.data() + sizeof(wire::header), body);
       tb = {};  // the batch holds the bytes now
-      running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
+      auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
+      if (tel_) it->second.bytes_in = sizeof rec + body;
       ++count;
     };
     append(std::move(first), first_id);
@@ -298,10 +332,20 @@ class scheduler final : public executor_core {
     // Few tasks in flight means long tasks: results must not wait for the next task of the batch.
     const std::uint8_t flags = window() / cfg_.threads_per_worker <= 4 ? wire::flag_answer_each : 0;
     wire::put_header(b.bytes.data(), wire::kind::task_batch, count, b.bytes.size() - sizeof(wire::header), flags);
-    load_[w] += count;
+    set_load(w, load_[w] + count);
     batches_.push_back(std::move(b));
     auto& sent = batches_.back();
+    const std::int64_t t0 = tel_ ? telemetry::now() : 0;
     sent.send.start(sent.bytes.data(), sent.bytes.size(), dest, cfg_.comm);
+    if (tel_) {
+      const auto t1 = telemetry::now();
+      for (std::uint64_t id = first_id; id < next_id_; ++id) {
+        if (auto it = running_.find(id); it != running_.end()) it->second.dispatched = t0;
+      }
+      tel_->scheduler_span("send", t0, t1, count, sent.bytes.size());
+    }
+    RANKPOOL_LOG(debug, "sent %llu tasks (%zu bytes) to rank %d", static_cast<unsigned long long>(count),
+                 sent.bytes.size(), dest);
     return true;
   }
 
@@ -309,9 +353,15 @@ class scheduler final : public executor_core {
     auto& bytes = t->bytes();
     wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header));
     auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
+    const std::int64_t t0 = tel_ ? telemetry::now() : 0;
     it->second.send.start(it->second.t->bytes().data(), it->second.t->bytes().size(), dest, cfg_.comm);
+    if (tel_) {
+      it->second.dispatched = t0;
+      it->second.bytes_in = it->second.t->bytes().size();
+      tel_->scheduler_span("send", t0, telemetry::now(), 1, it->second.bytes_in);
+    }
     if (!it->second.send.test()) sending_.push_back(id);
-    ++load_[w];
+    set_load(w, load_[w] + 1);
   }
 
   // Tests sends still under way; true while any is. A large message moves only while its sender
@@ -343,7 +393,7 @@ class scheduler final : public executor_core {
       if (wit == index_of_rank_.end()) throw decode_error("message from a rank that is not a worker");
       h = wire::decode_header(msg.bytes.data(), msg.bytes.size());
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "rankpool: root dropped a malformed message from rank %d: %s\n", msg.source, e.what());
+      RANKPOOL_LOG(warn, "root dropped a malformed message from rank %d: %s", msg.source, e.what());
       return;
     }
     in_buffer body(msg.bytes.data() + sizeof(wire::header), msg.bytes.size() - sizeof(wire::header));
@@ -359,32 +409,49 @@ class scheduler final : public executor_core {
       return;
     }
     if (h.kind != static_cast<std::uint8_t>(wire::kind::result_batch)) {
-      std::fprintf(stderr, "rankpool: root ignored a message of kind %u from rank %d\n", unsigned(h.kind), msg.source);
+      RANKPOOL_LOG(warn, "root ignored a message of kind %u from rank %d", unsigned(h.kind), msg.source);
       return;
     }
+    const std::int64_t received = tel_ ? telemetry::now() : 0;
     try {
       for (std::uint64_t i = 0; i < h.id; ++i) {
         auto rec = body.get_value<wire::result_record>();
         if (rec.bytes > body.remaining()) throw decode_error("result record longer than its message");
-        complete(rec, body.current(), wit->second, msg.source);
+        complete(rec, body.current(), wit->second, msg.source, received);
         body.skip(static_cast<std::size_t>(rec.bytes));
       }
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "rankpool: root dropped the rest of a malformed result batch from rank %d: %s\n", msg.source,
-                   e.what());
+      RANKPOOL_LOG(warn, "root dropped the rest of a malformed result batch from rank %d: %s", msg.source, e.what());
     }
+    if (tel_) tel_->scheduler_span("receive", received, telemetry::now(), h.id, msg.bytes.size());
   }
 
-  void complete(const wire::result_record& rec, const char* data, std::size_t worker, int rank) {
+  void complete(const wire::result_record& rec, const char* data, std::size_t worker, int rank, std::int64_t received) {
     auto it = running_.find(rec.id);
     if (it == running_.end() || it->second.worker != worker) {
-      std::fprintf(stderr, "rankpool: root ignored a result for unknown task %llu from rank %d\n",
+      RANKPOOL_LOG(warn, "root ignored a result for unknown task %llu from rank %d",
                    static_cast<unsigned long long>(rec.id), rank);
       return;
     }
+    if (tel_) {
+      const auto& e = it->second;
+      telemetry::task_event ev;
+      ev.id = rec.id;
+      ev.slot = worker;
+      ev.lane = rec.lane;
+      ev.elements = static_cast<std::uint32_t>(e.t->weight);
+      ev.submitted = e.t->submitted_ns;
+      ev.dispatched = e.dispatched;
+      const auto exec = static_cast<std::int64_t>(std::min<std::uint64_t>(rec.exec_ns, INT64_MAX / 4));
+      ev.started = tel_->to_root_clock(worker, rec.start_ns, exec, received);
+      ev.ended = ev.started + exec;
+      ev.bytes_in = e.bytes_in;
+      ev.bytes_out = sizeof rec + rec.bytes;
+      tel_->task_done(*e.t, ev);
+    }
     auto entry = std::move(it->second);
     running_.erase(it);
-    --load_[worker];
+    set_load(worker, load_[worker] - 1);
     last_active_[worker] = ++activity_;
     avg_exec_ns_ = avg_exec_ns_ <= 0 ? static_cast<double>(rec.exec_ns)
                                      : avg_exec_ns_ + (static_cast<double>(rec.exec_ns) - avg_exec_ns_) / 8;
@@ -403,7 +470,7 @@ class scheduler final : public executor_core {
       handed.push_back(std::move(t));
     }
     if (handed.empty()) return false;
-    load_[local_slot()] += handed.size();
+    set_load(local_slot(), load_[local_slot()] + handed.size());
     {
       std::lock_guard lk(local_m_);
       for (auto& t : handed) local_queue_.push_back(std::move(t));
@@ -415,7 +482,7 @@ class scheduler final : public executor_core {
   bool collect_local() {
     if (!cfg_.root_computes) return false;
     auto done = local_done_.exchange(0, std::memory_order_acq_rel);
-    load_[local_slot()] -= done;
+    set_load(local_slot(), load_[local_slot()] - done);
     if (done) last_active_[local_slot()] = ++activity_;
     return done > 0;
   }
@@ -435,7 +502,18 @@ class scheduler final : public executor_core {
         ctx.stop = &t->state().stop_flag();
         if (cfg_.task_deadline_ns) ctx.deadline = clock::now() + std::chrono::nanoseconds(cfg_.task_deadline_ns);
         task_context_scope scope(ctx);
+        const std::int64_t t0 = tel_ ? telemetry::now() : 0;
         t->run_here(ctx.deadline);
+        if (tel_) {
+          telemetry::task_event ev;
+          ev.slot = local_slot();
+          ev.elements = static_cast<std::uint32_t>(t->weight);
+          ev.submitted = t->submitted_ns;
+          ev.dispatched = t0;
+          ev.started = t0;
+          ev.ended = telemetry::now();
+          tel_->task_done(*t, ev);
+        }
       }
       t.reset();
       local_done_.fetch_add(1, std::memory_order_acq_rel);
@@ -464,6 +542,8 @@ class scheduler final : public executor_core {
       std::lock_guard lk(m_);
       if (broken_) return;
     }
+    RANKPOOL_LOG(error, "%s", why.c_str());
+    if (tel_) tel_->instant("broken", telemetry::now());
     fail_everything(std::make_exception_ptr(broken_executor(why)));
   }
 
@@ -500,7 +580,8 @@ class scheduler final : public executor_core {
   }
 
   scheduler_config cfg_;
-  std::vector<std::size_t> load_;  // tasks in flight per slot (workers, then the root's own)
+  std::unique_ptr<telemetry> tel_;  // null unless a trace or summary is asked for
+  std::vector<std::size_t> load_;   // tasks in flight per slot (workers, then the root's own)
   std::unordered_map<int, std::size_t> index_of_rank_;
   std::vector<std::uint64_t> last_active_;  // per slot: sequence number of its latest result
   std::uint64_t activity_ = 0;

@@ -4,17 +4,27 @@
 #include <deque>
 #include <mutex>
 #include <rankpool/detail/core.hpp>
+#include <rankpool/detail/log.hpp>
+#include <string>
 #include <thread>
+
+#include "telemetry.hpp"
 
 namespace rankpool::detail {
 namespace {
 
 class thread_core final : public executor_core {
  public:
-  thread_core(std::size_t workers, std::function<void()> initializer, std::uint64_t deadline_ns)
-      : init_(std::move(initializer)), deadline_ns_(deadline_ns) {
+  thread_core(std::size_t workers, std::function<void()> initializer, std::uint64_t deadline_ns,
+              const telemetry_config& tc, const char* name)
+      : init_(std::move(initializer)), deadline_ns_(deadline_ns), tel_(telemetry::make(tc, name)) {
+    workers_.store(workers, std::memory_order_relaxed);
+    if (tel_) {
+      for (std::size_t i = 0; i < workers; ++i) tel_->add_slot(i, "thread " + std::to_string(i), 1);
+    }
+    RANKPOOL_LOG(info, "%s: %zu local threads", name, workers);
     threads_.reserve(workers);
-    for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+    for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
   }
   ~thread_core() override { shutdown(true, false); }
 
@@ -27,8 +37,13 @@ class thread_core final : public executor_core {
       tasks.clear();
       return;
     }
+    if (tel_) {
+      const auto now = telemetry::now();
+      for (auto& t : tasks) t->submitted_ns = now;
+    }
     for (auto& t : tasks) queue_.push_back(std::move(t));
     tasks.clear();
+    if (tel_) tel_->queue_depth(telemetry::now(), queue_.size(), 0);
     lk.unlock();
     cv_.notify_all();
   }
@@ -44,9 +59,13 @@ class thread_core final : public executor_core {
     for (auto& t : dropped) t->state().cancel();
     if (!wait) return;
     std::lock_guard jl(join_mutex_);
+    bool all_joined = true;
     for (auto& th : threads_) {
       if (th.joinable() && th.get_id() != std::this_thread::get_id()) th.join();
+      all_joined &= !th.joinable();
     }
+    // Every task has run: the trace and summary are complete.
+    if (tel_ && all_joined) tel_->finish();
   }
 
   std::size_t num_workers() const noexcept override { return threads_.size(); }
@@ -58,7 +77,7 @@ class thread_core final : public executor_core {
     return std::make_exception_ptr(broken_executor("rankpool: the executor is broken: a worker's initializer failed"));
   }
 
-  void worker_loop() {
+  void worker_loop(std::size_t index) {
     if (init_) {
       try {
         init_();
@@ -87,12 +106,25 @@ class thread_core final : public executor_core {
       ctx.stop = &t->state().stop_flag();
       if (deadline_ns_) ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns_);
       task_context_scope scope(ctx);
+      busy_.fetch_add(1, std::memory_order_relaxed);
+      const std::int64_t t0 = tel_ ? telemetry::now() : 0;
       t->run_here(ctx.deadline);
+      if (tel_) {
+        telemetry::task_event ev;
+        ev.slot = index;
+        ev.elements = static_cast<std::uint32_t>(t->weight);
+        ev.submitted = t->submitted_ns;
+        ev.dispatched = ev.started = t0;
+        ev.ended = telemetry::now();
+        tel_->task_done(*t, ev);
+      }
+      busy_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 
   std::function<void()> init_;
   std::uint64_t deadline_ns_;
+  std::unique_ptr<telemetry> tel_;  // null unless a trace or summary is asked for
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<task_ptr> queue_;
@@ -105,8 +137,10 @@ class thread_core final : public executor_core {
 }  // namespace
 
 std::unique_ptr<executor_core> make_thread_core(std::size_t workers, std::function<void()> initializer,
-                                                std::uint64_t deadline_ns) {
-  return std::make_unique<thread_core>(workers, std::move(initializer), deadline_ns);
+                                                std::uint64_t deadline_ns, const executor_options* options,
+                                                const char* name) {
+  return std::make_unique<thread_core>(workers, std::move(initializer), deadline_ns,
+                                       telemetry_config_of(options ? *options : executor_options{}), name);
 }
 
 }  // namespace rankpool::detail

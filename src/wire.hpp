@@ -29,12 +29,18 @@ struct task_record {
 };
 
 /// Precedes each result of a result_batch; `bytes` of result body (status byte, then the value
-/// or the exception) follow. `exec_ns` is how long the task ran, which sizes the root's window.
+/// or the exception) follow. `exec_ns` is how long the task ran, which sizes the root's window;
+/// `start_ns` (the worker's real-time clock, see telemetry::realtime_offset) and `lane` (the thread of a
+/// threads_per_worker team) place it on the timeline of a trace.
 struct result_record {
   std::uint64_t id;
   std::uint64_t exec_ns;
   std::uint64_t bytes;
+  std::int64_t start_ns;
+  std::uint32_t lane;
+  std::uint32_t reserved;
 };
+static_assert(sizeof(result_record) == 40);
 
 struct header {
   std::uint32_t magic;

@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <rankpool/detail/log.hpp>
 #include <set>
 #include <thread>
 
@@ -43,7 +44,7 @@ class result_sender {
   void begin(std::uint64_t id) {
     if (count_ == 0) first_ = clock::now();
     record_at_ = out_.raw().size();
-    wire::result_record rec{id, 0, 0};
+    wire::result_record rec{id, 0, 0, 0, 0, 0};
     out_.raw().put_value(rec);
   }
   // Replaces the body written since begin() with the exception `e`.
@@ -52,10 +53,16 @@ class result_sender {
     out_.raw().truncate(record_at_ + sizeof(wire::result_record));
     write_exception(out_, e);
   }
-  void end(std::uint64_t exec_ns) {
+  void end(std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane = 0) {
     out_.reset_archive();
     auto& b = out_.raw().bytes();
-    wire::result_record rec{0, exec_ns, b.size() - record_at_ - sizeof(wire::result_record)};
+    wire::result_record rec{0,
+                            exec_ns,
+                            b.size() - record_at_ - sizeof(wire::result_record),
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count() +
+                                telemetry::realtime_offset(),
+                            lane,
+                            0};
     std::memcpy(&rec.id, b.data() + record_at_, sizeof rec.id);
     std::memcpy(b.data() + record_at_, &rec, sizeof rec);
     ++count_;
@@ -167,7 +174,7 @@ class thread_team {
   thread_team(std::size_t n, const std::function<void()>& initializer, int rank, stop_board& board,
               std::uint64_t deadline_ns)
       : rank_(rank), board_(board), deadline_ns_(deadline_ns) {
-    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, &initializer] { run(initializer); });
+    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, &initializer, i] { run(initializer, i); });
   }
   ~thread_team() {
     {
@@ -196,7 +203,7 @@ class thread_team {
     for (auto& f : got) {
       results.begin(f.id);
       results.out().raw().put(f.body.data(), f.body.size());
-      results.end(f.exec_ns);
+      results.end(f.exec_ns, f.started, f.lane);
     }
     return !got.empty();
   }
@@ -222,9 +229,11 @@ class thread_team {
     std::uint64_t id;
     std::uint64_t exec_ns;
     std::vector<char> body;
+    clock::time_point started;
+    std::uint32_t lane;
   };
 
-  void run(const std::function<void()>& initializer) {
+  void run(const std::function<void()>& initializer, std::size_t lane) {
     std::exception_ptr failed;
     if (initializer) {
       try {
@@ -269,7 +278,7 @@ class thread_team {
       out.reset_archive();
       {
         std::lock_guard lk(m_);
-        done_.push_back({j.id, ns, out.take()});
+        done_.push_back({j.id, ns, out.take(), t0, static_cast<std::uint32_t>(lane)});
       }
       done_cv_.notify_all();
     }
@@ -315,6 +324,8 @@ class worker {
     }
     // Forked after the initializer, so every child starts from the state it set up.
     if (cfg_.isolate && !team_) isolated_.emplace();
+    RANKPOOL_LOG(info, "worker rank %d serving root %d (%zu threads%s%s)", rank_, root, cfg_.threads,
+                 cfg_.isolate ? ", isolated" : "", init_error_ ? ", initializer FAILED" : "");
   }
 
   void serve() {
@@ -327,7 +338,7 @@ class worker {
         got = transport::try_receive(root_, comm_, msg);
       } catch (const decode_error& e) {
         // A malformed message: say so and keep serving; nothing in it can be trusted to answer.
-        std::fprintf(stderr, "rankpool: worker rank %d dropped a malformed message: %s\n", rank_, e.what());
+        RANKPOOL_LOG(warn, "worker rank %d dropped a malformed message: %s", rank_, e.what());
         continue;
       }
       if (!got) {
@@ -357,6 +368,7 @@ class worker {
     std::uint64_t exec_ns = 0;
     switch (static_cast<wire::kind>(h.kind)) {
       case wire::kind::shutdown:
+        RANKPOOL_LOG(info, "worker rank %d: the root says shut down", rank_);
         return false;
       case wire::kind::task:
         take(h.id, body, body_n, exec_ns);
@@ -372,12 +384,12 @@ class worker {
             if ((h.reserved[0] & wire::flag_answer_each) || results_.overdue(exec_ns)) results_.flush();
           }
         } catch (const decode_error& e) {
-          std::fprintf(stderr, "rankpool: worker rank %d dropped the rest of a malformed batch: %s\n", rank_, e.what());
+          RANKPOOL_LOG(warn, "worker rank %d dropped the rest of a malformed batch: %s", rank_, e.what());
         }
         break;
       }
       default:
-        std::fprintf(stderr, "rankpool: worker rank %d ignored a message of kind %u\n", rank_, unsigned(h.kind));
+        RANKPOOL_LOG(warn, "worker rank %d ignored a message of kind %u", rank_, unsigned(h.kind));
         break;
     }
     return true;
@@ -412,7 +424,7 @@ class worker {
     if (cfg_.deadline_ns && exec_ns > cfg_.deadline_ns && !init_error_ && !isolated_)
       results_.replace_with(overran(cfg_.deadline_ns, rank_));
     board_.forget(id);
-    results_.end(exec_ns);
+    results_.end(exec_ns, t0);
   }
 
   void collect_team(transport::backoff& pace) {

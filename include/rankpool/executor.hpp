@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <iterator>
 #include <memory>
 #include <optional>
 #include <ranges>
 #include <rankpool/detail/core.hpp>
 #include <rankpool/detail/journal.hpp>
+#include <rankpool/detail/progress.hpp>
 #include <rankpool/errors.hpp>
 #include <rankpool/future.hpp>
 #include <rankpool/options.hpp>
@@ -25,7 +27,8 @@ namespace rankpool {
 /// The lazy result range of `map`: yields f(x) for each x, in input order (or completion order
 /// with `unordered`). Iterating rethrows a task's exception at its position and throws
 /// timeout_error when the map's timeout has run out. Destroying the range cancels the tasks
-/// that have not started, as closing the generator of Python's Executor.map does.
+/// that have not started, as closing the generator of Python's Executor.map does, and ends the
+/// map's progress display (map_options::progress) if it is still drawing.
 template <class R>
 class map_range {
  public:
@@ -33,10 +36,18 @@ class map_range {
   using value_type = detail::map_value_t<R>;
   using chunk_type = std::vector<detail::outcome<R>>;
 
-  /// Wraps the chunk futures of one map call.
+  /// Wraps the chunk futures of one map call. `progress`: the map's display (null when off),
+  /// owned here so it lasts as long as the results can be read. `callbacks_read_values`: some
+  /// chunk has a done callback that reads its value (the journal's), so a value is moved out
+  /// only once the callbacks have run; the display's callbacks read no value and need no wait.
   map_range(std::vector<future<chunk_type>> chunks, bool unordered,
-            std::optional<std::chrono::steady_clock::time_point> deadline)
-      : chunks_(std::move(chunks)), unordered_(unordered), deadline_(deadline) {}
+            std::optional<std::chrono::steady_clock::time_point> deadline,
+            std::shared_ptr<detail::progress> progress = {}, bool callbacks_read_values = true)
+      : chunks_(std::move(chunks)),
+        unordered_(unordered),
+        deadline_(deadline),
+        progress_(std::move(progress)),
+        callbacks_read_values_(callbacks_read_values) {}
   map_range(map_range&&) noexcept = default;
   map_range& operator=(map_range&&) noexcept = default;
   map_range(const map_range&) = delete;
@@ -44,6 +55,7 @@ class map_range {
   ~map_range() {
     for (std::size_t i = 0; i < chunks_.size(); ++i)
       if (!consumed(i)) chunks_[i].cancel();
+    if (progress_) progress_->finish();  // the final line, even when the loop ended early
   }
 
   /// Input iterator over the results.
@@ -114,7 +126,7 @@ class map_range {
         std::optional<std::chrono::duration<double>> t;
         if (deadline_) t = std::chrono::duration<double>(*deadline_ - std::chrono::steady_clock::now());
         if (t && t->count() < 0) t = std::chrono::duration<double>(0);
-        completion_.emplace(chunks_, t);
+        completion_.emplace(chunks_, t, false);  // the map's own display counts elements
         completion_it_.emplace(completion_->begin());
       } else {
         ++*completion_it_;
@@ -126,13 +138,15 @@ class map_range {
     ++taken_count_;
     chunks_[idx].wait();
     auto& state = *chunks_[idx].state();
-    if (state.get_status() == detail::status::finished && !state.exception_unsafe() && state.callbacks_done()) {
+    if (state.get_status() == detail::status::finished && !state.exception_unsafe() &&
+        (!callbacks_read_values_ || state.callbacks_done())) {
       // The chunk futures are this range's alone: take the results instead of copying them
       // (once the callbacks, such as the journal's, are done reading them).
       chunk_ = std::move(*state.value_for_sole_reader());
     } else {
       chunk_ = chunks_[idx].result();  // rethrows a whole-chunk failure (or cancellation)
     }
+    if (progress_) progress_->add_delivered(chunk_->size());
     return true;
   }
 
@@ -164,6 +178,8 @@ class map_range {
   std::size_t pos_ = 0;
   std::optional<as_completed_range<chunk_type>> completion_;
   std::optional<typename as_completed_range<chunk_type>::iterator> completion_it_;
+  std::shared_ptr<detail::progress> progress_;
+  bool callbacks_read_values_ = true;
 };
 
 namespace detail {
@@ -202,7 +218,8 @@ class basic_executor {
   /// Schedules `f(x)` for every x of `range` (all submitted now, in chunks of
   /// `o.chunksize`; 0 picks the chunk size automatically) and returns the lazy range of
   /// results; see map_range. Chunks are handed to the pool as they are built, so workers start
-  /// while the rest of the input is still being encoded.
+  /// while the rest of the input is still being encoded. With a progress display
+  /// (map_options::progress), each chunk's completion adds its element count to the display.
   template <class F, std::ranges::input_range Range>
   auto map(F&& f, Range&& range, map_options o = {}) {
     using X = std::decay_t<std::ranges::range_reference_t<Range>>;
@@ -225,6 +242,18 @@ class basic_executor {
     std::vector<future<chunk_t>> futures;
     if constexpr (std::ranges::sized_range<Range>)
       futures.reserve(static_cast<std::size_t>(std::ranges::size(range)) / chunksize + 1);
+    // The display, when on: null otherwise, and then nothing below costs more than a null check.
+    std::shared_ptr<detail::progress> prog =
+        detail::progress::start("map", o.progress, [c = &core()](std::size_t& busy, std::size_t& total) {
+          busy = c->busy_workers();
+          total = c->num_workers();
+        });
+    if constexpr (std::ranges::sized_range<Range>) {
+      if (prog) {
+        prog->add_total(static_cast<std::size_t>(std::ranges::size(range)));
+        prog->close_total();
+      }
+    }
     std::vector<detail::task_ptr> tasks;
     std::vector<X> items;
     std::size_t pending_bytes = 0;
@@ -239,6 +268,18 @@ class basic_executor {
     detail::chunk_encoder<Fn, X> encoder;
     auto flush = [&] {
       auto s = std::make_shared<detail::shared_state<chunk_t>>();
+      if (prog) {
+        // Counted before the task can run, so done never passes total. The callback fires
+        // once, also for a journal-replayed chunk (at once) or a cancelled one (dropped).
+        const std::size_t n = stream ? encoder.count() : items.size();
+        if constexpr (!std::ranges::sized_range<Range>) prog->add_total(n);
+        s->add_callback([prog, n](const future<chunk_t>& chunk) {
+          if (chunk.cancelled())
+            prog->add_dropped(n);
+          else
+            prog->add_done(n);
+        });
+      }
       std::unique_ptr<detail::chunk_task<R, Fn, X>> t;
       if constexpr (Remote) {
         if (stream) {
@@ -266,6 +307,13 @@ class basic_executor {
         pending_bytes = 0;
       }
     };
+    struct end_display_on_throw {  // the display must not outlive a map that failed half-way
+      std::shared_ptr<detail::progress>& p;
+      int exceptions = std::uncaught_exceptions();
+      ~end_display_on_throw() {
+        if (p && std::uncaught_exceptions() > exceptions) p->finish();
+      }
+    } guard{prog};
     for (auto&& x : range) {
       if (stream) {
         if constexpr (Remote) {
@@ -284,7 +332,8 @@ class basic_executor {
     }
     if (!items.empty() || !encoder.empty()) flush();
     if (!tasks.empty()) core().submit(tasks);
-    return map_range<R>(std::move(futures), o.unordered, deadline);
+    if (prog) prog->close_total();
+    return map_range<R>(std::move(futures), o.unordered, deadline, std::move(prog), journal != nullptr);
   }
 
   /// Encoded bytes an automatic chunk aims at, at most (MPI executors).

@@ -22,6 +22,11 @@ struct map_options {
   /// Result journal file for this map (MPI executors; overrides executor_options::journal): see
   /// executor_options::journal.
   std::optional<std::string> journal{};
+  /// Progress bar on stderr (done/total, rate, elapsed, ETA, busy workers), drawn by the root:
+  /// true forces it on (plain periodic lines when stderr is not a terminal), false off. Unset:
+  /// RANKPOOL_PROGRESS decides (1/true/yes/on, 0/false/no/off), else it is on exactly when
+  /// stderr is a terminal, so batch jobs' logs stay clean unless asked.
+  std::optional<bool> progress{};
 };
 
 /// Options of comm_executor and spawn_executor. Every field left empty can be set by an
@@ -60,6 +65,15 @@ struct executor_options {
   /// running them, with identical results. A torn last record is detected and ignored. Failed
   /// tasks are not recorded, so they run again. Used by the root only.
   std::optional<std::string> journal{};
+  /// Timeline trace (RANKPOOL_TRACE): the root writes this file in the Chrome trace event format
+  /// (open it in https://ui.perfetto.dev or chrome://tracing): a track per worker (and per thread
+  /// of a threads_per_worker team) with a slice per task named after its function, the time each
+  /// task queued between submit and start, and the scheduler's own sends and receives. Streamed
+  /// while the pool runs, so memory stays bounded.
+  std::optional<std::string> trace{};
+  /// Print a table at shutdown (RANKPOOL_SUMMARY=1): per worker the tasks, busy %, bytes in and
+  /// out and task time percentiles, and the root's queue peak.
+  std::optional<bool> summary{};
 };
 
 }  // namespace rankpool

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <rankpool/detail/progress.hpp>
 #include <rankpool/future.hpp>
 #include <unordered_map>
 #include <vector>
@@ -72,11 +73,16 @@ wait_result<T> wait(const std::vector<future<T>>& fs, std::optional<std::chrono:
 
 /// An input range over futures that yields each one as it finishes (completion order).
 /// Iterating throws timeout_error when `timeout` (counted from the as_completed call) runs out.
+/// With a progress display, it counts futures as they finish, whether or not the loop has
+/// reached them yet, and ends when all are done or the range is destroyed.
 template <class T>
 class as_completed_range {
  public:
-  /// Starts watching `fs`; futures already done are yielded first, in input order.
-  as_completed_range(const std::vector<future<T>>& fs, std::optional<std::chrono::duration<double>> timeout)
+  /// Starts watching `fs`; futures already done are yielded first, in input order. `progress`:
+  /// the display switch, resolved as map_options::progress (unset: RANKPOOL_PROGRESS, else on
+  /// when stderr is a terminal).
+  as_completed_range(const std::vector<future<T>>& fs, std::optional<std::chrono::duration<double>> timeout,
+                     std::optional<bool> progress = {})
       : impl_(std::make_unique<impl>()) {
     if (timeout)
       impl_->deadline =
@@ -92,12 +98,21 @@ class as_completed_range {
       }
     }
     impl_->remaining = impl_->by_state.size();
+    if (auto p = detail::progress::start("as_completed", progress)) {  // busy: every live executor
+      p->add_total(impl_->by_state.size());
+      p->close_total();
+      // A callback per future (at once for those already done): a future counts when it
+      // finishes, not when the loop gets to it.
+      for (auto& entry : impl_->by_state) entry.second.add_done_callback([p](const future<T>&) { p->add_done(1); });
+      impl_->progress = std::move(p);
+    }
   }
   as_completed_range(as_completed_range&&) noexcept = default;
   as_completed_range& operator=(as_completed_range&&) noexcept = default;
   ~as_completed_range() {
-    if (impl_)
-      for (auto* s : impl_->registered) s->remove_waiter(&impl_->waiter);
+    if (!impl_) return;
+    for (auto* s : impl_->registered) s->remove_waiter(&impl_->waiter);
+    if (impl_->progress) impl_->progress->finish();  // the final line, even after an early break
   }
 
   /// Input iterator: dereference gives the next finished future.
@@ -147,13 +162,17 @@ class as_completed_range {
     std::size_t remaining = 0;
     std::vector<detail::state_base*> registered;
     std::optional<std::chrono::steady_clock::time_point> deadline;
+    std::shared_ptr<detail::progress> progress;  // null when the display is off
   };
 
   std::optional<future<T>> next() {
     auto& im = *impl_;
     if (im.remaining == 0) return std::nullopt;
     --im.remaining;
-    if (im.ready_pos < im.ready.size()) return im.ready[im.ready_pos++];
+    if (im.ready_pos < im.ready.size()) {
+      if (im.progress) im.progress->add_delivered(1);
+      return im.ready[im.ready_pos++];
+    }
     std::unique_lock lk(im.waiter.m_);
     auto pred = [&] { return im.taken_from_waiter < im.waiter.completed_.size(); };
     if (im.deadline) {
@@ -164,17 +183,22 @@ class as_completed_range {
     } else {
       im.waiter.cv_.wait(lk, pred);
     }
+    // Counted now: the future is done, though its callback may still be on its way.
+    if (im.progress) im.progress->add_delivered(1);
     return im.by_state.at(im.waiter.completed_[im.taken_from_waiter++]);
   }
 
   std::unique_ptr<impl> impl_;
 };
 
-/// Yields each future of `fs` as it finishes; see as_completed_range.
+/// Yields each future of `fs` as it finishes; see as_completed_range. `progress` forces the
+/// progress display on or off (e.g. `as_completed(fs, {}, true)`); unset, RANKPOOL_PROGRESS
+/// decides, else it is on when stderr is a terminal.
 template <class T>
 as_completed_range<T> as_completed(const std::vector<future<T>>& fs,
-                                   std::optional<std::chrono::duration<double>> timeout = {}) {
-  return as_completed_range<T>(fs, timeout);
+                                   std::optional<std::chrono::duration<double>> timeout = {},
+                                   std::optional<bool> progress = {}) {
+  return as_completed_range<T>(fs, timeout, progress);
 }
 
 }  // namespace rankpool

@@ -2,21 +2,34 @@
 // The type-erased engine behind every executor (src/): a queue of tasks and the workers that
 // run them, local threads or MPI ranks.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <rankpool/detail/task.hpp>
+#include <rankpool/options.hpp>
 #include <vector>
 
 namespace rankpool::detail {
 
+/// Busy and total workers summed over every executor alive in this process.
+struct worker_counts {
+  std::size_t busy = 0;
+  std::size_t total = 0;
+};
+worker_counts live_workers() noexcept;
+
 class executor_core {
  public:
-  executor_core() = default;
+  /// Registers the core in the process-wide list that live_workers() reads.
+  executor_core();
   executor_core(const executor_core&) = delete;
   executor_core& operator=(const executor_core&) = delete;
-  virtual ~executor_core() = default;
+  virtual ~executor_core();
+
+  /// Workers running a task at this moment (approximate; for progress displays).
+  std::size_t busy_workers() const noexcept { return busy_.load(std::memory_order_relaxed); }
 
   /// Queues tasks. Throws invalid_state_error after shutdown; a broken executor fails them with
   /// broken_executor instead.
@@ -29,11 +42,22 @@ class executor_core {
   virtual bool wants_bytes() const noexcept = 0;
   /// Whether tasks may run in this process (and must keep their arguments).
   virtual bool runs_locally() const noexcept = 0;
+
+ protected:
+  /// Kept by the derived core: workers running a task now, and workers in all. Base members, so
+  /// live_workers() may read them while a derived core is being destroyed.
+  std::atomic<std::size_t> busy_{0};
+  std::atomic<std::size_t> workers_{0};
+
+  friend worker_counts live_workers() noexcept;
 };
 
 /// Local worker threads (thread_executor, and comm_executor on a one-rank communicator).
-/// `deadline_ns`: per-task deadline (0 = none), as executor_options::task_deadline.
+/// `deadline_ns`: per-task deadline (0 = none), as executor_options::task_deadline. The trace
+/// and summary follow `options` (null: the environment only); `name` names the pool in them.
 std::unique_ptr<executor_core> make_thread_core(std::size_t workers, std::function<void()> initializer,
-                                                std::uint64_t deadline_ns = 0);
+                                                std::uint64_t deadline_ns = 0,
+                                                const executor_options* options = nullptr,
+                                                const char* name = "thread_executor");
 
 }  // namespace rankpool::detail

@@ -248,6 +248,13 @@ class task {
   std::vector<char>& bytes() noexcept { return bytes_; }
   /// Number of map elements this task carries (1 for submit), for scheduling decisions.
   std::size_t weight = 1;
+  /// When the task was submitted (steady clock, ns), recorded only while a trace or summary is on.
+  std::int64_t submitted_ns = 0;
+  /// Mangled type name of the invoker that would run it remotely: names the task in traces.
+  /// (typeid does not instantiate the invoker's code, so local-only callables are fine.)
+  virtual const char* type_name() const noexcept = 0;
+  /// The function a function-pointer task calls (for its name in traces), else null.
+  virtual const void* function_address() const noexcept { return nullptr; }
 
  protected:
   std::shared_ptr<state_base> state_;
@@ -295,6 +302,11 @@ class call_task final : public task {
     bytes_ = w.take();
   }
   void drop_local() { args_.reset(); }
+  const char* type_name() const noexcept override { return typeid(invoker<F, A...>).name(); }
+  const void* function_address() const noexcept override {
+    if constexpr (function_pointer<F>) return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(f_));
+    return nullptr;
+  }
   void run_here(time_point deadline) noexcept override {
     try {
       if (!args_) throw invalid_state_error("rankpool: task has no local copy of its arguments");
@@ -408,6 +420,11 @@ class chunk_task final : public task {
     bytes_ = w.take();
   }
   void drop_local() { items_ = {}; }
+  const char* type_name() const noexcept override { return typeid(chunk_invoker<F, X>).name(); }
+  const void* function_address() const noexcept override {
+    if constexpr (function_pointer<F>) return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(f_));
+    return nullptr;
+  }
   void run_here(time_point deadline) noexcept override {
     try {
       result_type out;

@@ -1,0 +1,34 @@
+#pragma once
+// Diagnostic logging: one line per event on stderr, prefixed with the rank and host, filtered
+// by RANKPOOL_LOG=error|warn|info|debug (default warn: a healthy run prints nothing).
+
+#include <cstdarg>
+
+namespace rankpool::detail::log {
+
+/// Severity, most severe first; a message is printed when its level <= the configured one.
+enum class level : int { off = 0, error = 1, warn = 2, info = 3, debug = 4 };
+
+/// The configured level: RANKPOOL_LOG when first asked (a bad value warns once and means warn).
+level current() noexcept;
+/// Whether messages of level `l` are printed (cheap: one relaxed atomic load after the first).
+inline bool enabled(level l) noexcept {
+  return static_cast<int>(l) <= static_cast<int>(current());
+}
+/// Overrides the configured level (tests, and programs with their own -v flag).
+void set_level(level l) noexcept;
+/// Names this process's rank in the prefix (called once MPI is up).
+void set_rank(int rank) noexcept;
+
+/// Prints one line "rankpool[rank@host] level: message" with a single write, so lines of
+/// several threads and ranks never interleave. Never throws.
+void write(level l, const char* format, ...) noexcept __attribute__((format(printf, 2, 3)));
+
+}  // namespace rankpool::detail::log
+
+/// Logs when the level is enabled; the arguments are not evaluated otherwise.
+#define RANKPOOL_LOG(lvl, ...)                                                          \
+  do {                                                                                  \
+    if (::rankpool::detail::log::enabled(::rankpool::detail::log::level::lvl))          \
+      ::rankpool::detail::log::write(::rankpool::detail::log::level::lvl, __VA_ARGS__); \
+  } while (0)

@@ -1,0 +1,116 @@
+// RANKPOOL_LOG: leveled one-line diagnostics on stderr.
+
+#include <strings.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <rankpool/detail/log.hpp>
+#include <string>
+
+namespace rankpool::detail::log {
+namespace {
+
+constexpr int unset = -1;
+std::atomic<int> configured{unset};
+std::atomic<int> my_rank{-1};
+
+level parse_env() noexcept {
+  const char* v = std::getenv("RANKPOOL_LOG");
+  if (!v || !*v) return level::warn;
+  struct name {
+    const char* text;
+    level l;
+  };
+  static constexpr name names[] = {{"off", level::off},    {"none", level::off},     {"error", level::error},
+                                   {"warn", level::warn},  {"warning", level::warn}, {"info", level::info},
+                                   {"debug", level::debug}};
+  for (const auto& n : names) {
+    if (strcasecmp(v, n.text) == 0) return n.l;
+  }
+  char line[256];
+  const int len = std::snprintf(line, sizeof line,
+                                "rankpool: ignored RANKPOOL_LOG=%.64s (expected error, warn, info, debug or off)\n", v);
+  if (len > 0) [[maybe_unused]]
+    auto n = ::write(2, line, std::min<std::size_t>(len, sizeof line - 1));
+  return level::warn;
+}
+
+const char* name_of(level l) {
+  switch (l) {
+    case level::error:
+      return "error";
+    case level::warn:
+      return "warn";
+    case level::info:
+      return "info";
+    case level::debug:
+      return "debug";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+level current() noexcept {
+  int l = configured.load(std::memory_order_relaxed);
+  if (l == unset) {
+    int expected = unset;
+    const int parsed = static_cast<int>(parse_env());
+    // Several threads may parse at once; the first stores, so a bad value warns at most a few times.
+    configured.compare_exchange_strong(expected, parsed, std::memory_order_relaxed);
+    l = configured.load(std::memory_order_relaxed);
+  }
+  return static_cast<level>(l);
+}
+
+void set_level(level l) noexcept {
+  configured.store(static_cast<int>(l), std::memory_order_relaxed);
+}
+
+void set_rank(int rank) noexcept {
+  my_rank.store(rank, std::memory_order_relaxed);
+}
+
+void write(level l, const char* format, ...) noexcept {
+  char host[64] = "?";
+  gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = 0;
+  if (char* dot = std::strchr(host, '.')) *dot = 0;
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm local{};
+  localtime_r(&now.tv_sec, &local);
+  char line[2048];
+  const int rank = my_rank.load(std::memory_order_relaxed);
+  char who[32];
+  if (rank >= 0) {
+    std::snprintf(who, sizeof who, "%d", rank);
+  } else {
+    std::snprintf(who, sizeof who, "pid %d", static_cast<int>(getpid()));
+  }
+  int n = std::snprintf(line, sizeof line, "rankpool[%s@%s] %02d:%02d:%02d.%03ld %s: ", who, host, local.tm_hour,
+                        local.tm_min, local.tm_sec, now.tv_nsec / 1'000'000, name_of(l));
+  if (n < 0) return;
+  std::size_t used = std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 2);
+  va_list args;
+  va_start(args, format);
+  const int m = std::vsnprintf(line + used, sizeof line - 1 - used, format, args);
+  va_end(args);
+  if (m > 0) used = std::min(used + static_cast<std::size_t>(m), sizeof line - 2);
+  if (used > 0 && line[used - 1] == '\n') --used;  // messages may or may not end in a newline
+  line[used++] = '\n';
+  std::size_t off = 0;
+  while (off < used) {
+    const ssize_t w = ::write(2, line + off, used - off);
+    if (w <= 0) break;
+    off += static_cast<std::size_t>(w);
+  }
+}
+
+}  // namespace rankpool::detail::log
