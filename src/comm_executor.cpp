@@ -193,6 +193,7 @@ void serve_if_spawned_worker() {
     spawn_hello sh{};
     int rank = 0;
     MPI_Comm_rank(parent, &rank);
+    log::set_spawned(rank);
     check(MPI_Bcast(&sh, sizeof sh, MPI_BYTE, 0, parent), "MPI_Bcast");
     hello mine = make_hello();
     std::uint8_t same = std::memcmp(mine.fingerprint, sh.h.fingerprint, sizeof mine.fingerprint) == 0;

@@ -18,6 +18,7 @@ namespace {
 constexpr int unset = -1;
 std::atomic<int> configured{unset};
 std::atomic<int> my_rank{-1};
+std::atomic<bool> spawned{false};
 
 level parse_env() noexcept {
   const char* v = std::getenv("RANKPOOL_LOG");
@@ -77,6 +78,11 @@ void set_rank(int rank) noexcept {
   my_rank.store(rank, std::memory_order_relaxed);
 }
 
+void set_spawned(int index) noexcept {
+  spawned.store(true, std::memory_order_relaxed);
+  my_rank.store(index, std::memory_order_relaxed);
+}
+
 void write(level l, const char* format, ...) noexcept {
   char host[64] = "?";
   gethostname(host, sizeof host - 1);
@@ -90,7 +96,7 @@ void write(level l, const char* format, ...) noexcept {
   const int rank = my_rank.load(std::memory_order_relaxed);
   char who[32];
   if (rank >= 0) {
-    std::snprintf(who, sizeof who, "%d", rank);
+    std::snprintf(who, sizeof who, spawned.load(std::memory_order_relaxed) ? "spawned %d" : "%d", rank);
   } else {
     std::snprintf(who, sizeof who, "pid %d", static_cast<int>(getpid()));
   }

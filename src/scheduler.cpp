@@ -442,9 +442,13 @@ class scheduler final : public executor_core {
       ev.elements = static_cast<std::uint32_t>(e.t->weight);
       ev.submitted = e.t->submitted_ns;
       ev.dispatched = e.dispatched;
-      const auto exec = static_cast<std::int64_t>(std::min<std::uint64_t>(rec.exec_ns, INT64_MAX / 4));
-      ev.started = tel_->to_root_clock(worker, rec.start_ns, exec, received);
+      // Bounded, so a corrupt record cannot overflow the arithmetic: it only misplaces a slice.
+      constexpr std::int64_t limit = std::int64_t{1} << 62;
+      const auto exec = static_cast<std::int64_t>(std::min<std::uint64_t>(rec.exec_ns, limit));
+      ev.started =
+          rec.start_ns > 0 && rec.start_ns < limit ? rec.start_ns : received + telemetry::realtime_offset() - exec;
       ev.ended = ev.started + exec;
+      ev.received = received;
       ev.bytes_in = e.bytes_in;
       ev.bytes_out = sizeof rec + rec.bytes;
       tel_->task_done(*e.t, ev);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cinttypes>
 #include <condition_variable>
 #include <cstdio>
@@ -212,11 +213,18 @@ class recorder final : public telemetry {
     }
   }
 
-  void task_done(const task& t, const task_event& e) override {
+  void task_done(const task& t, const task_event& ev) override {
+    task_event e = ev;
     const std::int64_t busy = std::max<std::int64_t>(e.ended - e.started, 0);
     std::lock_guard lk(m_);
     if (e.slot >= slots_.size()) return;
     auto& s = slots_[e.slot];
+    if (e.received) {
+      e.started -= realtime_offset();
+      s.min_lag = std::min(s.min_lag, e.received - (e.started + busy));
+      if (s.min_lag < 0) e.started += s.min_lag;
+      e.ended = e.started + busy;
+    }
     ++s.tasks;
     s.elements += e.elements;
     s.bytes_in += e.bytes_in;
@@ -237,16 +245,6 @@ class recorder final : public telemetry {
     r.a = e.bytes_in;
     r.b = e.bytes_out;
     push(r);
-  }
-
-  std::int64_t to_root_clock(std::size_t slot, std::int64_t worker_start, std::int64_t exec_ns,
-                             std::int64_t received) noexcept override {
-    std::lock_guard lk(m_);
-    if (slot >= slots_.size()) return worker_start;
-    const std::int64_t start = worker_start - realtime_offset();
-    auto& lag = slots_[slot].min_lag;
-    lag = std::min(lag, received - (start + exec_ns));
-    return lag < 0 ? start + lag : start;
   }
 
   void scheduler_span(const char* what, std::int64_t begin, std::int64_t end, std::uint64_t count,
@@ -343,7 +341,9 @@ class recorder final : public telemetry {
       const std::string anon = "(anonymous namespace)::";
       for (std::size_t at; (at = name.find(anon)) != std::string::npos;) name.erase(at, anon.size());
       if (name.size() > 160) name = name.substr(0, 157) + "...";
-      names_.push_back(chunk ? "map " + name : name);
+      std::string escaped;
+      json_escape(escaped, chunk ? "map " + name : name);
+      names_.push_back(std::move(escaped));
     }
     return it->second;
   }
@@ -356,8 +356,6 @@ class recorder final : public telemetry {
     pending_.push_back(r);
     if (pending_.size() == max_pending / 4) cv_.notify_all();
   }
-
-  double us(std::int64_t t) const { return static_cast<double>(t - start_) / 1e3; }
 
   void write_loop() {
     std::vector<record> batch;
@@ -387,45 +385,91 @@ class recorder final : public telemetry {
     }
   }
 
+  // Appends a nanosecond count as microseconds with three decimals (integer arithmetic:
+  // snprintf's %f would cost more than everything else the writer does per task).
+  static void put_us(std::string& out, std::int64_t ns) {
+    if (ns < 0) {
+      out += '-';
+      ns = -ns;
+    }
+    char b[24];
+    auto* e = std::to_chars(b, b + sizeof b, ns / 1000).ptr;
+    *e++ = '.';
+    const auto frac = static_cast<int>(ns % 1000);
+    *e++ = static_cast<char>('0' + frac / 100);
+    *e++ = static_cast<char>('0' + frac / 10 % 10);
+    *e++ = static_cast<char>('0' + frac % 10);
+    out.append(b, e);
+  }
+  static void put_u(std::string& out, std::uint64_t v) {
+    char b[24];
+    out.append(b, std::to_chars(b, b + sizeof b, v).ptr);
+  }
+
+  // `names` are JSON-escaped already.
   void format(std::string& out, const record& r, const std::vector<std::string>& names) const {
-    char buf[512];
-    int n = 0;
     switch (r.k) {
-      case record::task_slice: {
-        out += "{\"ph\":\"X\",\"cat\":\"task\",\"pid\":1,\"tid\":" + std::to_string(r.track) + ",\"name\":\"";
-        json_escape(out, names[r.name]);
-        n = std::snprintf(buf, sizeof buf,
-                          "\",\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"id\":%" PRIu64
-                          ",\"elements\":%u,\"queued_us\":%.3f,\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-                          "}},\n"
-                          "{\"ph\":\"b\",\"cat\":\"queue\",\"pid\":0,\"tid\":0,\"name\":\"queued\",\"id\":%" PRIu64
-                          ",\"ts\":%.3f},\n"
-                          "{\"ph\":\"e\",\"cat\":\"queue\",\"pid\":0,\"tid\":0,\"name\":\"queued\",\"id\":%" PRIu64
-                          ",\"ts\":%.3f,\"args\":{\"dispatched_us\":%.3f}},\n",
-                          us(r.t2), static_cast<double>(r.t3 - r.t2) / 1e3, r.id, r.elements,
-                          static_cast<double>(r.t2 - r.t0) / 1e3, r.a, r.b, r.id, us(r.t0), r.id, us(r.t2), us(r.t1));
+      case record::task_slice:
+        out += "{\"ph\":\"X\",\"cat\":\"task\",\"pid\":1,\"tid\":";
+        put_u(out, r.track);
+        out += ",\"name\":\"";
+        out += names[r.name];
+        out += "\",\"ts\":";
+        put_us(out, r.t2 - start_);
+        out += ",\"dur\":";
+        put_us(out, r.t3 - r.t2);
+        out += ",\"args\":{\"id\":";
+        put_u(out, r.id);
+        out += ",\"elements\":";
+        put_u(out, r.elements);
+        out += ",\"queued_us\":";
+        put_us(out, r.t2 - r.t0);
+        out += ",\"bytes_in\":";
+        put_u(out, r.a);
+        out += ",\"bytes_out\":";
+        put_u(out, r.b);
+        out += "}},\n{\"ph\":\"b\",\"cat\":\"queue\",\"pid\":0,\"tid\":0,\"name\":\"queued\",\"id\":";
+        put_u(out, r.id);
+        out += ",\"ts\":";
+        put_us(out, r.t0 - start_);
+        out += "},\n{\"ph\":\"e\",\"cat\":\"queue\",\"pid\":0,\"tid\":0,\"name\":\"queued\",\"id\":";
+        put_u(out, r.id);
+        out += ",\"ts\":";
+        put_us(out, r.t2 - start_);
+        out += ",\"args\":{\"dispatched_us\":";
+        put_us(out, r.t1 - start_);
+        out += "}},\n";
         break;
-      }
       case record::span:
-        n = std::snprintf(buf, sizeof buf,
-                          "{\"ph\":\"X\",\"cat\":\"scheduler\",\"pid\":0,\"tid\":0,\"name\":\"%s\",\"ts\":%.3f,"
-                          "\"dur\":%.3f,\"args\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}},\n",
-                          r.what, us(r.t0), static_cast<double>(r.t1 - r.t0) / 1e3, r.a, r.b);
+        out += "{\"ph\":\"X\",\"cat\":\"scheduler\",\"pid\":0,\"tid\":0,\"name\":\"";
+        out += r.what;
+        out += "\",\"ts\":";
+        put_us(out, r.t0 - start_);
+        out += ",\"dur\":";
+        put_us(out, r.t1 - r.t0);
+        out += ",\"args\":{\"count\":";
+        put_u(out, r.a);
+        out += ",\"bytes\":";
+        put_u(out, r.b);
+        out += "}},\n";
         break;
       case record::counter:
-        n = std::snprintf(buf, sizeof buf,
-                          "{\"ph\":\"C\",\"pid\":0,\"name\":\"tasks\",\"ts\":%.3f,\"args\":{\"queued\":%" PRIu64
-                          ",\"in_flight\":%" PRIu64 "}},\n",
-                          us(r.t0), r.a, r.b);
+        out += "{\"ph\":\"C\",\"pid\":0,\"name\":\"tasks\",\"ts\":";
+        put_us(out, r.t0 - start_);
+        out += ",\"args\":{\"queued\":";
+        put_u(out, r.a);
+        out += ",\"in_flight\":";
+        put_u(out, r.b);
+        out += "}},\n";
         break;
       case record::mark:
-        n = std::snprintf(buf, sizeof buf,
-                          "{\"ph\":\"i\",\"s\":\"p\",\"cat\":\"scheduler\",\"pid\":0,\"tid\":0,\"name\":\"%s\","
-                          "\"ts\":%.3f},\n",
-                          r.what, us(r.t0));
+        out += "{\"ph\":\"i\",\"s\":\"p\",\"cat\":\"scheduler\",\"pid\":0,\"tid\":0,\"name\":\"";
+        out += r.what;
+        out += "\",\"ts\":";
+        put_us(out, r.t0 - start_);
+        out += "},\n";
         break;
     }
-    if (n > 0) out.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
   }
 
   void print_summary() noexcept {

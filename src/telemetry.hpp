@@ -48,23 +48,22 @@ class telemetry {
   /// tracks are named after `label` ("rank 3").
   virtual void add_slot(std::size_t slot, std::string label, std::size_t lanes) = 0;
 
-  /// One finished task: where it ran and when (root clock), and the bytes it moved.
+  /// One finished task: where it ran and when, and the bytes it moved. Times are on the root's
+  /// steady clock, except that when `received` is set, `started` is the task's start as its
+  /// worker reported it on the real-time clock (see realtime_offset) and `received` is when its
+  /// result arrived: the recorder converts it, and where the worker's real-time clock runs ahead
+  /// of the root's (another host; a result would seem to arrive before it finished) shifts it
+  /// by the smallest such gap seen from that worker.
   struct task_event {
     std::uint64_t id = 0;
     std::size_t slot = 0;
     std::uint32_t lane = 0;
     std::uint32_t elements = 1;  // map elements in the task (a chunk)
-    std::int64_t submitted = 0, dispatched = 0, started = 0, ended = 0;
+    std::int64_t submitted = 0, dispatched = 0, started = 0, ended = 0, received = 0;
     std::uint64_t bytes_in = 0, bytes_out = 0;
   };
   /// Records a task; `t` names it (its function). Thread-safe.
   virtual void task_done(const task& t, const task_event& e) = 0;
-
-  /// Converts a task start a worker reported on the real-time clock to the root's steady clock.
-  /// Where the worker's real-time clock runs ahead of the root's (another host), results would
-  /// seem to arrive before they finished: the least such gap seen corrects it.
-  virtual std::int64_t to_root_clock(std::size_t slot, std::int64_t worker_start, std::int64_t exec_ns,
-                                     std::int64_t received) noexcept = 0;
 
   /// A span of the scheduler's own work (`what` must be a string literal): sending a batch of
   /// `count` tasks, taking in results.

@@ -19,6 +19,9 @@ inline bool enabled(level l) noexcept {
 void set_level(level l) noexcept;
 /// Names this process's rank in the prefix (called once MPI is up).
 void set_rank(int rank) noexcept;
+/// Names a process started by spawn_executor, "spawned <index>" in the prefix (its
+/// MPI_COMM_WORLD is its own, so its world rank would repeat the parent's).
+void set_spawned(int index) noexcept;
 
 /// Prints one line "rankpool[rank@host] level: message" with a single write, so lines of
 /// several threads and ranks never interleave. Never throws.

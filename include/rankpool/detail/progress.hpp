@@ -139,14 +139,15 @@ class progress : public std::enable_shared_from_this<progress> {
   std::string label_;
   settings settings_;
   workers_probe probe_;  // cleared (under m_) once the work is over: the executor may go next
-  std::atomic<std::size_t> total_{0};
-  std::atomic<std::size_t> done_{0};
-  std::atomic<std::size_t> settled_{0};  // done + dropped
-  std::atomic<std::size_t> delivered_{0};
+  // Written by different threads (the map's caller, the executor's completing thread, the
+  // consumer): each group on its own cache line, so counting does not bounce lines between cores.
+  alignas(64) std::atomic<std::size_t> total_{0};
   std::atomic<bool> known_{false};
   std::atomic<bool> ended_{false};
-
-  std::mutex m_;  // the state below; never held while writing
+  alignas(64) std::atomic<std::size_t> done_{0};
+  std::atomic<std::size_t> settled_{0};  // done + dropped
+  alignas(64) std::atomic<std::size_t> delivered_{0};
+  alignas(64) std::mutex m_;  // the state below; never held while writing
   bool work_over_ = false;
   bool stopped_ = false;  // finish() was called: no more periodic lines
   std::chrono::steady_clock::time_point start_;
