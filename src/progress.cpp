@@ -104,14 +104,28 @@ std::string seconds_text(double s) {
 
 }  // namespace
 
+namespace {
+
+// RANKPOOL_PROGRESS=bar: the in-place bar even though stderr is not a terminal. Under mpirun
+// every rank's stderr is a pipe to the launcher, which copies it to its own terminal, so a rank
+// cannot tell that a person is watching; this says so.
+bool env_wants_bar() {
+  const char* v = std::getenv("RANKPOOL_PROGRESS");
+  if (!v) return false;
+  const std::string s = lowered_trimmed(v);
+  return s == "bar" || s == "tty";
+}
+
+}  // namespace
+
 std::optional<bool> progress::env_switch() {
   const char* v = std::getenv("RANKPOOL_PROGRESS");
   if (!v) return std::nullopt;
   const std::string s = lowered_trimmed(v);
   if (s.empty()) return std::nullopt;
-  if (s == "1" || s == "true" || s == "yes" || s == "on") return true;
+  if (s == "1" || s == "true" || s == "yes" || s == "on" || s == "bar" || s == "tty") return true;
   if (s == "0" || s == "false" || s == "no" || s == "off") return false;
-  warn_once("RANKPOOL_PROGRESS", v, "1/true/yes/on or 0/false/no/off");
+  warn_once("RANKPOOL_PROGRESS", v, "1/true/yes/on, 0/false/no/off, or bar");
   return std::nullopt;
 }
 
@@ -139,7 +153,7 @@ bool progress::enabled(std::optional<bool> option) {
 std::shared_ptr<progress> progress::start(std::string label, std::optional<bool> option, workers_probe probe) {
   std::optional<bool> decided = option;
   if (!decided) decided = env_switch();
-  const bool tty = ::isatty(2) == 1;
+  const bool tty = ::isatty(2) == 1 || (decided.value_or(false) && env_wants_bar());
   if (decided ? !*decided : !tty) return nullptr;
   settings s;
   s.how = tty ? mode::terminal : mode::plain;
@@ -356,7 +370,11 @@ std::string progress::render(const snapshot& s, mode how, std::size_t width) {
   if (how == mode::plain) {
     std::string line = "rankpool: " + s.label + " " + count;
     if (s.total_known) line += " (" + std::to_string(pct) + "%)";
-    line += " " + rate_text(s.rate) + "/s elapsed " + seconds_text(s.elapsed_s);
+    // Appended piece by piece: gcc 12 warns falsely (-Wrestrict, PR 105651) on "literal" + string.
+    line += ' ';
+    line += rate_text(s.rate);
+    line += "/s elapsed ";
+    line += seconds_text(s.elapsed_s);
     if (eta) line += " ETA " + seconds_text(eta_s);
     if (busy) line += " busy " + std::to_string(s.busy) + "/" + std::to_string(s.workers);
     return line;
@@ -386,7 +404,9 @@ void progress::write_line(const snapshot& s) noexcept {
   try {
     std::string out;
     if (settings_.how == mode::terminal) {
-      out = "\r" + render(s, mode::terminal, terminal_width(settings_.fd)) + "\x1b[K";
+      out = '\r';
+      out += render(s, mode::terminal, terminal_width(settings_.fd));
+      out += "\x1b[K";
     } else {
       out = render(s, mode::plain);
       if (!s.final) out += '\n';

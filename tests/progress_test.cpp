@@ -158,6 +158,24 @@ TEST_F(progress_test, PlainLinesEveryIntervalThenTheFinalOne) {
   EXPECT_EQ(out.find('\x1b'), std::string::npos);
 }
 
+TEST_F(progress_test, BarValueDrawsInPlaceEvenWithoutATerminal) {
+  // What a rank under mpirun sees: stderr is a pipe, but the launcher shows it on a terminal.
+  scoped_env bar("RANKPOOL_PROGRESS", "bar");
+  rankpool::thread_executor pool(2);
+  std::vector<int> xs(24, 3);  // 24 x 50 ms on 2 threads: about 0.6 s, past the first draw
+  std::string out;
+  {
+    captured_stderr cap;
+    auto r = pool.map(slow_square, xs).to_vector();
+    EXPECT_EQ(r.size(), 24u);
+    out = cap.text();
+  }
+  EXPECT_NE(out.find('\r'), std::string::npos) << out;
+  EXPECT_NE(out.find("\x1b[K"), std::string::npos) << out;
+  EXPECT_NE(out.find("24/24"), std::string::npos) << out;
+  EXPECT_EQ(out.find("rankpool: map"), std::string::npos) << out;  // not the plain lines
+}
+
 TEST_F(progress_test, SilentByDefaultWhenStderrIsNotATerminal) {
   rankpool::thread_executor pool(2);
   std::string out;
