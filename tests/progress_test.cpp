@@ -238,7 +238,7 @@ TEST_F(progress_test, BadEnvironmentValuesAreIgnoredWithAWarningOnce) {
     out = cap.text();
   }
   // Warned once, and then the default resolution (stderr is a file: off).
-  EXPECT_EQ(out, "rankpool: ignoring RANKPOOL_PROGRESS='maybe' (expected 1/true/yes/on or 0/false/no/off)\n");
+  EXPECT_EQ(out, "rankpool: ignoring RANKPOOL_PROGRESS='maybe' (expected 1/true/yes/on, 0/false/no/off, or bar)\n");
 
   {
     scoped_env on("RANKPOOL_PROGRESS", "1");

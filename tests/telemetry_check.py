@@ -52,6 +52,9 @@ def run(mode, env_extra, trace_arg=None, mpi=True):
 
 
 def check_trace(path, workers, track_names):
+    if not os.path.exists(path):
+        check(False, f"trace file {path} was written")
+        return [{}], []
     with open(path) as f:
         events = json.load(f)  # the whole file must be valid JSON once the pool has shut down
     check(isinstance(events, list), "trace is a JSON array of events")
