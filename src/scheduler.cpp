@@ -306,6 +306,7 @@ class scheduler final : public executor_core {
     }
     batch_send b;
     b.bytes.resize(sizeof(wire::header));
+    const std::int64_t batch_start = tel_ ? telemetry::now() : 0;
     std::uint64_t count = 0;
     auto append = [&](task_ptr t, std::uint64_t id) {
       auto& tb = t->bytes();
@@ -317,7 +318,10 @@ class scheduler final : public executor_core {
       std::memcpy(b.bytes.data() + at + sizeof rec, tb.data() + sizeof(wire::header), body);
       tb = {};  // the batch holds the bytes now
       auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
-      if (tel_) it->second.bytes_in = sizeof rec + body;
+      if (tel_) {
+        it->second.bytes_in = sizeof rec + body;
+        it->second.dispatched = batch_start;
+      }
       ++count;
     };
     append(std::move(first), first_id);
@@ -335,15 +339,8 @@ class scheduler final : public executor_core {
     set_load(w, load_[w] + count);
     batches_.push_back(std::move(b));
     auto& sent = batches_.back();
-    const std::int64_t t0 = tel_ ? telemetry::now() : 0;
     sent.send.start(sent.bytes.data(), sent.bytes.size(), dest, cfg_.comm);
-    if (tel_) {
-      const auto t1 = telemetry::now();
-      for (std::uint64_t id = first_id; id < next_id_; ++id) {
-        if (auto it = running_.find(id); it != running_.end()) it->second.dispatched = t0;
-      }
-      tel_->scheduler_span("send", t0, t1, count, sent.bytes.size());
-    }
+    if (tel_) tel_->scheduler_span("send", batch_start, telemetry::now(), count, sent.bytes.size());
     RANKPOOL_LOG(debug, "sent %llu tasks (%zu bytes) to rank %d", static_cast<unsigned long long>(count),
                  sent.bytes.size(), dest);
     return true;

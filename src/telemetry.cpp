@@ -327,6 +327,10 @@ class recorder final : public telemetry {
   std::uint32_t name_id(const task& t) {
     const char* mangled = t.type_name();
     const void* fn = t.function_address();
+    // Runs of one task type are the rule: skip the map lookup for a repeat.
+    if (mangled == last_type_ && fn == last_fn_) return last_name_;
+    last_type_ = mangled;
+    last_fn_ = fn;
     auto [it, fresh] = name_ids_.try_emplace({mangled, fn}, static_cast<std::uint32_t>(names_.size()));
     if (fresh) {
       const std::string type = demangle(mangled);
@@ -345,6 +349,7 @@ class recorder final : public telemetry {
       json_escape(escaped, chunk ? "map " + name : name);
       names_.push_back(std::move(escaped));
     }
+    last_name_ = it->second;
     return it->second;
   }
 
@@ -541,6 +546,9 @@ class recorder final : public telemetry {
   // Keyed by the type name's address: typeid names are unique per type within a program.
   std::map<std::pair<const char*, const void*>, std::uint32_t> name_ids_;
   std::vector<std::string> names_;
+  const char* last_type_ = nullptr;
+  const void* last_fn_ = nullptr;
+  std::uint32_t last_name_ = 0;
   std::thread writer_;
 };
 
