@@ -177,10 +177,29 @@ std::string without_parameters(const std::string& s) {
   return s;
 }
 
+// The trace file of the next executor asked to write `path`: the path itself for the first one
+// in this process, then "run.2.json", "run.3.json", ... so pools that run side by side (or one
+// after another, as in a benchmark) never write over each other's trace.
+std::string claim_trace_path(const std::string& path) {
+  static std::mutex m;
+  static std::map<std::string, int> uses;
+  int n;
+  {
+    std::lock_guard lk(m);
+    n = ++uses[path];
+  }
+  if (n == 1) return path;
+  const auto slash = path.rfind('/');
+  auto dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash) || dot == slash + 1) dot = path.size();
+  return path.substr(0, dot) + "." + std::to_string(n) + path.substr(dot);
+}
+
 class recorder final : public telemetry {
  public:
   recorder(telemetry_config c, std::string pool) : cfg_(std::move(c)), pool_(std::move(pool)), start_(now()) {
     if (!cfg_.trace_path.empty()) {
+      cfg_.trace_path = claim_trace_path(cfg_.trace_path);
       file_ = std::fopen(cfg_.trace_path.c_str(), "w");
       if (!file_)
         throw error("rankpool: cannot create the trace file " + cfg_.trace_path + ": " + std::strerror(errno));

@@ -179,6 +179,16 @@ p, workers = run("thread", {"RANKPOOL_TRACE": trace3, "RANKPOOL_SUMMARY": "1"}, 
 check_trace(trace3, workers, [f"thread {i}" for i in range(workers)])
 check_summary(p.stderr, "thread_executor", workers, [f"thread-{i}" for i in range(workers)])
 
+# 6. Two pools one after another: the second writes thread2.2.json, not over the first.
+trace5 = os.path.join(SCRATCH, "thread2.json")
+second = os.path.join(SCRATCH, "thread2.2.json")
+for f in (trace5, second):
+    if os.path.exists(f):
+        os.remove(f)
+p, workers = run("thread-twice", {"RANKPOOL_TRACE": trace5}, mpi=False)
+check_trace(trace5, workers, [f"thread {i}" for i in range(workers)])
+check_trace(second, workers, [f"thread {i}" for i in range(workers)])
+
 if failures:
     print(f"telemetry_check: {len(failures)} checks failed")
     sys.exit(1)

@@ -1,7 +1,7 @@
 // A small workload for the trace, summary and logging tests (tests/telemetry_check.py): N
 // submitted tasks and a chunked map, under comm_executor or thread_executor; the root prints
 // what it ran so the checker can compare the trace and summary with it.
-//   telemetry_probe comm|comm-options|thread <tasks> <map elements> <chunksize> [trace file]
+//   telemetry_probe comm|comm-options|thread|thread-twice <tasks> <map elements> <chunksize> [trace]
 // comm-options sets trace and summary through executor_options instead of the environment.
 
 #include <chrono>
@@ -42,7 +42,9 @@ long long run(Pool& pool, int tasks, int elements, std::size_t chunksize) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: telemetry_probe comm|comm-options|thread <tasks> <elements> <chunksize> [trace]\n");
+    std::fprintf(
+        stderr,
+        "usage: telemetry_probe comm|comm-options|thread|thread-twice <tasks> <elements> <chunksize> [trace]\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -51,11 +53,14 @@ int main(int argc, char** argv) {
   const std::size_t chunks = (static_cast<std::size_t>(elements) + chunksize - 1) / chunksize;
   long long sum = 0;
   std::size_t workers = 0;
-  if (mode == "thread") {
-    rankpool::thread_executor pool(3);
-    workers = pool.num_workers();
-    sum = run(pool, tasks, elements, chunksize);
-    pool.shutdown();
+  if (mode == "thread" || mode == "thread-twice") {
+    // thread-twice: a second pool after the first, which must get a trace file of its own.
+    for (int round = 0; round < (mode == "thread" ? 1 : 2); ++round) {
+      rankpool::thread_executor pool(3);
+      workers = pool.num_workers();
+      sum = run(pool, tasks, elements, chunksize);
+      pool.shutdown();
+    }
   } else {
     rankpool::environment env(argc, argv);
     rankpool::executor_options o;

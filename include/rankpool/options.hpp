@@ -69,7 +69,8 @@ struct executor_options {
   /// (open it in https://ui.perfetto.dev or chrome://tracing): a track per worker (and per thread
   /// of a threads_per_worker team) with a slice per task named after its function, the time each
   /// task queued between submit and start, and the scheduler's own sends and receives. Streamed
-  /// while the pool runs, so memory stays bounded.
+  /// while the pool runs, so memory stays bounded. Further executors of one process given the
+  /// same path write run.2.json, run.3.json, ... instead of overwriting it.
   std::optional<std::string> trace{};
   /// Print a table at shutdown (RANKPOOL_SUMMARY=1): per worker the tasks, busy %, bytes in and
   /// out and task time percentiles, and the root's queue peak.
