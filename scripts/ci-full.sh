@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The full check: first exactly what the README tells a new user to run for the tests, then the whole suite
-# again under ASan + UBSan (gcc, preset asan), then a short run of the wire fuzzer (clang,
-# libFuzzer). Every step runs even when an earlier one failed, so one CI run reports all of them;
-# the exit status is non-zero when any step failed. Budget on the 2-core CI machine: well under
-# 30 minutes (see the timings each step prints).
+# The full check: first exactly what the README tells a new user to run for the tests, then the
+# whole suite again under ASan + UBSan (gcc, preset asan), then a short run of the wire fuzzer
+# (clang, libFuzzer), then the threaded parts under TSan (preset tsan). Every step runs even when
+# an earlier one failed, so one CI run reports all of them; the exit status is non-zero when any
+# step failed. Budget on the 2-core CI machine: about 25 minutes (each step prints its time).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,10 +42,22 @@ fuzz_short() {
   fi
 }
 
+# ThreadSanitizer over the threaded parts: futures, the thread executor, the executor suite and
+# stress test, the MPI scheduler at 2 ranks, the progress display, the trace/summary recorder
+# (the preset builds only those targets).
+tsan_build() {
+  cmake --preset tsan >/dev/null && cmake --build --preset tsan -j "$(nproc)"
+}
+tsan_tests() {
+  ctest --preset tsan
+}
+
 step "tests (scripts/rankpool.sh test)" scripts/rankpool.sh test
 step "asan+ubsan build" asan_build
 step "asan+ubsan tests" asan_tests
 step "wire fuzzer, 60 s" fuzz_short
+step "tsan build" tsan_build
+step "tsan tests" tsan_tests
 
 echo "=== ci: total $SECONDS s"
 if ((${#failed[@]})); then
