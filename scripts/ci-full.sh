@@ -5,7 +5,7 @@
 # an earlier one failed, so one CI run reports all of them; the exit status is non-zero when any
 # step failed. Budget on the 2-core CI machine: about 25 minutes (each step prints its time).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 failed=()
 step() {

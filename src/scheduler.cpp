@@ -64,7 +64,15 @@ class scheduler final : public executor_core {
     last_active_.assign(slots, 0);
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
     workers_.store(num_workers(), std::memory_order_relaxed);
-    tel_ = telemetry::make(cfg_.telemetry, cfg_.name);
+    try {
+      tel_ = telemetry::make(cfg_.telemetry, cfg_.name);
+    } catch (...) {
+      // The workers are already serving: release them before the error leaves, or they would
+      // wait for a shutdown that never comes.
+      stop_workers();
+      release_comm();
+      throw;
+    }
     if (tel_) {
       for (std::size_t i = 0; i < cfg_.workers.size(); ++i)
         tel_->add_slot(i, "rank " + std::to_string(cfg_.workers[i]), cfg_.threads_per_worker);

@@ -179,7 +179,22 @@ p, workers = run("thread", {"RANKPOOL_TRACE": trace3, "RANKPOOL_SUMMARY": "1"}, 
 check_trace(trace3, workers, [f"thread {i}" for i in range(workers)])
 check_summary(p.stderr, "thread_executor", workers, [f"thread-{i}" for i in range(workers)])
 
-# 6. Two pools one after another: the second writes thread2.2.json, not over the first.
+# 6. A trace file that cannot be created: a clear error and a failing status on the root, and
+# the workers released (no hang; run() has a timeout).
+def bad_trace(mode, mpi):
+    env = dict(os.environ)
+    env["RANKPOOL_TRACE"] = "/nonexistent-rankpool-dir/x.json"
+    args = [PROBE, mode, "4", "10", "2"]
+    if mpi:
+        args = [MPIEXEC, "--oversubscribe", "-n", str(RANKS), "-x", "RANKPOOL_TRACE"] + args
+    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    check(p.returncode != 0, f"{mode}: an uncreatable trace file fails the run")
+    check("cannot create the trace file /nonexistent-rankpool-dir/x.json" in p.stderr,
+          f"{mode}: the error names the trace file: {p.stderr[-400:]}")
+bad_trace("comm", True)
+bad_trace("thread", False)
+
+# 7. Two pools one after another: the second writes thread2.2.json, not over the first.
 trace5 = os.path.join(SCRATCH, "thread2.json")
 second = os.path.join(SCRATCH, "thread2.2.json")
 for f in (trace5, second):

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <rankpool/rankpool.hpp>
 #include <string>
 #include <thread>
@@ -40,7 +41,7 @@ long long run(Pool& pool, int tasks, int elements, std::size_t chunksize) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int probe_main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(
         stderr,
@@ -76,4 +77,14 @@ int main(int argc, char** argv) {
   }
   std::printf("probe: workers=%zu tasks=%d elements=%d chunks=%zu sum=%lld\n", workers, tasks, elements, chunks, sum);
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return probe_main(argc, argv);
+  } catch (const std::exception& e) {
+    // A bad trace path and the like: the message and a failing status, as a program would.
+    std::fprintf(stderr, "telemetry_probe: %s\n", e.what());
+    return 1;
+  }
 }
