@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <rankpool/detail/log.hpp>
 #include <string>
+#include <string_view>
+
+#include "worker_identity.hpp"
 
 namespace rankpool::detail::log {
 namespace {
@@ -84,10 +86,9 @@ void set_spawned(int index) noexcept {
 }
 
 void write(level l, const char* format, ...) noexcept {
-  char host[64] = "?";
-  gethostname(host, sizeof host - 1);
-  host[sizeof host - 1] = 0;
-  if (char* dot = std::strchr(host, '.')) *dot = 0;
+  // The host as remote errors name it (read once per process), up to its first dot.
+  const std::string& full = this_worker().host;
+  const std::string_view host = full.empty() ? std::string_view("?") : std::string_view(full).substr(0, full.find('.'));
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   tm local{};
@@ -100,8 +101,9 @@ void write(level l, const char* format, ...) noexcept {
   } else {
     std::snprintf(who, sizeof who, "pid %d", static_cast<int>(getpid()));
   }
-  int n = std::snprintf(line, sizeof line, "rankpool[%s@%s] %02d:%02d:%02d.%03ld %s: ", who, host, local.tm_hour,
-                        local.tm_min, local.tm_sec, now.tv_nsec / 1'000'000, name_of(l));
+  int n = std::snprintf(line, sizeof line, "rankpool[%s@%.*s] %02d:%02d:%02d.%03ld %s: ", who,
+                        static_cast<int>(host.size()), host.data(), local.tm_hour, local.tm_min, local.tm_sec,
+                        now.tv_nsec / 1'000'000, name_of(l));
   if (n < 0) return;
   std::size_t used = std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 2);
   va_list args;

@@ -102,31 +102,31 @@ std::string seconds_text(double s) {
   return buf;
 }
 
-}  // namespace
+// RANKPOOL_PROGRESS, parsed: on/off (unset: not given, empty or not understood), and whether it
+// asked for `bar`: the in-place bar even though stderr is not a terminal. Under mpirun every
+// rank's stderr is a pipe to the launcher, which copies it to its own terminal, so a rank cannot
+// tell that a person is watching; `bar` says so. `warn`: name a value that is not understood.
+struct env_progress {
+  std::optional<bool> on;
+  bool bar = false;
+};
 
-namespace {
-
-// RANKPOOL_PROGRESS=bar: the in-place bar even though stderr is not a terminal. Under mpirun
-// every rank's stderr is a pipe to the launcher, which copies it to its own terminal, so a rank
-// cannot tell that a person is watching; this says so.
-bool env_wants_bar() {
+env_progress read_env_progress(bool warn) {
   const char* v = std::getenv("RANKPOOL_PROGRESS");
-  if (!v) return false;
+  if (!v) return {};
   const std::string s = lowered_trimmed(v);
-  return s == "bar" || s == "tty";
+  if (s.empty()) return {};
+  if (s == "bar" || s == "tty") return {true, true};
+  if (s == "1" || s == "true" || s == "yes" || s == "on") return {true, false};
+  if (s == "0" || s == "false" || s == "no" || s == "off") return {false, false};
+  if (warn) warn_once("RANKPOOL_PROGRESS", v, "1/true/yes/on, 0/false/no/off, or bar");
+  return {};
 }
 
 }  // namespace
 
 std::optional<bool> progress::env_switch() {
-  const char* v = std::getenv("RANKPOOL_PROGRESS");
-  if (!v) return std::nullopt;
-  const std::string s = lowered_trimmed(v);
-  if (s.empty()) return std::nullopt;
-  if (s == "1" || s == "true" || s == "yes" || s == "on" || s == "bar" || s == "tty") return true;
-  if (s == "0" || s == "false" || s == "no" || s == "off") return false;
-  warn_once("RANKPOOL_PROGRESS", v, "1/true/yes/on, 0/false/no/off, or bar");
-  return std::nullopt;
+  return read_env_progress(true).on;
 }
 
 std::chrono::duration<double> progress::env_interval() {
@@ -151,9 +151,11 @@ bool progress::enabled(std::optional<bool> option) {
 }
 
 std::shared_ptr<progress> progress::start(std::string label, std::optional<bool> option, workers_probe probe) {
-  std::optional<bool> decided = option;
-  if (!decided) decided = env_switch();
-  const bool tty = ::isatty(2) == 1 || (decided.value_or(false) && env_wants_bar());
+  // The option decides when set (then a bad RANKPOOL_PROGRESS is not worth a warning), but
+  // `bar` still picks the bar's form.
+  const env_progress env = read_env_progress(!option);
+  const std::optional<bool> decided = option ? option : env.on;
+  const bool tty = ::isatty(2) == 1 || (decided.value_or(false) && env.bar);
   if (decided ? !*decided : !tty) return nullptr;
   settings s;
   s.how = tty ? mode::terminal : mode::plain;

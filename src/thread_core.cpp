@@ -43,7 +43,7 @@ class thread_core final : public executor_core {
     }
     for (auto& t : tasks) queue_.push_back(std::move(t));
     tasks.clear();
-    if (tel_) tel_->queue_depth(telemetry::now(), queue_.size(), 0);
+    if (tel_) tel_->queue_depth(telemetry::now(), queue_.size(), busy_.load(std::memory_order_relaxed));
     lk.unlock();
     cv_.notify_all();
   }
@@ -94,20 +94,23 @@ class thread_core final : public executor_core {
     }
     while (true) {
       task_ptr t;
+      std::size_t queued = 0;
       {
         std::unique_lock lk(m_);
         cv_.wait(lk, [&] { return !queue_.empty() || shutdown_ || broken_; });
         if (broken_ || queue_.empty()) return;  // broken, or shut down with nothing left
         t = std::move(queue_.front());
         queue_.pop_front();
+        queued = queue_.size();
       }
       if (!t->state().set_running()) continue;
       task_context ctx;
       ctx.stop = &t->state().stop_flag();
       if (deadline_ns_) ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns_);
       task_context_scope scope(ctx);
-      busy_.fetch_add(1, std::memory_order_relaxed);
+      const std::size_t running = busy_.fetch_add(1, std::memory_order_relaxed) + 1;
       const std::int64_t t0 = tel_ ? telemetry::now() : 0;
+      if (tel_) tel_->queue_depth(t0, queued, running);
       t->run_here(ctx.deadline);
       if (tel_) {
         telemetry::task_event ev;

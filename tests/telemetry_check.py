@@ -84,7 +84,7 @@ def check_trace(path, workers, track_names):
     check(len(begins) == len(ends) == TASKS + CHUNKS, "one queued span per task")
     for s in slices:
         i = s["args"]["id"]
-        if workers and i in begins and i in ends:
+        if i in begins and i in ends:
             check(begins[i]["ts"] <= ends[i]["ts"] + 1e-3, f"queued span of task {i} ends before it begins")
             check(abs(ends[i]["ts"] - s["ts"]) < 1e-2, f"queued span of task {i} ends where the task starts")
             check(abs(s["args"]["queued_us"] - (s["ts"] - begins[i]["ts"])) < 1e-2, "queued_us matches the span")
@@ -103,7 +103,17 @@ def parse_summary(stderr):
     return head, rows
 
 
-def check_summary(stderr, pool, workers, labels):
+UNITS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9, "B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+
+
+def quantity(text):
+    """'18.87ms' -> 18870000.0, '4.4MB' -> 4400000.0 (the summary's units)."""
+    m = re.fullmatch(r"([0-9.]+)([a-zA-Z]+)", text)
+    check(m is not None and m.group(2) in UNITS, f"summary quantity {text!r}")
+    return float(m.group(1)) * UNITS[m.group(2)] if m and m.group(2) in UNITS else 0.0
+
+
+def check_summary(stderr, pool, workers, labels, moves_bytes=True):
     head, rows = parse_summary(stderr)
     if not head:
         return
@@ -111,7 +121,8 @@ def check_summary(stderr, pool, workers, labels):
     check(int(head.group(2)) == workers, "summary's worker count")
     check(int(head.group(3)) == TASKS + CHUNKS, f"summary's task count {head.group(3)}")
     check(int(head.group(4)) == TASKS + ELEMENTS, f"summary's element count {head.group(4)}")
-    check(int(head.group(5)) >= 1, "queue peak at least 1")
+    check(1 <= int(head.group(5)) <= TASKS + CHUNKS, f"queue peak {head.group(5)} within 1..tasks")
+    check(1 <= int(head.group(6)) <= TASKS + CHUNKS, f"in-flight peak {head.group(6)} within 1..tasks")
     check(sorted(k for k in rows if k != "all") == sorted(labels), f"summary rows {sorted(rows)} != {labels}")
     if "all" not in rows:
         return
@@ -121,6 +132,15 @@ def check_summary(stderr, pool, workers, labels):
     for r in rows.values():
         busy = float(r[3].rstrip("%"))
         check(0.0 <= busy <= 100.0, f"busy {busy}% within 0..100")
+        p50, p90, p99, top = (quantity(x) for x in r[6:10])
+        check(p50 <= p90 <= p99 <= top, f"percentiles of {r[0]} in order: {r[6:10]}")
+        bytes_in, bytes_out = quantity(r[4]), quantity(r[5])
+        if moves_bytes and int(r[1]) > 0:
+            check(bytes_in > 0 and bytes_out > 0, f"{r[0]} moved bytes both ways: {r[4]} {r[5]}")
+        else:
+            check(bytes_in == 0 and bytes_out == 0, f"{r[0]}: local threads move no bytes: {r[4]} {r[5]}")
+    # The slowest task is a probe_square, which sleeps 300 us.
+    check(quantity(rows["all"][9]) >= 250e3, f"longest task {rows['all'][9]} covers the 300 us sleep")
 
 
 print(f"telemetry_check: {RANKS} ranks")
@@ -137,7 +157,7 @@ if RANKS == 1:  # one rank: local threads (hardware threads of this machine)
     rank_labels = [t.replace(" ", "-") for t in rank_tracks]
 check(workers == len(rank_tracks), f"probe reports {workers} workers")
 events, slices = check_trace(trace, workers, rank_tracks)
-check_summary(p.stderr, pool_name, workers, rank_labels)
+check_summary(p.stderr, pool_name, workers, rank_labels, moves_bytes=RANKS > 1)
 sends = [e for e in events if e.get("ph") == "X" and e.get("cat") == "scheduler" and e["name"] == "send"]
 if RANKS > 1:
     check(sum(e["args"]["count"] for e in sends) == TASKS + CHUNKS, "scheduler sends cover every task")
@@ -149,7 +169,7 @@ check("rankpool[" not in p.stderr, "no log lines by default")
 trace2 = os.path.join(SCRATCH, "options.json")
 p, workers = run("comm-options", {}, trace_arg=trace2)
 check_trace(trace2, workers, rank_tracks)
-check_summary(p.stderr, pool_name, workers, rank_labels)
+check_summary(p.stderr, pool_name, workers, rank_labels, moves_bytes=RANKS > 1)
 
 # 3. Logging levels.
 p, _ = run("comm", {"RANKPOOL_LOG": "info"})
@@ -177,7 +197,7 @@ if RANKS > 1:
 trace3 = os.path.join(SCRATCH, "thread.json")
 p, workers = run("thread", {"RANKPOOL_TRACE": trace3, "RANKPOOL_SUMMARY": "1"}, mpi=False)
 check_trace(trace3, workers, [f"thread {i}" for i in range(workers)])
-check_summary(p.stderr, "thread_executor", workers, [f"thread-{i}" for i in range(workers)])
+check_summary(p.stderr, "thread_executor", workers, [f"thread-{i}" for i in range(workers)], moves_bytes=False)
 
 # 6. A trace file that cannot be created: a clear error and a failing status on the root, and
 # the workers released (no hang; run() has a timeout).
