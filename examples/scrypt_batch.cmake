@@ -164,7 +164,7 @@ if(Python3_Interpreter_FOUND)
     string(REPLACE "|" ";" v "${v}")
     list(POP_FRONT v vname)
     add_test(NAME scrypt_batch.hashlib_${vname}
-      COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/scrypt_check.py ${_sb_launch} ${v})
+      COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/examples/scrypt_check.py ${_sb_launch} ${v})
     set_tests_properties(scrypt_batch.hashlib_${vname} PROPERTIES TIMEOUT 180 PROCESSORS 1 SKIP_RETURN_CODE 77
       LABELS "mpi;scrypt_batch" ENVIRONMENT "${_sb_env}")
   endforeach()

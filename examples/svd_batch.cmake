@@ -20,7 +20,7 @@ if(RANKPOOL_BUILD_TESTS)
 
   # The reader/writer on its own. Its main also writes the malformed files the tests below feed
   # to svd_batch (npy_test --write-fixtures DIR), so both test the very same broken files.
-  add_executable(npy_test ${PROJECT_SOURCE_DIR}/tests/npy_test.cpp)
+  add_executable(npy_test ${PROJECT_SOURCE_DIR}/tests/examples/npy_test.cpp)
   target_link_libraries(npy_test PRIVATE rankpool_npy GTest::gtest)
   target_compile_definitions(npy_test PRIVATE RANKPOOL_PYTHON="${RANKPOOL_PYTHON}")
   rankpool_set_warnings(npy_test)
@@ -46,7 +46,7 @@ if(RANKPOOL_BUILD_TESTS)
     set(name svd_batch.numpy_${kind})
     if(svd_batch_numpy_rc EQUAL 0)
       add_test(NAME ${name}
-        COMMAND ${RANKPOOL_PYTHON} ${PROJECT_SOURCE_DIR}/tests/svd_check.py --shape ${shape} --seed 11
+        COMMAND ${RANKPOOL_PYTHON} ${PROJECT_SOURCE_DIR}/tests/examples/svd_check.py --shape ${shape} --seed 11
                 --workdir ${svd_batch_data}/numpy_${kind} --
                 ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 4 ${svd_batch_preflags} $<TARGET_FILE:svd_batch>
                 ${MPIEXEC_POSTFLAGS})

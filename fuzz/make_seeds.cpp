@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "fuzz_tasks.hpp"
-#include "wire.hpp"             // src/: message header and batch records
-#include "worker_identity.hpp"  // src/: the rank and host an exception reports
+#include "wire/framing.hpp"             // src/: message header and batch records
+#include "common/worker_identity.hpp"  // src/: the rank and host an exception reports
 
 namespace {
 

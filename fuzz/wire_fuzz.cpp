@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "fuzz_tasks.hpp"
-#include "wire.hpp"  // src/: the message header and batch records
+#include "wire/framing.hpp"  // src/: the message header and batch records
 
 namespace {
 

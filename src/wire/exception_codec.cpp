@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <typeinfo>
 
-#include "worker_identity.hpp"
+#include "common/worker_identity.hpp"
 
 namespace rankpool::detail {
 namespace {

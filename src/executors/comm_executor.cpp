@@ -15,12 +15,12 @@
 #include <thread>
 #include <vector>
 
-#include "mpi_core.hpp"
-#include "options.hpp"
-#include "registry.hpp"
-#include "spawn.hpp"
-#include "transport.hpp"
-#include "wire.hpp"
+#include "root/scheduler.hpp"
+#include "executors/options.hpp"
+#include "registry/registry.hpp"
+#include "executors/spawn.hpp"
+#include "wire/transport.hpp"
+#include "wire/framing.hpp"
 
 namespace rankpool {
 namespace detail {

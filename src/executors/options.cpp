@@ -1,4 +1,4 @@
-#include "options.hpp"
+#include "executors/options.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -15,13 +15,13 @@
 #include <set>
 #include <thread>
 
-#include "crash.hpp"
-#include "isolation.hpp"
-#include "mpi_core.hpp"
-#include "registry.hpp"
-#include "transport.hpp"
-#include "wire.hpp"
-#include "worker_identity.hpp"
+#include "worker/crash.hpp"
+#include "worker/isolation.hpp"
+#include "root/scheduler.hpp"
+#include "registry/registry.hpp"
+#include "wire/transport.hpp"
+#include "wire/framing.hpp"
+#include "common/worker_identity.hpp"
 
 namespace rankpool::detail {
 namespace {

@@ -4,7 +4,7 @@
 // at most max_pending entries until the writer thread formats them; past that they are dropped
 // and counted (the count is written into the trace).
 
-#include "telemetry.hpp"
+#include "observe/telemetry.hpp"
 
 #include <algorithm>
 #include <array>
@@ -23,8 +23,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "options.hpp"
-#include "registry.hpp"
+#include "executors/options.hpp"
+#include "registry/registry.hpp"
 
 namespace rankpool::detail {
 

@@ -1,4 +1,4 @@
-#include "crash.hpp"
+#include "worker/crash.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "worker_identity.hpp"
+#include "common/worker_identity.hpp"
 
 namespace rankpool::detail::crash {
 namespace {

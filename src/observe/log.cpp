@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "worker_identity.hpp"
+#include "common/worker_identity.hpp"
 
 namespace rankpool::detail::log {
 namespace {

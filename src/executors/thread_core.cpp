@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "telemetry.hpp"
+#include "observe/telemetry.hpp"
 
 namespace rankpool::detail {
 namespace {

@@ -1,4 +1,4 @@
-#include "transport.hpp"
+#include "wire/transport.hpp"
 
 #include <sched.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <thread>
 
-#include "wire.hpp"
+#include "wire/framing.hpp"
 
 namespace rankpool::detail::transport {
 

@@ -3,8 +3,8 @@
 #include <rankpool/environment.hpp>
 #include <rankpool/errors.hpp>
 
-#include "spawn.hpp"
-#include "transport.hpp"
+#include "executors/spawn.hpp"
+#include "wire/transport.hpp"
 
 namespace rankpool {
 

@@ -2,7 +2,7 @@
 // function addresses as (module, offset) pairs. Both are the same in every process running one
 // executable, which the start-up handshake (fingerprint) verifies.
 
-#include "registry.hpp"
+#include "registry/registry.hpp"
 
 #include <cxxabi.h>
 #include <dlfcn.h>

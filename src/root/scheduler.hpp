@@ -8,7 +8,7 @@
 #include <rankpool/detail/core.hpp>
 #include <vector>
 
-#include "telemetry.hpp"
+#include "observe/telemetry.hpp"
 
 namespace rankpool::detail {
 

@@ -1,4 +1,4 @@
-#include "isolation.hpp"
+#include "worker/isolation.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "crash.hpp"
-#include "worker_identity.hpp"
+#include "worker/crash.hpp"
+#include "common/worker_identity.hpp"
 
 namespace rankpool::detail {
 namespace {

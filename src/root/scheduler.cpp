@@ -15,9 +15,9 @@
 #include <thread>
 #include <unordered_map>
 
-#include "mpi_core.hpp"
-#include "transport.hpp"
-#include "wire.hpp"
+#include "root/scheduler.hpp"
+#include "wire/transport.hpp"
+#include "wire/framing.hpp"
 
 namespace rankpool::detail {
 namespace {
