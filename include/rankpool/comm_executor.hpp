@@ -6,6 +6,7 @@
 
 #include <rankpool/executor.hpp>
 #include <rankpool/options.hpp>
+#include <rankpool/spawn_executor.hpp>  // declared here before it had a header of its own
 
 namespace rankpool {
 
@@ -32,19 +33,6 @@ class comm_executor : public detail::basic_executor<true> {
 
  private:
   bool is_root_ = false;
-};
-
-/// Starts `o.max_workers` worker processes of this executable with MPI_Comm_spawn and farms
-/// tasks to them, as mpi4py.futures' MPIPoolExecutor does. The spawned processes serve inside
-/// their rankpool::environment (or the first rankpool call) and exit; they never run the rest
-/// of the program.
-class spawn_executor : public detail::basic_executor<true> {
- public:
-  /// Spawns the workers (collective over MPI_COMM_SELF). Throws rankpool::error when the spawn
-  /// fails or MPI is not initialized.
-  explicit spawn_executor(executor_options o = {});
-  /// shutdown(wait = true); never throws.
-  ~spawn_executor();
 };
 
 }  // namespace rankpool

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <rankpool/errors.hpp>
+#include <string>
 
 namespace rankpool {
 
@@ -34,6 +36,13 @@ class task_context_scope {
  private:
   const task_context* previous_;
 };
+
+/// The error of a task that ran past its deadline of `deadline_ns` (0: not known here) at
+/// `where` ("worker rank 3 on node1"; empty: this process); `killed`: its process was killed.
+timeout_error deadline_error(std::uint64_t deadline_ns, const std::string& where = {}, bool killed = false);
+
+/// Throws deadline_error() when `deadline` has passed (time_point::max(): none).
+void check_deadline(std::chrono::steady_clock::time_point deadline);
 
 }  // namespace detail
 }  // namespace rankpool

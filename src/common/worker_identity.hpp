@@ -1,7 +1,7 @@
 #pragma once
 // Internal: who this process is, as remote errors report it.
 
-#include <rankpool/detail/task.hpp>
+#include <cstdint>
 #include <string>
 
 namespace rankpool::detail {

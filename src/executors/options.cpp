@@ -1,6 +1,11 @@
+// executor_options resolved against the environment (see options.hpp).
+
 #include "executors/options.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <rankpool/detail/journal.hpp>
+#include <stdexcept>
 #include <cctype>
 #include <cstdlib>
 #include <rankpool/errors.hpp>
@@ -33,6 +38,75 @@ std::optional<bool> option_bool(const char* name, std::optional<bool> explicit_v
   if (s == "1" || s == "true" || s == "yes" || s == "on") return true;
   if (s == "0" || s == "false" || s == "no" || s == "off") return false;
   throw error(std::string("rankpool: environment variable ") + name + "=" + v + " is not a boolean (use 1 or 0)");
+}
+
+namespace {
+
+std::size_t in_flight_of(const executor_options& o) {
+  return option_size("RANKPOOL_IN_FLIGHT", o.in_flight).value_or(0);
+}
+std::size_t threads_of(const executor_options& o) {
+  return std::max<std::size_t>(1, option_size("RANKPOOL_THREADS_PER_WORKER", o.threads_per_worker).value_or(1));
+}
+std::uint64_t deadline_of(const executor_options& o) {
+  std::optional<std::chrono::duration<double>> d = o.task_deadline;
+  if (!d) {
+    if (const char* e = std::getenv("RANKPOOL_TASK_DEADLINE"); e && *e) {
+      char* end = nullptr;
+      double secs = std::strtod(e, &end);
+      if (end == e || *end || !(secs > 0))
+        throw error(std::string("rankpool: environment variable RANKPOOL_TASK_DEADLINE=") + e +
+                    " is not a positive number of seconds");
+      d = std::chrono::duration<double>(secs);
+    }
+  }
+  if (!d) return 0;
+  if (!(d->count() > 0)) throw std::invalid_argument("rankpool: task_deadline must be positive");
+  return static_cast<std::uint64_t>(d->count() * 1e9);
+}
+
+bool isolate_of(const executor_options& o) {
+  bool iso = option_bool("RANKPOOL_ISOLATE", o.isolate).value_or(false);
+  if (iso && threads_of(o) > 1)
+    throw std::invalid_argument("rankpool: isolate and threads_per_worker > 1 cannot be combined");
+  return iso;
+}
+
+}  // namespace
+
+worker_config worker_config_of(const executor_options& o) {
+  worker_config w;
+  w.threads = threads_of(o);
+  w.isolate = isolate_of(o);
+  w.deadline_ns = deadline_of(o);
+  return w;
+}
+
+scheduler_config scheduler_config_of(const executor_options& o, const worker_config& w, const char* name) {
+  scheduler_config c;
+  c.in_flight = in_flight_of(o);
+  c.root_computes = option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
+  c.threads_per_worker = w.threads;
+  c.task_deadline_ns = w.deadline_ns;
+  c.telemetry = telemetry_config_of(o);
+  c.name = name;
+  return c;
+}
+
+telemetry_config telemetry_config_of(const executor_options& o) {
+  telemetry_config c;
+  if (auto p = o.trace ? o.trace : option_string("RANKPOOL_TRACE")) c.trace_path = *p;
+  c.summary = option_bool("RANKPOOL_SUMMARY", o.summary).value_or(false);
+  return c;
+}
+
+std::optional<std::size_t> max_workers_of(const executor_options& o) {
+  return option_size("RANKPOOL_MAX_WORKERS", o.max_workers);
+}
+
+std::shared_ptr<journal> journal_of(const executor_options& o) {
+  if (auto path = o.journal ? o.journal : option_string("RANKPOOL_JOURNAL")) return journal::open(*path);
+  return nullptr;
 }
 
 }  // namespace rankpool::detail

@@ -3,11 +3,12 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <rankpool/detail/core.hpp>
+#include <rankpool/detail/thread_core.hpp>
 #include <rankpool/detail/log.hpp>
 #include <string>
 #include <thread>
 
+#include "executors/options.hpp"
 #include "observe/telemetry.hpp"
 
 namespace rankpool::detail {

@@ -1,5 +1,8 @@
+// The result journal (executor_options::journal): append-only records of successful results,
+// keyed by the SHA-256 of the encoded task, each checksummed, so a killed run resumes from what
+// finished and a torn last record is cut off.
+
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +14,8 @@
 #include <rankpool/detail/journal.hpp>
 #include <rankpool/detail/log.hpp>
 #include <rankpool/errors.hpp>
+
+#include "common/sha256.hpp"
 
 namespace rankpool::detail {
 namespace {
@@ -26,16 +31,9 @@ struct record_head {
 };
 
 std::uint64_t check_of(const char* key, const char* data, std::size_t n) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, key, key_bytes);
-  EVP_DigestUpdate(ctx, data, n);
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
+  const std::string md = sha256().update(key, key_bytes).update(data, n).finish();
   std::uint64_t c;
-  std::memcpy(&c, md, sizeof c);
+  std::memcpy(&c, md.data(), sizeof c);
   return c;
 }
 
@@ -69,10 +67,7 @@ journal::~journal() {
 }
 
 journal::key journal::key_of(const char* body, std::size_t n) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(body, n, md, &len, EVP_sha256(), nullptr);
-  return key(reinterpret_cast<const char*>(md), key_bytes);
+  return sha256::of(body, n).substr(0, key_bytes);
 }
 
 std::shared_ptr<journal> journal::open(const std::string& path) {

@@ -23,17 +23,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "executors/options.hpp"
+#include "common/text.hpp"
 #include "registry/registry.hpp"
 
 namespace rankpool::detail {
-
-telemetry_config telemetry_config_of(const executor_options& o) {
-  telemetry_config c;
-  if (auto p = o.trace ? o.trace : option_string("RANKPOOL_TRACE")) c.trace_path = *p;
-  c.summary = option_bool("RANKPOOL_SUMMARY", o.summary).value_or(false);
-  return c;
-}
 
 namespace {
 

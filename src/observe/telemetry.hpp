@@ -22,9 +22,6 @@ struct telemetry_config {
   bool summary = false;
 };
 
-/// executor_options::trace / summary, or RANKPOOL_TRACE / RANKPOOL_SUMMARY.
-telemetry_config telemetry_config_of(const executor_options& o);
-
 class telemetry {
  public:
   /// Steady-clock nanoseconds (the clock of every timestamp handed in).

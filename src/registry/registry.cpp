@@ -4,10 +4,11 @@
 
 #include "registry/registry.hpp"
 
-#include <cxxabi.h>
+#include <rankpool/detail/registry.hpp>
+#include <rankpool/errors.hpp>
+
 #include <dlfcn.h>
 #include <link.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -18,6 +19,9 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "common/sha256.hpp"
+#include "common/text.hpp"
 
 namespace rankpool::detail {
 namespace {
@@ -96,14 +100,6 @@ const std::vector<module_info>& modules() {
 }
 
 }  // namespace
-
-std::string demangle(const char* name) {
-  int status = 0;
-  char* p = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = status == 0 && p ? p : name;
-  std::free(p);
-  return out;
-}
 
 std::uint64_t register_invoker(const char* type_name, invoke_fn fn) noexcept {
   auto& t = table();
@@ -229,37 +225,23 @@ std::string function_name(code_address a) {
 
 std::string executable_fingerprint() {
   static const std::string fp = [] {
-    std::string out;
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    sha256 digest;
     std::ifstream exe("/proc/self/exe", std::ios::binary);
     std::vector<char> buf(1 << 20);
     while (exe) {
       exe.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      if (exe.gcount() > 0) EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(exe.gcount()));
+      if (exe.gcount() > 0) digest.update(buf.data(), static_cast<std::size_t>(exe.gcount()));
     }
     {
       auto& t = table();
       std::lock_guard lk(t.m);
       for (const auto& [key, entry] : t.entries) {
-        EVP_DigestUpdate(ctx, &key, sizeof key);
-        EVP_DigestUpdate(ctx, entry.mangled.data(), entry.mangled.size());
+        digest.update(&key, sizeof key).update(entry.mangled.data(), entry.mangled.size());
       }
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx, md, &n);
-    EVP_MD_CTX_free(ctx);
-    out.assign(reinterpret_cast<char*>(md), n);
-    return out;
+    return digest.finish();
   }();
   return fp;
-}
-
-std::size_t registered_task_count() noexcept {
-  auto& t = table();
-  std::lock_guard lk(t.m);
-  return t.entries.size();
 }
 
 }  // namespace rankpool::detail

@@ -11,53 +11,31 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <rankpool/detail/log.hpp>
 #include <thread>
 #include <unordered_map>
 
+#include "common/text.hpp"
+#include "root/inbox.hpp"
+#include "root/root_slot.hpp"
 #include "root/scheduler.hpp"
-#include "wire/transport.hpp"
+#include "root/stop_queue.hpp"
+#include "root/task_sender.hpp"
 #include "wire/framing.hpp"
+#include "wire/transport.hpp"
 
 namespace rankpool::detail {
 namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr std::size_t batch_task_limit = 64 * 1024;  // larger tasks go alone, zero-copy
-constexpr std::size_t batch_byte_limit = 1 << 20;
 constexpr std::size_t max_window = 512;
 constexpr double lead_ns = 100'000;  // work kept queued at each worker
 
-// Stop requests from user threads, for the progress thread to forward to the workers.
-class stop_queue final : public stop_sink {
- public:
-  void request_stop(std::uint64_t id, int where) noexcept override {
-    try {
-      std::lock_guard lk(m_);
-      pending_.emplace_back(id, where);
-      has_.store(true, std::memory_order_release);
-    } catch (...) {  // out of memory: the stop is only advice
-    }
-  }
-  std::vector<std::pair<std::uint64_t, int>> take() {
-    std::vector<std::pair<std::uint64_t, int>> out;
-    if (!has_.load(std::memory_order_acquire)) return out;
-    std::lock_guard lk(m_);
-    out.swap(pending_);
-    has_.store(false, std::memory_order_relaxed);
-    return out;
-  }
-
- private:
-  std::mutex m_;
-  std::atomic<bool> has_{false};
-  std::vector<std::pair<std::uint64_t, int>> pending_;
-};
-
 class scheduler final : public executor_core {
  public:
-  explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)) {
+  explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)), sender_(cfg_.comm, running_, nullptr) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     const std::size_t slots = cfg_.workers.size() + (cfg_.root_computes ? 1 : 0);
     load_.assign(slots, 0);
@@ -73,6 +51,7 @@ class scheduler final : public executor_core {
       release_comm();
       throw;
     }
+    sender_.set_telemetry(tel_.get());
     if (tel_) {
       for (std::size_t i = 0; i < cfg_.workers.size(); ++i)
         tel_->add_slot(i, "rank " + std::to_string(cfg_.workers[i]), cfg_.threads_per_worker);
@@ -81,7 +60,8 @@ class scheduler final : public executor_core {
     RANKPOOL_LOG(info, "%s: %zu worker ranks%s, %zu threads each%s", cfg_.name, cfg_.workers.size(),
                  cfg_.idle_ranks.empty() ? "" : (" (" + std::to_string(cfg_.idle_ranks.size()) + " idle)").c_str(),
                  cfg_.threads_per_worker, cfg_.root_computes ? ", the root computes too" : "");
-    if (cfg_.root_computes) local_thread_ = std::thread([this] { local_loop(); });
+    if (cfg_.root_computes)
+      local_.emplace(local_slot(), cfg_.task_deadline_ns, tel_.get(), [this] { inbox_.wake(); });
     thread_ = std::thread([this] { run(); });
   }
 
@@ -95,35 +75,10 @@ class scheduler final : public executor_core {
     release_comm();
   }
 
-  void submit(std::vector<task_ptr>& tasks) override {
-    std::unique_lock lk(m_);
-    if (shutdown_) throw invalid_state_error("rankpool: cannot submit after shutdown");
-    if (broken_) {
-      auto e = broken_error_;
-      lk.unlock();
-      for (auto& t : tasks) t->fail(e);
-      tasks.clear();
-      return;
-    }
-    if (tel_) {
-      const auto now = telemetry::now();
-      for (auto& t : tasks) t->submitted_ns = now;
-    }
-    for (auto& t : tasks) inbox_.push_back(std::move(t));
-    tasks.clear();
-    has_news_.store(true, std::memory_order_release);
-    lk.unlock();
-    cv_.notify_one();
-  }
+  void submit(std::vector<task_ptr>& tasks) override { inbox_.submit(tasks, tel_ ? telemetry::now() : 0); }
 
   void shutdown(bool wait, bool cancel_futures) override {
-    {
-      std::lock_guard lk(m_);
-      shutdown_ = true;
-      if (cancel_futures) cancel_requested_ = true;
-      has_news_.store(true, std::memory_order_release);
-    }
-    cv_.notify_one();
+    inbox_.request_shutdown(cancel_futures);
     if (!wait || std::this_thread::get_id() == thread_.get_id()) return;
     std::lock_guard jl(join_mutex_);
     if (thread_.joinable()) thread_.join();
@@ -138,18 +93,6 @@ class scheduler final : public executor_core {
   bool runs_locally() const noexcept override { return cfg_.root_computes; }
 
  private:
-  struct in_flight_task {
-    task_ptr t;
-    std::size_t worker;
-    transport::outgoing send;     // a task sent alone, from its own buffer
-    std::int64_t dispatched = 0;  // recorded for traces and summaries only
-    std::uint64_t bytes_in = 0;
-  };
-  struct batch_send {
-    std::vector<char> bytes;
-    transport::outgoing send;
-  };
-
   void run() {
     try {
       loop();
@@ -157,21 +100,14 @@ class scheduler final : public executor_core {
       // An MPI failure on the root: every open future fails, and shutdown rethrows.
       thread_error_ = std::current_exception();
       RANKPOOL_LOG(error, "the pool's progress thread failed: %s", describe(thread_error_).c_str());
-      fail_everything(std::make_exception_ptr(
-          broken_executor(std::string("rankpool: the pool's progress thread failed: ") + describe(thread_error_))));
+      auto e = std::make_exception_ptr(
+          broken_executor(std::string("rankpool: the pool's progress thread failed: ") + describe(thread_error_)));
+      std::vector<task_ptr> waiting;
+      inbox_.break_with(e, waiting);
+      fail_everything(e, waiting);
     }
     // Every result is in (or the pool failed): the trace and summary are complete.
     if (tel_) tel_->finish();
-  }
-
-  static std::string describe(const std::exception_ptr& e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      return ex.what();
-    } catch (...) {
-      return "unknown error";
-    }
   }
 
   void loop() {
@@ -187,7 +123,7 @@ class scheduler final : public executor_core {
         progressed = true;
       }
       if (tel_ && progressed) tel_->queue_depth(telemetry::now(), queue_.size(), running_.size() + local_load());
-      const bool sending = sends_under_way();
+      const bool sending = sender_.under_way();
       forward_stops();
       if (stopping && queue_.empty() && running_.empty() && local_load() == 0) break;
       if (progressed) {
@@ -200,17 +136,15 @@ class scheduler final : public executor_core {
       }
       auto pause = pace.next();
       if (pause.count() == 0) continue;  // still in the spin phase
-      std::unique_lock lk(m_);
-      if (has_news_.load(std::memory_order_acquire)) continue;
       if (running_.empty() && local_load() == 0) {
         // Nothing can arrive from the workers: sleep until a user thread has news.
-        cv_.wait(lk, [&] { return has_news_.load(std::memory_order_acquire); });
+        inbox_.wait(std::nullopt);
         pace.reset();
       } else {
-        cv_.wait_for(lk, pause);
+        inbox_.wait(pause);
       }
     }
-    while (sends_under_way()) std::this_thread::yield();
+    while (sender_.under_way()) std::this_thread::yield();
     RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
     if (tel_) tel_->instant("shutdown", telemetry::now());
     stop_workers();
@@ -227,23 +161,16 @@ class scheduler final : public executor_core {
 
   // Moves new tasks from the inbox; applies shutdown and cancel requests.
   bool take_inbox(bool& stopping) {
-    if (!has_news_.load(std::memory_order_acquire)) return false;
-    std::vector<task_ptr> fresh;
-    bool cancel;
-    {
-      std::lock_guard lk(m_);
-      fresh.swap(inbox_);
-      has_news_.store(false, std::memory_order_relaxed);
-      stopping = shutdown_;
-      cancel = std::exchange(cancel_requested_, false);
-    }
-    if (cancel) RANKPOOL_LOG(debug, "cancelling %zu queued tasks", queue_.size() + fresh.size());
-    for (auto& t : fresh) queue_.push_back(std::move(t));
-    if (cancel) {
+    inbox::news n;
+    if (!inbox_.take(n)) return false;
+    stopping = n.stopping;
+    if (n.cancel) RANKPOOL_LOG(debug, "cancelling %zu queued tasks", queue_.size() + n.tasks.size());
+    for (auto& t : n.tasks) queue_.push_back(std::move(t));
+    if (n.cancel) {
       for (auto& t : queue_) t->state().cancel();
       queue_.clear();
     }
-    return !fresh.empty() || cancel;
+    return !n.tasks.empty() || n.cancel;
   }
 
   std::size_t window() const {
@@ -304,80 +231,22 @@ class scheduler final : public executor_core {
   // Sends up to `room` tasks to worker w: one large task alone, or small ones in one batch.
   bool send_to(std::size_t w, std::size_t room) {
     const int dest = cfg_.workers[w];
-    auto first_id = next_id_;
-    task_ptr first = next_task(first_id, dest);
-    if (!first) return false;
-    ++next_id_;
-    if (room == 1 || first->bytes().size() > batch_task_limit || queue_.empty()) {
-      send_alone(std::move(first), first_id, w, dest);
-      return true;
-    }
-    batch_send b;
-    b.bytes.resize(sizeof(wire::header));
-    const std::int64_t batch_start = tel_ ? telemetry::now() : 0;
-    std::uint64_t count = 0;
-    auto append = [&](task_ptr t, std::uint64_t id) {
-      auto& tb = t->bytes();
-      const std::size_t body = tb.size() - sizeof(wire::header);
-      wire::task_record rec{id, body};
-      auto at = b.bytes.size();
-      b.bytes.resize(at + sizeof rec + body);
-      std::memcpy(b.bytes.data() + at, &rec, sizeof rec);
-      std::memcpy(b.bytes.data() + at + sizeof rec, tb.data() + sizeof(wire::header), body);
-      tb = {};  // the batch holds the bytes now
-      auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
-      if (tel_) {
-        it->second.bytes_in = sizeof rec + body;
-        it->second.dispatched = batch_start;
-      }
-      ++count;
-    };
-    append(std::move(first), first_id);
-    while (count < room && b.bytes.size() < batch_byte_limit && !queue_.empty() &&
-           queue_.front()->bytes().size() <= batch_task_limit) {
-      auto id = next_id_;
-      task_ptr t = next_task(id, dest);
+    std::vector<std::pair<std::uint64_t, task_ptr>> picked;
+    std::size_t bytes = 0;
+    while (picked.size() < room && bytes < batch_byte_limit && !queue_.empty()) {
+      // A large task goes alone: first, or never into a batch.
+      if (!picked.empty() && queue_.front()->bytes().size() > batch_task_limit) break;
+      task_ptr t = next_task(next_id_, dest);
       if (!t) break;
-      ++next_id_;
-      append(std::move(t), id);
+      bytes += t->bytes().size();
+      picked.emplace_back(next_id_++, std::move(t));
+      if (picked.front().second->bytes().size() > batch_task_limit) break;
     }
+    if (picked.empty()) return false;
+    set_load(w, load_[w] + picked.size());
     // Few tasks in flight means long tasks: results must not wait for the next task of the batch.
-    const std::uint8_t flags = window() / cfg_.threads_per_worker <= 4 ? wire::flag_answer_each : 0;
-    wire::put_header(b.bytes.data(), wire::kind::task_batch, count, b.bytes.size() - sizeof(wire::header), flags);
-    set_load(w, load_[w] + count);
-    batches_.push_back(std::move(b));
-    auto& sent = batches_.back();
-    sent.send.start(sent.bytes.data(), sent.bytes.size(), dest, cfg_.comm);
-    if (tel_) tel_->scheduler_span("send", batch_start, telemetry::now(), count, sent.bytes.size());
-    RANKPOOL_LOG(debug, "sent %llu tasks (%zu bytes) to rank %d", static_cast<unsigned long long>(count),
-                 sent.bytes.size(), dest);
+    sender_.send(picked, w, dest, window() / cfg_.threads_per_worker <= 4);
     return true;
-  }
-
-  void send_alone(task_ptr t, std::uint64_t id, std::size_t w, int dest) {
-    auto& bytes = t->bytes();
-    wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header));
-    auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
-    const std::int64_t t0 = tel_ ? telemetry::now() : 0;
-    it->second.send.start(it->second.t->bytes().data(), it->second.t->bytes().size(), dest, cfg_.comm);
-    if (tel_) {
-      it->second.dispatched = t0;
-      it->second.bytes_in = it->second.t->bytes().size();
-      tel_->scheduler_span("send", t0, telemetry::now(), 1, it->second.bytes_in);
-    }
-    if (!it->second.send.test()) sending_.push_back(id);
-    set_load(w, load_[w] + 1);
-  }
-
-  // Tests sends still under way; true while any is. A large message moves only while its sender
-  // keeps calling into MPI, so the loop must not sleep then.
-  bool sends_under_way() {
-    while (!batches_.empty() && batches_.front().send.test()) batches_.pop_front();
-    std::erase_if(sending_, [&](std::uint64_t id) {
-      auto it = running_.find(id);
-      return it == running_.end() || it->second.send.test();
-    });
-    return !batches_.empty() || !sending_.empty();
   }
 
   // The least loaded slot; among equals, the one that finished a task most recently. An idle
@@ -469,7 +338,7 @@ class scheduler final : public executor_core {
     entry.t->complete_from(in);
   }
 
-  // ---- the root's own compute thread (root_computes) ----------------------------------------
+  // ---- the root's own compute slot (root_computes) -----------------------------------------
 
   bool give_local(std::size_t room) {
     std::vector<task_ptr> handed;
@@ -480,92 +349,36 @@ class scheduler final : public executor_core {
     }
     if (handed.empty()) return false;
     set_load(local_slot(), load_[local_slot()] + handed.size());
-    {
-      std::lock_guard lk(local_m_);
-      for (auto& t : handed) local_queue_.push_back(std::move(t));
-    }
-    local_cv_.notify_one();
+    local_->give(handed);
     return true;
   }
 
   bool collect_local() {
-    if (!cfg_.root_computes) return false;
-    auto done = local_done_.exchange(0, std::memory_order_acq_rel);
+    if (!local_) return false;
+    const std::size_t done = local_->collect();
     set_load(local_slot(), load_[local_slot()] - done);
     if (done) last_active_[local_slot()] = ++activity_;
     return done > 0;
   }
 
-  void local_loop() {
-    while (true) {
-      task_ptr t;
-      {
-        std::unique_lock lk(local_m_);
-        local_cv_.wait(lk, [&] { return !local_queue_.empty() || local_stop_; });
-        if (local_queue_.empty()) return;
-        t = std::move(local_queue_.front());
-        local_queue_.pop_front();
-      }
-      {
-        task_context ctx;
-        ctx.stop = &t->state().stop_flag();
-        if (cfg_.task_deadline_ns) ctx.deadline = clock::now() + std::chrono::nanoseconds(cfg_.task_deadline_ns);
-        task_context_scope scope(ctx);
-        const std::int64_t t0 = tel_ ? telemetry::now() : 0;
-        t->run_here(ctx.deadline);
-        if (tel_) {
-          telemetry::task_event ev;
-          ev.slot = local_slot();
-          ev.elements = static_cast<std::uint32_t>(t->weight);
-          ev.submitted = t->submitted_ns;
-          ev.dispatched = t0;
-          ev.started = t0;
-          ev.ended = telemetry::now();
-          tel_->task_done(*t, ev);
-        }
-      }
-      t.reset();
-      local_done_.fetch_add(1, std::memory_order_acq_rel);
-      {
-        std::lock_guard lk(m_);
-        has_news_.store(true, std::memory_order_release);
-      }
-      cv_.notify_one();
-    }
-  }
-
   void stop_local() {
-    if (!local_thread_.joinable()) return;
-    {
-      std::lock_guard lk(local_m_);
-      local_stop_ = true;
-    }
-    local_cv_.notify_all();
-    local_thread_.join();
+    if (local_) local_->stop();
   }
 
   // ---- failure and teardown ---------------------------------------------------------------
 
   void mark_broken(const std::string& why) {
-    {
-      std::lock_guard lk(m_);
-      if (broken_) return;
-    }
+    auto e = std::make_exception_ptr(broken_executor(why));
+    std::vector<task_ptr> waiting;
+    if (!inbox_.break_with(e, waiting)) return;
     RANKPOOL_LOG(error, "%s", why.c_str());
     if (tel_) tel_->instant("broken", telemetry::now());
-    fail_everything(std::make_exception_ptr(broken_executor(why)));
+    fail_everything(e, waiting);
   }
 
-  // Fails queued, inbox and in-flight tasks (their late results are then ignored).
-  void fail_everything(const std::exception_ptr& e) {
-    std::vector<task_ptr> inbox;
-    {
-      std::lock_guard lk(m_);
-      inbox.swap(inbox_);
-      broken_ = true;
-      if (!broken_error_) broken_error_ = e;
-    }
-    for (auto& t : inbox) t->fail(e);
+  // Fails waiting (the inbox's), queued and in-flight tasks (their late results are then ignored).
+  void fail_everything(const std::exception_ptr& e, std::vector<task_ptr>& waiting) {
+    for (auto& t : waiting) t->fail(e);
     for (auto& t : queue_) t->fail(e);
     queue_.clear();
     for (auto& [id, entry] : running_) entry.t->fail(e);
@@ -597,26 +410,12 @@ class scheduler final : public executor_core {
   std::uint64_t next_id_ = 1;
   double avg_exec_ns_ = 0;
   std::deque<task_ptr> queue_;
-  std::unordered_map<std::uint64_t, in_flight_task> running_;
-  std::deque<batch_send> batches_;
-  std::vector<std::uint64_t> sending_;  // tasks sent alone whose send has not completed yet
+  in_flight_map running_;
+  task_sender sender_;
   stop_queue stops_;
+  inbox inbox_;
 
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::atomic<bool> has_news_{false};
-  std::vector<task_ptr> inbox_;
-  bool shutdown_ = false;
-  bool cancel_requested_ = false;
-  bool broken_ = false;
-  std::exception_ptr broken_error_;
-
-  std::mutex local_m_;
-  std::condition_variable local_cv_;
-  std::deque<task_ptr> local_queue_;
-  bool local_stop_ = false;
-  std::atomic<std::size_t> local_done_{0};
-  std::thread local_thread_;
+  std::optional<root_slot> local_;  // the root's own compute slot (root_computes)
 
   std::mutex join_mutex_;
   std::exception_ptr thread_error_;

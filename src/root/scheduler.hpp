@@ -1,9 +1,9 @@
 #pragma once
-// Internal: the two halves of an MPI pool, the root's scheduler and the workers' serve loop.
+// Internal: the root half of an MPI pool: a progress thread that owns every MPI call of the
+// pool on the root (the worker half is worker/serve.hpp).
 
 #include <mpi.h>
 
-#include <functional>
 #include <memory>
 #include <rankpool/detail/core.hpp>
 #include <vector>
@@ -27,14 +27,5 @@ struct scheduler_config {
 
 /// The root's executor core: a progress thread that owns every MPI call of the pool.
 std::unique_ptr<executor_core> make_scheduler(scheduler_config cfg);
-
-struct worker_config {
-  std::size_t threads = 1;        // threads running tasks in this rank
-  bool isolate = false;           // run tasks in a supervised child process
-  std::uint64_t deadline_ns = 0;  // per-task deadline, 0 = none
-};
-
-/// Worker side: runs `initializer`, then executes tasks from `root` until it says shutdown.
-void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg);
 
 }  // namespace rankpool::detail

@@ -10,6 +10,11 @@
 #include <stdexcept>
 #include <typeinfo>
 
+#include <rankpool/detail/exception_codec.hpp>
+#include <rankpool/detail/task.hpp>
+#include <rankpool/errors.hpp>
+
+#include "common/text.hpp"
 #include "common/worker_identity.hpp"
 
 namespace rankpool::detail {
@@ -31,12 +36,6 @@ enum class exception_kind : std::uint8_t {
   timeout_error,
   count
 };
-
-std::string demangle(const char* mangled) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
-  return status == 0 && p ? std::string(p.get()) : std::string(mangled);
-}
 
 // Only exact standard types travel as themselves: a user type derived from one of them is not
 // that type, and a handler written for it must see remote_error with its real name.
@@ -62,16 +61,6 @@ void put_string(writer& w, const std::string& s) {
 }
 
 }  // namespace
-
-worker_identity& this_worker() noexcept {
-  static worker_identity id = [] {
-    worker_identity w;
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) == 0) w.host = host;
-    return w;
-  }();
-  return id;
-}
 
 void write_exception(writer& out, std::exception_ptr e) noexcept {
   try {
@@ -155,14 +144,12 @@ std::exception_ptr read_exception(reader& in) {
 }
 
 std::exception_ptr make_result_decode_error(const std::exception_ptr& cause) noexcept {
-  std::string why = "unknown error";
   try {
-    std::rethrow_exception(cause);
-  } catch (const std::exception& e) {
-    why = e.what();
-  } catch (...) {
+    return std::make_exception_ptr(
+        error("rankpool: the task's result failed to decode on the root: " + describe(cause)));
+  } catch (...) {  // out of memory: the cause itself is the best that is left
+    return cause;
   }
-  return std::make_exception_ptr(error("rankpool: the task's result failed to decode on the root: " + why));
 }
 
 }  // namespace rankpool::detail

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "worker/crash.hpp"
+#include "worker/run_task.hpp"
 #include "common/worker_identity.hpp"
 
 namespace rankpool::detail {
@@ -155,10 +156,7 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
       result.resize(static_cast<std::size_t>(len));
       if (read_all(fd_, result.data(), result.size())) {
         if (deadline_ns && std::chrono::steady_clock::now() - t0 > std::chrono::nanoseconds(deadline_ns)) {
-          write_exception(out, std::make_exception_ptr(timeout_error(
-                                   "rankpool: the task ran past its deadline (executor_options::task_deadline) on "
-                                   "worker rank " +
-                                   std::to_string(this_worker().rank))));
+          write_exception(out, overran(deadline_ns));
         } else {
           out.raw().put(result.data(), result.size());
         }
@@ -174,9 +172,7 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
     pid_ = -1;
     if (killed_for_time) {
       RANKPOOL_LOG(warn, "killed an isolated task that ran past its deadline; starting a fresh process");
-      write_exception(out, std::make_exception_ptr(
-                               timeout_error("rankpool: the task ran past its deadline and was killed (worker rank " +
-                                             std::to_string(this_worker().rank) + " on " + this_worker().host + ")")));
+      write_exception(out, overran(deadline_ns, true));
     } else {
       int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;

@@ -33,7 +33,4 @@ class isolated_runner {
   int fd_ = -1;
 };
 
-/// Decodes one task body, runs it, and writes its result body to `out` (worker.cpp).
-void run_body(std::uint64_t id, const char* body, std::size_t n, writer& out);
-
 }  // namespace rankpool::detail

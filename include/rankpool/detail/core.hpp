@@ -1,6 +1,7 @@
 #pragma once
-// The type-erased engine behind every executor (src/): a queue of tasks and the workers that
-// run them, local threads or MPI ranks.
+// The type-erased engine behind every executor: a queue of tasks and the workers that run them,
+// local threads (detail/thread_core.hpp) or MPI ranks (src/root/). Compiled in
+// src/executors/core.cpp.
 
 #include <atomic>
 #include <cstddef>
@@ -51,13 +52,5 @@ class executor_core {
 
   friend worker_counts live_workers() noexcept;
 };
-
-/// Local worker threads (thread_executor, and comm_executor on a one-rank communicator).
-/// `deadline_ns`: per-task deadline (0 = none), as executor_options::task_deadline. The trace
-/// and summary follow `options` (null: the environment only); `name` names the pool in them.
-std::unique_ptr<executor_core> make_thread_core(std::size_t workers, std::function<void()> initializer,
-                                                std::uint64_t deadline_ns = 0,
-                                                const executor_options* options = nullptr,
-                                                const char* name = "thread_executor");
 
 }  // namespace rankpool::detail

@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <rankpool/detail/codec.hpp>
+#include <rankpool/detail/exception_codec.hpp>
+#include <rankpool/detail/registry.hpp>
 #include <rankpool/detail/state.hpp>
 #include <rankpool/future.hpp>
 #include <rankpool/this_task.hpp>
@@ -24,34 +26,7 @@
 
 namespace rankpool::detail {
 
-// ---- registry (src/registry.cpp) -------------------------------------------------------------
-
-/// Decodes a TASK body (callable and arguments) from `in`, runs it, and writes the RESULT body
-/// (status byte, then the value or the exception) to `out`. Never throws.
-using invoke_fn = void (*)(reader& in, writer& out) noexcept;
-
-/// Adds an invoker under a key derived from `type_name`; called from static initialisation.
-std::uint64_t register_invoker(const char* type_name, invoke_fn fn) noexcept;
-/// The invoker for `key`, or nullptr when this executable has none.
-invoke_fn find_invoker(std::uint64_t key) noexcept;
-
-/// A code address as (module, offset), valid in every process running the same binaries.
-struct code_address {
-  std::uint64_t module = 0;
-  std::uint64_t offset = 0;
-};
-/// Locates the function at `fn`; throws rankpool::error when it is in no loaded module.
-code_address encode_code_address(const void* fn);
-/// The function at `a` in this process; throws decode_error when `a` is not inside the
-/// executable code of a loaded module.
-const void* decode_code_address(code_address a);
-
-/// Writes status 1 and the exception `e` (kind, type name, message, this worker's rank and host).
-void write_exception(writer& out, std::exception_ptr e) noexcept;
-/// Reads what write_exception wrote, as the exception the root rethrows.
-std::exception_ptr read_exception(reader& in);
-
-/// Room left at the front of every encoded task and result for the wire header (src/wire.hpp),
+/// Room left at the front of every encoded task and result for the wire header (src/wire/framing.hpp),
 /// so the transport sends the executor's buffer as it is.
 inline constexpr std::size_t task_header_room = 24;
 
@@ -263,9 +238,6 @@ class task {
 
 using task_ptr = std::unique_ptr<task>;
 
-/// Throws timeout_error when a task finished after its deadline (the task overran).
-void check_deadline(std::chrono::steady_clock::time_point deadline);
-
 template <class R>
 void complete_value(shared_state<R>& s, reader& in) {
   if (in.raw().get_value<std::uint8_t>() != result_ok) {
@@ -281,9 +253,6 @@ void complete_value(shared_state<R>& s, reader& in) {
     s.set_value(std::move(r));
   }
 }
-
-/// Result that failed to decode on the root: only that future fails.
-std::exception_ptr make_result_decode_error(const std::exception_ptr& cause) noexcept;
 
 template <class R, class F, class... A>
 class call_task final : public task {

@@ -1,0 +1,24 @@
+#pragma once
+/// \file spawn_executor.hpp
+/// rankpool::spawn_executor: workers started with MPI_Comm_spawn, as mpi4py.futures'
+/// MPIPoolExecutor starts them outside `-m mpi4py.futures`.
+
+#include <rankpool/executor.hpp>
+#include <rankpool/options.hpp>
+
+namespace rankpool {
+
+/// Starts `o.max_workers` worker processes of this executable with MPI_Comm_spawn and farms
+/// tasks to them, as mpi4py.futures' MPIPoolExecutor does. The spawned processes serve inside
+/// their rankpool::environment (or the first rankpool call) and exit; they never run the rest
+/// of the program.
+class spawn_executor : public detail::basic_executor<true> {
+ public:
+  /// Spawns the workers (collective over MPI_COMM_SELF). Throws rankpool::error when the spawn
+  /// fails or MPI is not initialized.
+  explicit spawn_executor(executor_options o = {});
+  /// shutdown(wait = true); never throws.
+  ~spawn_executor();
+};
+
+}  // namespace rankpool

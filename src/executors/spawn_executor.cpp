@@ -1,0 +1,172 @@
+// spawn_executor: the parent starts worker processes of its own executable with
+// MPI_Comm_spawn and tells them, in a handshake over the intercommunicator, how to serve; a
+// process started that way serves inside its rankpool::environment (or first executor) and
+// exits without running the rest of the program.
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <rankpool/detail/log.hpp>
+#include <rankpool/spawn_executor.hpp>
+#include <string>
+#include <vector>
+
+#include "common/self_exe.hpp"
+#include "executors/options.hpp"
+#include "executors/spawn.hpp"
+#include "registry/handshake.hpp"
+#include "registry/registry.hpp"
+#include "wire/transport.hpp"
+
+namespace rankpool {
+namespace detail {
+namespace {
+
+using transport::check;
+
+bool is_spawned_worker_process() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t start = 0;
+  while (start < all.size()) {
+    auto end = all.find('\0', start);
+    if (end == std::string::npos) end = all.size();
+    if (all.compare(start, end - start, spawned_worker_flag) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// Spawn handshake messages: the root sends its hello and the initializer's address; the worker
+// answers with one byte (1 = same executable).
+struct spawn_hello {
+  hello h;
+  std::uint8_t has_initializer;
+  std::uint8_t isolate;
+  std::uint8_t pad[2];
+  std::uint32_t threads;  // threads_per_worker
+  std::uint64_t deadline_ns;
+  code_address initializer;
+};
+
+}  // namespace
+
+void serve_if_spawned_worker() {
+  static bool checked = false;
+  if (checked) return;
+  checked = true;
+  if (!is_spawned_worker_process()) return;
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) return;
+  MPI_Comm parent = MPI_COMM_NULL;
+  MPI_Comm_get_parent(&parent);
+  if (parent == MPI_COMM_NULL) return;
+  int status = 0;
+  try {
+    spawn_hello sh{};
+    int rank = 0;
+    MPI_Comm_rank(parent, &rank);
+    log::set_spawned(rank);
+    check(MPI_Bcast(&sh, sizeof sh, MPI_BYTE, 0, parent), "MPI_Bcast");
+    hello mine = make_hello();
+    std::uint8_t same = same_executable(mine, sh.h);
+    check(MPI_Send(&same, 1, MPI_BYTE, 0, transport::tag_message, parent), "MPI_Send");
+    if (!same) {
+      RANKPOOL_LOG(error, "spawned worker %s differs from its parent %s", mine.exe, sh.h.exe);
+      status = 1;
+    } else {
+      std::function<void()> init;
+      if (sh.has_initializer) {
+        auto fn = reinterpret_cast<void (*)()>(reinterpret_cast<std::uintptr_t>(decode_code_address(sh.initializer)));
+        init = fn;
+      }
+      worker_config w;
+      w.threads = sh.threads == 0 ? 1 : sh.threads;
+      w.isolate = sh.isolate != 0;
+      w.deadline_ns = sh.deadline_ns;
+      serve(parent, 0, init, w);
+    }
+  } catch (const std::exception& e) {
+    RANKPOOL_LOG(error, "spawned worker failed: %s", e.what());
+    status = 1;
+  }
+  MPI_Comm_disconnect(&parent);
+  MPI_Finalize();
+  std::exit(status);
+}
+
+}  // namespace detail
+
+spawn_executor::spawn_executor(executor_options o) {
+  detail::require_mpi("spawn_executor");
+  detail::serve_if_spawned_worker();
+  int provided = 0;
+  MPI_Query_thread(&provided);
+  if (provided < MPI_THREAD_MULTIPLE)
+    throw error("rankpool: spawn_executor needs MPI_THREAD_MULTIPLE (MPI provides " + detail::level_name(provided) +
+                ")");
+  auto max_workers = detail::max_workers_of(o);
+  std::size_t n = max_workers.value_or(0);
+  if (n == 0) {
+    int* universe = nullptr;
+    int flag = 0;
+    MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
+    int world = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    n = (flag && universe && *universe > world) ? static_cast<std::size_t>(*universe - world) : 1;
+  }
+
+  journal_ = detail::journal_of(o);
+  detail::spawn_hello sh{};
+  sh.h = detail::make_hello();
+  const detail::worker_config wcfg = detail::worker_config_of(o);
+  sh.threads = static_cast<std::uint32_t>(wcfg.threads);
+  sh.isolate = wcfg.isolate ? 1 : 0;
+  sh.deadline_ns = wcfg.deadline_ns;
+  if (o.initializer) {
+    auto* fp = o.initializer.target<void (*)()>();
+    if (!fp || !*fp)
+      throw std::invalid_argument(
+          "rankpool: spawn_executor's initializer must hold a plain function pointer (spawned processes find it "
+          "by address); lambdas with captures and other function objects cannot be sent");
+    sh.has_initializer = 1;
+    sh.initializer = detail::encode_code_address(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(*fp)));
+  }
+
+  std::string path = detail::self_executable();
+  if (path.empty()) throw error("rankpool: spawn_executor cannot find its own executable (/proc/self/exe)");
+  char flag_arg[64];
+  std::snprintf(flag_arg, sizeof flag_arg, "%s", detail::spawned_worker_flag);
+  char* args[] = {flag_arg, nullptr};
+  MPI_Comm inter = MPI_COMM_NULL;
+  std::vector<int> errcodes(n, MPI_SUCCESS);
+  detail::check(
+      MPI_Comm_spawn(path.c_str(), args, static_cast<int>(n), MPI_INFO_NULL, 0, MPI_COMM_SELF, &inter, errcodes.data()),
+      "MPI_Comm_spawn");
+  for (std::size_t i = 0; i < n; ++i) detail::check(errcodes[i], "MPI_Comm_spawn (a worker failed to start)");
+
+  detail::check(MPI_Bcast(&sh, sizeof sh, MPI_BYTE, MPI_ROOT, inter), "MPI_Bcast");
+  int mismatched = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint8_t same = 0;
+    detail::check(
+        MPI_Recv(&same, 1, MPI_BYTE, static_cast<int>(i), detail::transport::tag_message, inter, MPI_STATUS_IGNORE),
+        "MPI_Recv");
+    if (!same) ++mismatched;
+  }
+  if (mismatched) {
+    MPI_Comm_disconnect(&inter);
+    throw error("rankpool: " + std::to_string(mismatched) + " spawned workers run a different executable than " +
+                sh.h.exe);
+  }
+  detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "spawn_executor");
+  cfg.comm = inter;
+  cfg.disconnect = true;
+  for (std::size_t i = 0; i < n; ++i) cfg.workers.push_back(static_cast<int>(i));
+  core_ = detail::make_scheduler(std::move(cfg));
+}
+
+spawn_executor::~spawn_executor() = default;
+
+}  // namespace rankpool

@@ -1,0 +1,74 @@
+// User threads -> the root's progress thread (see inbox.hpp).
+
+#include "root/inbox.hpp"
+
+#include <rankpool/errors.hpp>
+
+namespace rankpool::detail {
+
+void inbox::submit(std::vector<task_ptr>& tasks, std::int64_t stamp_ns) {
+  std::unique_lock lk(m_);
+  if (shutdown_) throw invalid_state_error("rankpool: cannot submit after shutdown");
+  if (broken_) {
+    auto e = broken_error_;
+    lk.unlock();
+    for (auto& t : tasks) t->fail(e);
+    tasks.clear();
+    return;
+  }
+  if (stamp_ns)
+    for (auto& t : tasks) t->submitted_ns = stamp_ns;
+  for (auto& t : tasks) tasks_.push_back(std::move(t));
+  tasks.clear();
+  has_news_.store(true, std::memory_order_release);
+  lk.unlock();
+  cv_.notify_one();
+}
+
+void inbox::request_shutdown(bool cancel) {
+  {
+    std::lock_guard lk(m_);
+    shutdown_ = true;
+    if (cancel) cancel_requested_ = true;
+    has_news_.store(true, std::memory_order_release);
+  }
+  cv_.notify_one();
+}
+
+void inbox::wake() {
+  {
+    std::lock_guard lk(m_);
+    has_news_.store(true, std::memory_order_release);
+  }
+  cv_.notify_one();
+}
+
+bool inbox::take(news& n) {
+  if (!has_news_.load(std::memory_order_acquire)) return false;
+  std::lock_guard lk(m_);
+  n.tasks.swap(tasks_);
+  has_news_.store(false, std::memory_order_relaxed);
+  n.stopping = shutdown_;
+  n.cancel = std::exchange(cancel_requested_, false);
+  return true;
+}
+
+void inbox::wait(std::optional<std::chrono::microseconds> pause) {
+  std::unique_lock lk(m_);
+  auto has_news = [&] { return has_news_.load(std::memory_order_acquire); };
+  if (has_news()) return;
+  if (pause) {
+    cv_.wait_for(lk, *pause);
+  } else {
+    cv_.wait(lk, has_news);
+  }
+}
+
+bool inbox::break_with(const std::exception_ptr& e, std::vector<task_ptr>& left) {
+  std::lock_guard lk(m_);
+  left.swap(tasks_);
+  if (!broken_error_) broken_error_ = e;
+  return !std::exchange(broken_, true);
+}
+
+}  // namespace rankpool::detail

@@ -1,0 +1,53 @@
+#pragma once
+// Internal: where user threads hand work to the root's progress thread: new tasks, shutdown and
+// cancel requests, and wake-ups of a sleeping progress loop. The only scheduler state that both
+// sides touch, behind one mutex.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <rankpool/detail/task.hpp>
+#include <vector>
+
+namespace rankpool::detail {
+
+class inbox {
+ public:
+  /// Queues tasks (user threads); `stamp_ns`, when not 0, is their submission time for traces.
+  /// Throws invalid_state_error after shutdown; on a broken pool fails them with its error.
+  void submit(std::vector<task_ptr>& tasks, std::int64_t stamp_ns);
+  /// No new tasks from now on; `cancel`: cancel the tasks not started.
+  void request_shutdown(bool cancel);
+  /// Wakes the progress loop (something it waits for happened on another thread).
+  void wake();
+
+  /// What the progress thread takes in one round.
+  struct news {
+    std::vector<task_ptr> tasks;
+    bool stopping = false;  // shutdown was requested
+    bool cancel = false;    // cancel the tasks not started (asked once)
+  };
+  /// Moves the news into `n`; false when there was none since the last call.
+  bool take(news& n);
+  /// Sleeps until there is news, or for at most `pause` when set.
+  void wait(std::optional<std::chrono::microseconds> pause);
+
+  /// Marks the pool broken with `e` (the first error is kept) and moves the tasks not taken yet
+  /// into `left`, for the caller to fail. False when it was broken already.
+  bool break_with(const std::exception_ptr& e, std::vector<task_ptr>& left);
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::atomic<bool> has_news_{false};
+  std::vector<task_ptr> tasks_;
+  bool shutdown_ = false;
+  bool cancel_requested_ = false;
+  bool broken_ = false;
+  std::exception_ptr broken_error_;
+};
+
+}  // namespace rankpool::detail

@@ -1,0 +1,56 @@
+// Stop requests on a worker rank (see stop_board.hpp).
+
+#include "worker/stop_board.hpp"
+
+#include <cstring>
+
+#include "wire/framing.hpp"
+#include "wire/transport.hpp"
+
+namespace rankpool::detail {
+
+void stop_board::pull() {
+  char h[sizeof(wire::header)];
+  while (transport::try_receive_control(root_, comm_, h)) {
+    wire::header hd;
+    std::memcpy(&hd, h, sizeof hd);
+    if (hd.magic != wire::magic || hd.kind != static_cast<std::uint8_t>(wire::kind::stop)) continue;
+    std::lock_guard lk(m_);
+    ids_.insert(hd.id);
+    flag_.store(true, std::memory_order_release);
+  }
+}
+
+bool stop_board::asked(std::uint64_t id) {
+  if (!flag_.load(std::memory_order_acquire)) return false;
+  std::lock_guard lk(m_);
+  return ids_.count(id) != 0;
+}
+
+void stop_board::forget(std::uint64_t id) {
+  if (!flag_.load(std::memory_order_acquire)) return;
+  std::lock_guard lk(m_);
+  ids_.erase(id);
+  if (ids_.empty()) flag_.store(false, std::memory_order_release);
+}
+
+bool poll_stop(void* running) noexcept {
+  auto& r = *static_cast<running_task*>(running);
+  if (r.may_pull) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= r.next_pull) {
+      r.next_pull = now + stop_poll_interval;
+      try {
+        r.board->pull();
+      } catch (...) {  // a failed probe only means no stop request is seen now
+      }
+    }
+  }
+  try {
+    return r.board->asked(r.id);
+  } catch (...) {  // the board's lock failed: no stop seen now
+    return false;
+  }
+}
+
+}  // namespace rankpool::detail

@@ -1,0 +1,51 @@
+#pragma once
+// Internal: stop requests on a worker rank. The root forwards request_stop() as a control
+// message; the thread that owns MPI reads them into a board, and the thread running the task
+// sees them through stop_requested().
+
+#include <mpi.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <set>
+
+namespace rankpool::detail {
+
+/// How often a running task's stop_requested() may look for stop messages.
+inline constexpr auto stop_poll_interval = std::chrono::microseconds(200);
+
+/// Ids of this rank's tasks that were asked to stop.
+class stop_board {
+ public:
+  stop_board(MPI_Comm comm, int root) : comm_(comm), root_(root) {}
+
+  /// Reads pending stop messages (only the thread that owns MPI calls this).
+  void pull();
+  /// Whether task `id` was asked to stop.
+  bool asked(std::uint64_t id);
+  /// Task `id` ended: its stop request, if any, is spent.
+  void forget(std::uint64_t id);
+
+ private:
+  MPI_Comm comm_;
+  int root_;
+  std::mutex m_;
+  std::set<std::uint64_t> ids_;
+  std::atomic<bool> flag_{false};  // ids_ is not empty: lets asked() skip the lock
+};
+
+/// What stop_requested() polls while a task runs (task_context::poll_arg).
+struct running_task {
+  stop_board* board;
+  std::uint64_t id;
+  bool may_pull;  // this thread owns MPI and may read control messages
+  std::chrono::steady_clock::time_point next_pull;
+};
+
+/// task_context::poll for a running_task: reads control messages at most every
+/// stop_poll_interval (when allowed to), then answers whether the task was asked to stop.
+bool poll_stop(void* running) noexcept;
+
+}  // namespace rankpool::detail

@@ -1,0 +1,66 @@
+#pragma once
+// Internal: several threads running the tasks of one worker rank (threads_per_worker > 1). The
+// rank's main thread keeps every MPI call: it hands task bodies to the team and collects their
+// finished results into the result batch.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "worker/result_sender.hpp"
+
+namespace rankpool::detail {
+
+class stop_board;
+
+class thread_team {
+ public:
+  /// Starts `n` threads; each runs `initializer` first (a failure is kept for init_error()).
+  thread_team(std::size_t n, const std::function<void()>& initializer, stop_board& board, std::uint64_t deadline_ns);
+  ~thread_team();
+  thread_team(const thread_team&) = delete;
+  thread_team& operator=(const thread_team&) = delete;
+
+  /// Queues task `id` (its body is copied).
+  void push(std::uint64_t id, const char* body, std::size_t n);
+  /// Moves finished results into `results`; true if there were any.
+  bool drain(result_sender& results);
+  /// Sleeps up to `d`, waking early when a result is ready.
+  void wait_for_results(std::chrono::microseconds d);
+  /// The first initializer failure of any thread, or null.
+  std::exception_ptr init_error();
+  /// Whether the serve loop has told the root about init_error().
+  bool init_reported = false;
+
+ private:
+  struct job {
+    std::uint64_t id;
+    std::vector<char> body;
+  };
+  struct finished {
+    std::uint64_t id;
+    std::uint64_t exec_ns;
+    std::vector<char> body;
+    std::chrono::steady_clock::time_point started;
+    std::uint32_t lane;
+  };
+
+  void run(const std::function<void()>& initializer, std::size_t lane);
+
+  stop_board& board_;
+  std::uint64_t deadline_ns_;
+  std::mutex m_;
+  std::condition_variable jobs_cv_, done_cv_;
+  std::deque<job> jobs_;
+  std::deque<finished> done_;
+  std::exception_ptr init_error_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace rankpool::detail
