@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <rankpool/detail/clock.hpp>
 #include <rankpool/detail/core.hpp>
 #include <rankpool/detail/journal.hpp>
 #include <rankpool/detail/progress.hpp>
@@ -228,8 +229,7 @@ class basic_executor {
     using chunk_t = std::vector<detail::outcome<R>>;
     check_sendable<Fn, R, X>();
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (o.timeout)
-      deadline = std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(*o.timeout);
+    if (o.timeout) deadline = detail::deadline_after(*o.timeout);
     std::size_t chunksize = o.chunksize;
     const bool auto_chunks = chunksize == 0;
     if (auto_chunks) {
