@@ -21,8 +21,10 @@ namespace rankpool {
 ///     auto f = pool.submit(my_function, 42);
 class comm_executor : public detail::basic_executor<true> {
  public:
-  /// See the class comment. Throws rankpool::error when MPI is not initialized, when the thread
-  /// level is below MPI_THREAD_SERIALIZED, or when the ranks run different executables.
+  /// See the class comment. Throws invalid_state_error when MPI is not initialized, and
+  /// rankpool::error on every rank when the ranks run different executables or when, on a
+  /// communicator of more than one rank, the root's thread level is below MPI_THREAD_MULTIPLE
+  /// (the root's progress thread calls MPI while the program runs).
   explicit comm_executor(MPI_Comm comm = MPI_COMM_WORLD, int root = 0, executor_options o = {});
   /// shutdown(wait = true); never throws.
   ~comm_executor();
@@ -40,8 +42,9 @@ class comm_executor : public detail::basic_executor<true> {
 /// of the program.
 class spawn_executor : public detail::basic_executor<true> {
  public:
-  /// Spawns the workers (collective over MPI_COMM_SELF). Throws rankpool::error when the spawn
-  /// fails or MPI is not initialized.
+  /// Spawns the workers (collective over MPI_COMM_SELF). Throws invalid_state_error when MPI is
+  /// not initialized, and rankpool::error when the thread level is below MPI_THREAD_MULTIPLE or
+  /// the spawn fails.
   explicit spawn_executor(executor_options o = {});
   /// shutdown(wait = true); never throws.
   ~spawn_executor();

@@ -12,7 +12,6 @@
 /// Pointers are never sendable: an address means nothing on another rank.
 
 #include <array>
-#include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/array.hpp>
 #include <boost/serialization/complex.hpp>

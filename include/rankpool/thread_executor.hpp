@@ -4,6 +4,7 @@
 /// ThreadPoolExecutor. Any callable can be submitted (nothing is serialized).
 
 #include <cstddef>
+#include <functional>
 #include <rankpool/executor.hpp>
 #include <thread>
 

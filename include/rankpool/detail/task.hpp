@@ -109,7 +109,7 @@ struct callable_codec {
   }
 };
 
-/// Type-erased wrapper used by map for void results.
+/// The element type of map's results: R, or std::monostate when f returns void.
 template <class R>
 using map_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
@@ -119,11 +119,6 @@ struct outcome {
   std::optional<map_value_t<R>> value;
   std::exception_ptr error;
 };
-
-template <class R, class F, class... A>
-decltype(auto) call(F& f, std::tuple<A...>& args) {
-  return std::apply(f, std::move(args));
-}
 
 /// Writes status ok and the value of `produce()`, or status exception; never throws.
 template <class R, class Produce>
