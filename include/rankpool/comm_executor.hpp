@@ -19,7 +19,7 @@ namespace rankpool {
 ///     rankpool::comm_executor pool;          // MPI_COMM_WORLD, root 0
 ///     if (!pool.is_root()) return 0;         // workers served inside the constructor
 ///     auto f = pool.submit(my_function, 42);
-class comm_executor : public detail::basic_executor<true> {
+class comm_executor : public basic_executor<true> {
  public:
   /// See the class comment. Throws invalid_state_error when MPI is not initialized, and
   /// rankpool::error on every rank when the ranks run different executables or when, on a
@@ -40,7 +40,7 @@ class comm_executor : public detail::basic_executor<true> {
 /// tasks to them, as mpi4py.futures' MPIPoolExecutor does. The spawned processes serve inside
 /// their rankpool::environment (or the first rankpool call) and exit; they never run the rest
 /// of the program.
-class spawn_executor : public detail::basic_executor<true> {
+class spawn_executor : public basic_executor<true> {
  public:
   /// Spawns the workers (collective over MPI_COMM_SELF). Throws invalid_state_error when MPI is
   /// not initialized, and rankpool::error when the thread level is below MPI_THREAD_MULTIPLE or
