@@ -156,10 +156,14 @@ class basic_executor {
   template <class Fn, class R, class... A>
   static constexpr void check_sendable() {
     if constexpr (Remote) {
-      static_assert((detail::require_sendable<A>::value && ... && true));
-      if constexpr (!std::is_void_v<R>) static_assert(detail::require_sendable<R>::value);
-      static_assert(detail::callable_codec<Fn>::by_address || detail::callable_codec<Fn>::by_serialize ||
-                    detail::callable_codec<Fn>::by_type || detail::callable_codec<Fn>::by_bytes);
+      // Each require_* reports its own failure, naming the type; these only instantiate them.
+      static_assert(detail::require_sendable_callable<Fn>::value,
+                    "rankpool: the callable must be one a worker can rebuild (see the error above)");
+      static_assert((detail::require_sendable<A>::value && ... && true),
+                    "rankpool: every argument type must be sendable (see the error above)");
+      if constexpr (!std::is_void_v<R>)
+        static_assert(detail::require_sendable_result<R>::value,
+                      "rankpool: the result type must be sendable (see the error above)");
     }
   }
 };
