@@ -20,10 +20,12 @@ namespace rankpool {
 ///     rankpool::comm_executor pool;          // MPI_COMM_WORLD, root 0
 ///     if (!pool.is_root()) return 0;         // workers served inside the constructor
 ///     auto f = pool.submit(my_function, 42);
-class comm_executor : public detail::basic_executor<true> {
+class comm_executor : public basic_executor<true> {
  public:
-  /// See the class comment. Throws rankpool::error when MPI is not initialized, when the thread
-  /// level is below MPI_THREAD_SERIALIZED, or when the ranks run different executables.
+  /// See the class comment. Throws invalid_state_error when MPI is not initialized, and
+  /// rankpool::error on every rank when the ranks run different executables or when, on a
+  /// communicator of more than one rank, the root's thread level is below MPI_THREAD_MULTIPLE
+  /// (the root's progress thread calls MPI while the program runs).
   explicit comm_executor(MPI_Comm comm = MPI_COMM_WORLD, int root = 0, executor_options o = {});
   /// shutdown(wait = true); never throws.
   ~comm_executor();

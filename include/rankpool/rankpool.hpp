@@ -8,6 +8,7 @@
 #include <rankpool/errors.hpp>
 #include <rankpool/executor.hpp>
 #include <rankpool/future.hpp>
+#include <rankpool/map_range.hpp>
 #include <rankpool/options.hpp>
 #include <rankpool/serialization.hpp>
 #include <rankpool/this_task.hpp>

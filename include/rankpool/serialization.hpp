@@ -12,7 +12,6 @@
 /// Pointers are never sendable: an address means nothing on another rank.
 
 #include <array>
-#include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/array.hpp>
 #include <boost/serialization/complex.hpp>
@@ -134,14 +133,25 @@ template <class T>
 inline constexpr bool is_sendable_v = is_sendable<T>::value;
 
 namespace detail {
-/// Instantiated for every argument and result type; its static_assert names the offending type
-/// in the compiler's "required from" line.
+/// Instantiated for every argument type (and map element type) of a remote executor's task: the
+/// compiler names the offending type T in the instantiation it reports with the error.
 template <class T>
 struct require_sendable {
   static_assert(is_sendable_v<T>,
-                "rankpool: this type cannot be sent to a worker (see the type named in this instantiation, "
-                "rankpool::detail::require_sendable<T>). Give it a serialize() member or free function, make it "
-                "trivially copyable, or specialize rankpool::is_sendable<T>; pointers are never sendable.");
+                "rankpool: an argument of this type cannot be sent to a worker (the type is T of the "
+                "rankpool::detail::require_sendable<T> named with this error). Give it a serialize() member or "
+                "free function, make it trivially copyable, or specialize rankpool::is_sendable<T>; pointers are "
+                "never sendable");
+  static constexpr bool value = true;
+};
+/// The same for every result type of a remote executor's task.
+template <class T>
+struct require_sendable_result {
+  static_assert(is_sendable_v<T>,
+                "rankpool: a result of this type cannot be sent back from a worker (the type is T of the "
+                "rankpool::detail::require_sendable_result<T> named with this error). Give it a serialize() member "
+                "or free function, make it trivially copyable, or specialize rankpool::is_sendable<T>; or return a "
+                "sendable type");
   static constexpr bool value = true;
 };
 }  // namespace detail

@@ -12,10 +12,11 @@ namespace rankpool {
 /// tasks to them, as mpi4py.futures' MPIPoolExecutor does. The spawned processes serve inside
 /// their rankpool::environment (or the first rankpool call) and exit; they never run the rest
 /// of the program.
-class spawn_executor : public detail::basic_executor<true> {
+class spawn_executor : public basic_executor<true> {
  public:
-  /// Spawns the workers (collective over MPI_COMM_SELF). Throws rankpool::error when the spawn
-  /// fails or MPI is not initialized.
+  /// Spawns the workers (collective over MPI_COMM_SELF). Throws invalid_state_error when MPI is
+  /// not initialized, and rankpool::error when the thread level is below MPI_THREAD_MULTIPLE or
+  /// the spawn fails.
   explicit spawn_executor(executor_options o = {});
   /// shutdown(wait = true); never throws.
   ~spawn_executor();

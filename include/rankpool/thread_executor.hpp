@@ -4,6 +4,7 @@
 /// ThreadPoolExecutor. Any callable can be submitted (nothing is serialized).
 
 #include <cstddef>
+#include <functional>
 #include <rankpool/detail/thread_core.hpp>
 #include <rankpool/executor.hpp>
 #include <thread>
@@ -15,7 +16,7 @@ namespace rankpool {
 ///     rankpool::thread_executor pool(4);
 ///     auto f = pool.submit([](int a, int b) { return a + b; }, 2, 3);
 ///     int five = f.result();
-class thread_executor : public detail::basic_executor<false> {
+class thread_executor : public basic_executor<false> {
  public:
   /// Starts `workers` threads (at least one; default: the hardware threads).
   explicit thread_executor(std::size_t workers = std::thread::hardware_concurrency()) : thread_executor(workers, {}) {}

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <rankpool/detail/clock.hpp>
 #include <rankpool/detail/progress.hpp>
 #include <rankpool/future.hpp>
 #include <unordered_map>
@@ -58,9 +59,7 @@ wait_result<T> wait(const std::vector<future<T>>& fs, std::optional<std::chrono:
     std::unique_lock lk(waiter.m_);
     auto pred = [&] { return satisfied(done_now + waiter.completed_.size(), failed_now + waiter.failed_); };
     if (timeout) {
-      waiter.cv_.wait_until(
-          lk, std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(*timeout),
-          pred);
+      waiter.cv_.wait_until(lk, detail::deadline_after(*timeout), pred);
     } else {
       waiter.cv_.wait(lk, pred);
     }
@@ -84,9 +83,7 @@ class as_completed_range {
   as_completed_range(const std::vector<future<T>>& fs, std::optional<std::chrono::duration<double>> timeout,
                      std::optional<bool> progress = {})
       : impl_(std::make_unique<impl>()) {
-    if (timeout)
-      impl_->deadline =
-          std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(*timeout);
+    if (timeout) impl_->deadline = detail::deadline_after(*timeout);
     for (const auto& f : fs) {
       if (!f.valid()) throw invalid_state_error("rankpool::as_completed: invalid future");
       if (impl_->by_state.contains(f.state().get())) continue;  // duplicates are yielded once

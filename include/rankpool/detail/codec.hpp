@@ -6,7 +6,6 @@
 
 #include <array>
 #include <boost/archive/archive_exception.hpp>
-#include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <cstdint>
 #include <deque>

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <rankpool/detail/clock.hpp>
 #include <thread>
 #include <vector>
 
@@ -151,7 +152,7 @@ class state_base : public std::enable_shared_from_this<state_base> {
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> d) {
     if (spin_until_done()) return true;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(d);
+    const auto deadline = deadline_after(d);
     auto& b = bucket_of(this);
     std::unique_lock lk(b.m);
     sleepers_.fetch_add(1);

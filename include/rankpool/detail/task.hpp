@@ -57,10 +57,8 @@ struct callable_codec {
   static constexpr bool by_bytes = !by_address && !by_serialize && !by_type && std::is_class_v<F> &&
                                    std::is_trivially_copyable_v<F> && std::is_default_constructible_v<F> &&
                                    !std::is_same_v<F, std::function<void()>>;
-  static_assert(by_address || by_serialize || by_type || by_bytes || is_sendable_v<F>,
-                "rankpool: this callable cannot be sent to a worker. Submit a free function, a capture-less "
-                "lambda or a default-constructible function object; pass captured values as arguments, or give "
-                "a stateful function object a serialize() member.");
+  /// The worker can rebuild F (require_sendable_callable says why not).
+  static constexpr bool sendable = by_address || by_serialize || by_type || by_bytes;
 
   static void write(writer& w, const F& f) {
     if constexpr (by_address) {
@@ -84,7 +82,32 @@ struct callable_codec {
   }
 };
 
-/// Type-erased wrapper used by map for void results.
+/// Instantiated for every callable of a remote executor's task: each static_assert says why the
+/// worker cannot rebuild it and what to do; the compiler names the callable's type F in the
+/// instantiation it reports with the error.
+template <class F>
+struct require_sendable_callable {
+  static constexpr bool sendable = callable_codec<F>::sendable;
+  static constexpr bool object = std::is_class_v<F>;
+  static constexpr bool default_constructible = std::is_default_constructible_v<F>;
+  static_assert(sendable || !object || default_constructible,
+                "rankpool: a capturing lambda (or a function object that is not default constructible) cannot be "
+                "sent to another process: the worker must construct the callable itself. Pass the captured values "
+                "as arguments, or use a default-constructible function object with a serialize member");
+  static_assert(sendable || !object || !default_constructible,
+                "rankpool: this function object cannot be sent to another process: its state is not trivially "
+                "copyable and it has no public serialize member. Give it one (Boost.Serialization), or pass its "
+                "state as arguments");
+  static_assert(!callable_codec<F>::by_serialize || default_constructible,
+                "rankpool: a function object with a serialize member must be default constructible to be sent to "
+                "another process: the worker constructs one, then loads its state. Add a default constructor");
+  static_assert(sendable || object,
+                "rankpool: this callable cannot be sent to another process. Submit a free function, a capture-less "
+                "lambda or a default-constructible function object");
+  static constexpr bool value = true;
+};
+
+/// The element type of map's results: R, or std::monostate when f returns void.
 template <class R>
 using map_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
@@ -94,11 +117,6 @@ struct outcome {
   std::optional<map_value_t<R>> value;
   std::exception_ptr error;
 };
-
-template <class R, class F, class... A>
-decltype(auto) call(F& f, std::tuple<A...>& args) {
-  return std::apply(f, std::move(args));
-}
 
 /// Writes status ok and the value of `produce()`, or status exception; never throws.
 template <class R, class Produce>
