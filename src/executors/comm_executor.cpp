@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "executors/options.hpp"
-#include "executors/spawn.hpp"
+#include "executors/spawn_executor.hpp"
 #include "registry/handshake.hpp"
 #include "wire/transport.hpp"
 

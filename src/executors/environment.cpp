@@ -3,7 +3,7 @@
 #include <rankpool/environment.hpp>
 #include <rankpool/errors.hpp>
 
-#include "executors/spawn.hpp"
+#include "executors/spawn_executor.hpp"
 #include "wire/transport.hpp"
 
 namespace rankpool {

@@ -13,7 +13,7 @@
 
 #include "common/self_exe.hpp"
 #include "executors/options.hpp"
-#include "executors/spawn.hpp"
+#include "executors/spawn_executor.hpp"
 #include "registry/handshake.hpp"
 #include "registry/registry.hpp"
 #include "wire/transport.hpp"
