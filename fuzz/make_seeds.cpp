@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "fuzz_tasks.hpp"
-#include "wire/framing.hpp"             // src/: message header and batch records
 #include "common/worker_identity.hpp"  // src/: the rank and host an exception reports
+#include "fuzz_tasks.hpp"
+#include "wire/framing.hpp"  // src/: message header and batch records
 
 namespace {
 

@@ -3,12 +3,12 @@
 #include "executors/options.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <rankpool/detail/journal.hpp>
-#include <stdexcept>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
+#include <rankpool/detail/journal.hpp>
 #include <rankpool/errors.hpp>
+#include <stdexcept>
 #include <string>
 
 namespace rankpool::detail {

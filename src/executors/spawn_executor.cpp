@@ -3,6 +3,8 @@
 // process started that way serves inside its rankpool::environment (or first executor) and
 // exits without running the rest of the program.
 
+#include "executors/spawn_executor.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -13,7 +15,6 @@
 
 #include "common/self_exe.hpp"
 #include "executors/options.hpp"
-#include "executors/spawn_executor.hpp"
 #include "registry/handshake.hpp"
 #include "registry/registry.hpp"
 #include "wire/transport.hpp"

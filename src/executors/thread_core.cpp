@@ -3,8 +3,8 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <rankpool/detail/thread_core.hpp>
 #include <rankpool/detail/log.hpp>
+#include <rankpool/detail/thread_core.hpp>
 #include <string>
 #include <thread>
 

@@ -65,7 +65,8 @@ void handshake(MPI_Comm comm, int root, bool needs_threads) {
   MPI_Comm_size(comm, &size);
   hello mine = make_hello();
   std::vector<hello> all(static_cast<std::size_t>(size));
-  transport::check(MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, comm), "MPI_Allgather");
+  transport::check(MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, comm),
+                   "MPI_Allgather");
   const hello& r = all[static_cast<std::size_t>(root)];
   std::ostringstream differing;
   int bad = 0;

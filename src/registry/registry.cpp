@@ -4,9 +4,6 @@
 
 #include "registry/registry.hpp"
 
-#include <rankpool/detail/registry.hpp>
-#include <rankpool/errors.hpp>
-
 #include <dlfcn.h>
 #include <link.h>
 
@@ -17,6 +14,8 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <rankpool/detail/registry.hpp>
+#include <rankpool/errors.hpp>
 #include <string>
 #include <vector>
 

@@ -4,6 +4,8 @@
 // round trip; small tasks travel batched in one message, large ones alone and without a copy.
 // Idle workers get work first. With root_computes a thread of the root takes tasks as well.
 
+#include "root/scheduler.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
@@ -19,7 +21,6 @@
 #include "common/text.hpp"
 #include "root/inbox.hpp"
 #include "root/root_slot.hpp"
-#include "root/scheduler.hpp"
 #include "root/stop_queue.hpp"
 #include "root/task_sender.hpp"
 #include "wire/framing.hpp"
@@ -60,8 +61,7 @@ class scheduler final : public executor_core {
     RANKPOOL_LOG(info, "%s: %zu worker ranks%s, %zu threads each%s", cfg_.name, cfg_.workers.size(),
                  cfg_.idle_ranks.empty() ? "" : (" (" + std::to_string(cfg_.idle_ranks.size()) + " idle)").c_str(),
                  cfg_.threads_per_worker, cfg_.root_computes ? ", the root computes too" : "");
-    if (cfg_.root_computes)
-      local_.emplace(local_slot(), cfg_.task_deadline_ns, tel_.get(), [this] { inbox_.wake(); });
+    if (cfg_.root_computes) local_.emplace(local_slot(), cfg_.task_deadline_ns, tel_.get(), [this] { inbox_.wake(); });
     thread_ = std::thread([this] { run(); });
   }
 

@@ -7,12 +7,11 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
-#include <stdexcept>
-#include <typeinfo>
-
 #include <rankpool/detail/exception_codec.hpp>
 #include <rankpool/detail/task.hpp>
 #include <rankpool/errors.hpp>
+#include <stdexcept>
+#include <typeinfo>
 
 #include "common/text.hpp"
 #include "common/worker_identity.hpp"

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "common/worker_identity.hpp"
 #include "worker/crash.hpp"
 #include "worker/run_task.hpp"
-#include "common/worker_identity.hpp"
 
 namespace rankpool::detail {
 namespace {

@@ -6,10 +6,10 @@
 #include <rankpool/this_task.hpp>
 #include <string>
 
+#include "common/worker_identity.hpp"
 #include "registry/registry.hpp"
 #include "worker/crash.hpp"
 #include "worker/stop_board.hpp"
-#include "common/worker_identity.hpp"
 
 namespace rankpool::detail {
 
@@ -31,8 +31,8 @@ void run_body(std::uint64_t id, const char* body, std::size_t n, writer& out) {
   fn(in, out);
 }
 
-task_timing run_task(std::uint64_t id, const char* body, std::size_t n, writer& out, stop_board& board,
-                     bool owns_mpi, std::uint64_t deadline_ns) {
+task_timing run_task(std::uint64_t id, const char* body, std::size_t n, writer& out, stop_board& board, bool owns_mpi,
+                     std::uint64_t deadline_ns) {
   using clock = std::chrono::steady_clock;
   const std::size_t mark = out.raw().size();
   task_timing t;

@@ -34,8 +34,8 @@ inline std::uint64_t elapsed_ns(std::chrono::steady_clock::time_point t0) noexce
 /// stop_requested() consults `board` (reading control messages itself when `owns_mpi`: only the
 /// thread that owns MPI may) and sees the deadline `deadline_ns` after the start (0 = none). A
 /// task that ran past its deadline gets timeout_error as its result instead. Never throws.
-task_timing run_task(std::uint64_t id, const char* body, std::size_t n, writer& out, stop_board& board,
-                     bool owns_mpi, std::uint64_t deadline_ns);
+task_timing run_task(std::uint64_t id, const char* body, std::size_t n, writer& out, stop_board& board, bool owns_mpi,
+                     std::uint64_t deadline_ns);
 
 /// The timeout_error of a task that ran `deadline_ns` and longer on this worker (`killed`: its
 /// isolated process was killed for it).

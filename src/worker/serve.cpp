@@ -10,6 +10,7 @@
 #include <rankpool/detail/log.hpp>
 #include <thread>
 
+#include "common/worker_identity.hpp"
 #include "wire/framing.hpp"
 #include "wire/transport.hpp"
 #include "worker/crash.hpp"
@@ -18,7 +19,6 @@
 #include "worker/run_task.hpp"
 #include "worker/stop_board.hpp"
 #include "worker/thread_team.hpp"
-#include "common/worker_identity.hpp"
 
 namespace rankpool::detail {
 namespace {
