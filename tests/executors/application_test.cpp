@@ -8,18 +8,13 @@
 #include <rankpool/rankpool.hpp>
 #include <vector>
 
+#include "support/world.hpp"
+
 namespace {
 
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-int world_size() {
-  int n = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
+using rankpool_test::world_rank;
+using rankpool_test::world_size;
+
 int rank_of_worker(int) {
   return world_rank();
 }

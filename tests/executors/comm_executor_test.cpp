@@ -9,14 +9,12 @@
 #include <rankpool/rankpool.hpp>
 
 #include "executor_suite.hpp"
+#include "support/world.hpp"
 
 namespace {
 
-int world_size() {
-  int n = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
+using rankpool_test::world_rank;
+using rankpool_test::world_size;
 
 // A fixed window, so the suite knows how many tasks a worker takes off the queue at once.
 constexpr std::size_t window = 2;

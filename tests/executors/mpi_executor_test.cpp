@@ -18,18 +18,12 @@
 #include <thread>
 #include <vector>
 
+#include "support/world.hpp"
+
 namespace {
 
-int world_size() {
-  int n = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
+using rankpool_test::world_rank;
+using rankpool_test::world_size;
 
 int add(int a, int b) {
   return a + b;

@@ -17,8 +17,12 @@
 #include <vector>
 
 #include "executor_suite.hpp"
+#include "support/gate.hpp"
 
 namespace {
+
+using rankpool_test::gate;
+using rankpool_test::open_at_exit;
 
 struct thread_harness {
   using executor_type = rankpool::thread_executor;
@@ -36,40 +40,6 @@ namespace {
 
 using executor_suite_support::counter;
 using executor_suite_support::kPatience;
-
-/// Tasks block on a gate until the test opens it.
-class gate {
- public:
-  void open() {
-    {
-      std::lock_guard lk(m_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lk(m_);
-    cv_.wait(lk, [&] { return open_; });
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
-
-/// Opens a gate when the scope ends, so that a failed assertion never leaves workers blocked
-/// (declare it after the executor: it is destroyed, and opens the gate, before the executor joins).
-class open_at_exit {
- public:
-  explicit open_at_exit(gate& g) : g_(g) {}
-  ~open_at_exit() { g_.open(); }
-  open_at_exit(const open_at_exit&) = delete;
-  open_at_exit& operator=(const open_at_exit&) = delete;
-
- private:
-  gate& g_;
-};
 
 thread_local bool tl_initialized = false;
 

@@ -23,7 +23,11 @@
 #include <thread>
 #include <vector>
 
+#include "support/gate.hpp"
+
 namespace {
+
+using rankpool_test::gate;
 
 using namespace std::chrono_literals;
 using rankpool::return_when;
@@ -49,26 +53,6 @@ template <class T>
 std::size_t occurrences(const std::vector<rankpool::future<T>>& fs, const rankpool::future<T>& f) {
   return static_cast<std::size_t>(std::count(fs.begin(), fs.end(), f));
 }
-
-class gate {
- public:
-  void open() {
-    {
-      std::lock_guard lk(m_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock lk(m_);
-    cv_.wait(lk, [&] { return open_; });
-  }
-
- private:
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 /// Records what the callback error handler receives; restores the default handler on exit.
 class handler_capture {
