@@ -136,7 +136,7 @@ class seeder {
     write("task-" + name, to_worker, bytes);
     task_records_.push_back({{id, 0}, body});
 
-    // What worker.cpp's run_body does with the body.
+    // What src/worker/run_task.cpp's run_body does with the body.
     rd::reader in(body.data(), body.size());
     rd::writer out;
     auto fn = rd::find_invoker(in.raw().get_value<std::uint64_t>());

@@ -1,12 +1,12 @@
 // libFuzzer target for rankpool's wire decoding: everything a rank does with the bytes of a
 // received message before (and while) it trusts them. The first input byte picks a side:
-//   even: the root's result path (scheduler.cpp): header, result_batch records, then each
+//   even: the root's result path (src/root/scheduler.cpp): header, result_batch records, then each
 //         record's body through call_task / chunk_task::complete_from or read_exception, and the
 //         init_failed body;
-//   odd:  the worker's task path (worker.cpp): header, task or task_batch records, then each task
+//   odd:  the worker's task path (src/worker/serve.cpp): header, task or task_batch records, then each task
 //         body through the invoker registry, as run_body does; the result the invoker writes must
 //         then decode on the root again (a round trip that must never fail to decode).
-// The rest of the input is the message, header included. No MPI call is made: transport.cpp's
+// The rest of the input is the message, header included. No MPI call is made: src/wire/transport.cpp's
 // checks on a received message are repeated here (see received_header).
 //
 // Properties checked beyond the sanitizers: decoding never throws out of the paths that the
@@ -92,7 +92,7 @@ decoded complete_exception(const char* p, std::size_t n) {
   rd::reader in(p, n);
   try {
     if (!rd::read_exception(in)) fail("read_exception returned no exception");
-  } catch (const rd::decode_error&) {  // the documented failure; scheduler.cpp catches std::exception
+  } catch (const rd::decode_error&) {  // the documented failure; src/root/scheduler.cpp catches std::exception
     return decoded::decode_error;
   }
   return decoded::ok;
@@ -228,7 +228,8 @@ std::pair<const char*, std::size_t> real_code_address(const task_type& t, const 
   return {patched.data(), n};
 }
 
-// worker.cpp's run_body (which is file-local there), plus the round trip to the root.
+// What src/worker/run_task.cpp's run_body does (it needs the worker's crash and stop machinery, so
+// the fuzzer has its own copy of the decoding steps), plus the round trip to the root.
 void run_body(const char* body, std::size_t n) {
   const task_type* type = nullptr;
   std::vector<char> patched;
@@ -261,7 +262,7 @@ void run_body(const char* body, std::size_t n) {
   if (decode(result.data(), result.size()) != decoded::ok) fail("a worker's result failed to decode on the root");
 }
 
-// worker.cpp's serve loop, for one message.
+// src/worker/serve.cpp's handle, for one message.
 void worker_receives(const char* data, std::size_t n) {
   wire::header h;
   try {

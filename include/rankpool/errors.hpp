@@ -38,6 +38,33 @@ class invalid_state_error : public error {
   using error::error;
 };
 
+/// An MPI call the library made failed. rankpool sets MPI_ERRORS_RETURN on the communicators it
+/// creates (its duplicate of the user's communicator, spawn intercommunicators), so a failure
+/// reaches this exception instead of aborting the job. On the root, such a failure breaks the
+/// executor: its futures fail with broken_executor, which nests this error
+/// (`std::rethrow_if_nested`), and `shutdown()` rethrows it.
+class mpi_error : public error {
+ public:
+  /// Builds the error for `routine` (e.g. "MPI_Isend") returning `code` of class `error_class`;
+  /// `mpi_text` is MPI's error string for the code.
+  mpi_error(std::string routine, int code, int error_class, const std::string& mpi_text)
+      : error("rankpool: " + routine + " failed: " + mpi_text),
+        routine_(std::move(routine)),
+        code_(code),
+        error_class_(error_class) {}
+  /// The MPI routine that failed, e.g. "MPI_Isend".
+  const std::string& routine() const noexcept { return routine_; }
+  /// The error code it returned (MPI's, possibly implementation-specific).
+  int code() const noexcept { return code_; }
+  /// The standard MPI error class of code() (MPI_Error_class), e.g. MPI_ERR_COMM.
+  int error_class() const noexcept { return error_class_; }
+
+ private:
+  std::string routine_;
+  int code_;
+  int error_class_;
+};
+
 /// Where and what a task threw on a worker. Every exception that crossed from a worker carries
 /// one: `remote_error` derives from it, and so do the rebuilt standard exceptions
 /// (`std::invalid_argument` and friends). Retrieve it with `remote_context_of`.

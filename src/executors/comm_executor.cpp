@@ -13,12 +13,12 @@
 #include "executors/options.hpp"
 #include "executors/spawn_executor.hpp"
 #include "registry/handshake.hpp"
-#include "wire/transport.hpp"
+#include "wire/mpi_call.hpp"
 
 namespace rankpool {
 namespace {
 
-using detail::transport::check;
+namespace mpi = detail::mpi;
 
 // Throws std::invalid_argument when `comm` cannot hold a pool rooted at `root`.
 void check_communicator(MPI_Comm comm, int root, int size) {
@@ -26,7 +26,7 @@ void check_communicator(MPI_Comm comm, int root, int size) {
     throw std::invalid_argument("rankpool: comm_executor root " + std::to_string(root) +
                                 " is not a rank of the communicator (size " + std::to_string(size) + ")");
   int inter = 0;
-  check(MPI_Comm_test_inter(comm, &inter), "MPI_Comm_test_inter");
+  mpi::call("MPI_Comm_test_inter", MPI_Comm_test_inter, comm, &inter);
   if (inter) throw std::invalid_argument("rankpool: comm_executor needs an intra-communicator");
 }
 
@@ -45,19 +45,22 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   detail::require_mpi("comm_executor");
   detail::serve_if_spawned_worker();
   int size = 0, rank = 0;
-  check(MPI_Comm_size(comm, &size), "MPI_Comm_size");
-  check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+  mpi::call("MPI_Comm_size", MPI_Comm_size, comm, &size);
+  mpi::call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank);
   check_communicator(comm, root, size);
 
   // Checked before any collective: every rank reads the same options and agrees.
   const detail::worker_config wcfg = detail::worker_config_of(o);
   const auto max_workers = detail::max_workers_of(o);
   MPI_Comm dup = MPI_COMM_NULL;
-  check(MPI_Comm_dup(comm, &dup), "MPI_Comm_dup");
+  mpi::call("MPI_Comm_dup", MPI_Comm_dup, comm, &dup);
   try {
+    // A dup inherits the user's error handler (by default, errors abort the job): the pool's
+    // own communicator returns errors instead, so they reach mpi_error and the futures.
+    mpi::set_errors_return(dup);
     detail::handshake(dup, root, size > 1);
   } catch (...) {
-    MPI_Comm_free(&dup);
+    mpi::try_call("MPI_Comm_free", MPI_Comm_free, &dup);
     throw;
   }
   if (rank == root) {
@@ -65,7 +68,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     journal_ = detail::journal_of(o);
   }
   if (size == 1) {
-    MPI_Comm_free(&dup);
+    mpi::call("MPI_Comm_free", MPI_Comm_free, &dup);
     std::size_t n = max_workers.value_or(std::max(1u, std::thread::hardware_concurrency()));
     core_ = detail::make_thread_core(n == 0 ? 1 : n, std::move(o.initializer), wcfg.deadline_ns, &o, "comm_executor");
     return;
@@ -84,10 +87,10 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   try {
     detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), wcfg);
   } catch (...) {
-    MPI_Comm_free(&dup);
+    mpi::try_call("MPI_Comm_free", MPI_Comm_free, &dup);
     throw;
   }
-  MPI_Comm_free(&dup);
+  mpi::call("MPI_Comm_free", MPI_Comm_free, &dup);
 }
 
 comm_executor::~comm_executor() = default;

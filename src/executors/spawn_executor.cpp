@@ -17,13 +17,15 @@
 #include "executors/options.hpp"
 #include "registry/handshake.hpp"
 #include "registry/registry.hpp"
+#include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
 
 namespace rankpool {
+
+namespace mpi = detail::mpi;
+
 namespace detail {
 namespace {
-
-using transport::check;
 
 bool is_spawned_worker_process() {
   std::ifstream in("/proc/self/cmdline", std::ios::binary);
@@ -58,21 +60,22 @@ void serve_if_spawned_worker() {
   checked = true;
   if (!is_spawned_worker_process()) return;
   int initialized = 0;
-  MPI_Initialized(&initialized);
+  mpi::call("MPI_Initialized", MPI_Initialized, &initialized);
   if (!initialized) return;
   MPI_Comm parent = MPI_COMM_NULL;
-  MPI_Comm_get_parent(&parent);
+  mpi::call("MPI_Comm_get_parent", MPI_Comm_get_parent, &parent);
   if (parent == MPI_COMM_NULL) return;
   int status = 0;
   try {
+    mpi::set_errors_return(parent);
     spawn_hello sh{};
     int rank = 0;
-    MPI_Comm_rank(parent, &rank);
+    mpi::call("MPI_Comm_rank", MPI_Comm_rank, parent, &rank);
     log::set_spawned(rank);
-    check(MPI_Bcast(&sh, sizeof sh, MPI_BYTE, 0, parent), "MPI_Bcast");
+    mpi::call("MPI_Bcast", MPI_Bcast, &sh, static_cast<int>(sizeof sh), MPI_BYTE, 0, parent);
     hello mine = make_hello();
     std::uint8_t same = same_executable(mine, sh.h);
-    check(MPI_Send(&same, 1, MPI_BYTE, 0, transport::tag_message, parent), "MPI_Send");
+    transport::send(reinterpret_cast<const char*>(&same), 1, 0, parent);
     if (!same) {
       RANKPOOL_LOG(error, "spawned worker %s differs from its parent %s", mine.exe, sh.h.exe);
       status = 1;
@@ -92,8 +95,8 @@ void serve_if_spawned_worker() {
     RANKPOOL_LOG(error, "spawned worker failed: %s", e.what());
     status = 1;
   }
-  MPI_Comm_disconnect(&parent);
-  MPI_Finalize();
+  if (!mpi::try_call("MPI_Comm_disconnect", MPI_Comm_disconnect, &parent)) status = 1;
+  if (!mpi::try_call("MPI_Finalize", MPI_Finalize)) status = 1;
   std::exit(status);
 }
 
@@ -103,7 +106,7 @@ spawn_executor::spawn_executor(executor_options o) {
   detail::require_mpi("spawn_executor");
   detail::serve_if_spawned_worker();
   int provided = 0;
-  MPI_Query_thread(&provided);
+  mpi::call("MPI_Query_thread", MPI_Query_thread, &provided);
   if (provided < MPI_THREAD_MULTIPLE)
     throw error("rankpool: spawn_executor needs MPI_THREAD_MULTIPLE (MPI provides " + detail::level_name(provided) +
                 ")");
@@ -112,9 +115,9 @@ spawn_executor::spawn_executor(executor_options o) {
   if (n == 0) {
     int* universe = nullptr;
     int flag = 0;
-    MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
+    mpi::call("MPI_Comm_get_attr", MPI_Comm_get_attr, MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
     int world = 1;
-    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    mpi::call("MPI_Comm_size", MPI_Comm_size, MPI_COMM_WORLD, &world);
     n = (flag && universe && *universe > world) ? static_cast<std::size_t>(*universe - world) : 1;
   }
 
@@ -142,22 +145,24 @@ spawn_executor::spawn_executor(executor_options o) {
   char* args[] = {flag_arg, nullptr};
   MPI_Comm inter = MPI_COMM_NULL;
   std::vector<int> errcodes(n, MPI_SUCCESS);
-  detail::check(
-      MPI_Comm_spawn(path.c_str(), args, static_cast<int>(n), MPI_INFO_NULL, 0, MPI_COMM_SELF, &inter, errcodes.data()),
-      "MPI_Comm_spawn");
-  for (std::size_t i = 0; i < n; ++i) detail::check(errcodes[i], "MPI_Comm_spawn (a worker failed to start)");
-
-  detail::check(MPI_Bcast(&sh, sizeof sh, MPI_BYTE, MPI_ROOT, inter), "MPI_Bcast");
+  mpi::call("MPI_Comm_spawn", MPI_Comm_spawn, path.c_str(), args, static_cast<int>(n), MPI_INFO_NULL, 0, MPI_COMM_SELF,
+            &inter, errcodes.data());
+  for (std::size_t i = 0; i < n; ++i) mpi::check("MPI_Comm_spawn (a worker failed to start)", errcodes[i]);
   int mismatched = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint8_t same = 0;
-    detail::check(
-        MPI_Recv(&same, 1, MPI_BYTE, static_cast<int>(i), detail::transport::tag_message, inter, MPI_STATUS_IGNORE),
-        "MPI_Recv");
-    if (!same) ++mismatched;
+  try {
+    mpi::set_errors_return(inter);
+    mpi::call("MPI_Bcast", MPI_Bcast, &sh, static_cast<int>(sizeof sh), MPI_BYTE, MPI_ROOT, inter);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint8_t same = 0;
+      detail::transport::receive_small(reinterpret_cast<char*>(&same), 1, static_cast<int>(i), inter);
+      if (!same) ++mismatched;
+    }
+  } catch (...) {
+    mpi::try_call("MPI_Comm_disconnect", MPI_Comm_disconnect, &inter);
+    throw;
   }
   if (mismatched) {
-    MPI_Comm_disconnect(&inter);
+    mpi::try_call("MPI_Comm_disconnect", MPI_Comm_disconnect, &inter);
     throw error("rankpool: " + std::to_string(mismatched) + " spawned workers run a different executable than " +
                 sh.h.exe);
   }

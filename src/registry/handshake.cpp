@@ -12,7 +12,7 @@
 
 #include "common/self_exe.hpp"
 #include "registry/registry.hpp"
-#include "wire/transport.hpp"
+#include "wire/mpi_call.hpp"
 
 namespace rankpool::detail {
 
@@ -23,7 +23,7 @@ hello make_hello() {
   std::string exe = self_executable();
   if (exe.empty()) exe = "?";
   std::snprintf(h.exe, sizeof h.exe, "%s", exe.c_str());
-  MPI_Query_thread(&h.thread_level);
+  mpi::call("MPI_Query_thread", MPI_Query_thread, &h.thread_level);
   return h;
 }
 
@@ -48,25 +48,25 @@ std::string level_name(int level) {
 
 void require_mpi(const char* who) {
   int initialized = 0, finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
+  mpi::call("MPI_Initialized", MPI_Initialized, &initialized);
+  mpi::call("MPI_Finalized", MPI_Finalized, &finalized);
   if (!initialized || finalized)
     throw invalid_state_error(std::string("rankpool: ") + who +
                               " needs MPI to be initialized: create a rankpool::environment first "
                               "(or call MPI_Init_thread with MPI_THREAD_MULTIPLE)");
   // Log lines name the rank in MPI_COMM_WORLD (a spawned worker's world is its own job).
   int world_rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  mpi::call("MPI_Comm_rank", MPI_Comm_rank, MPI_COMM_WORLD, &world_rank);
   log::set_rank(world_rank);
 }
 
 void handshake(MPI_Comm comm, int root, bool needs_threads) {
   int size = 0;
-  MPI_Comm_size(comm, &size);
+  mpi::call("MPI_Comm_size", MPI_Comm_size, comm, &size);
   hello mine = make_hello();
   std::vector<hello> all(static_cast<std::size_t>(size));
-  transport::check(MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, comm),
-                   "MPI_Allgather");
+  mpi::call("MPI_Allgather", MPI_Allgather, &mine, static_cast<int>(sizeof mine), MPI_BYTE, all.data(),
+            static_cast<int>(sizeof mine), MPI_BYTE, comm);
   const hello& r = all[static_cast<std::size_t>(root)];
   std::ostringstream differing;
   int bad = 0;

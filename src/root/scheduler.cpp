@@ -20,10 +20,12 @@
 
 #include "common/text.hpp"
 #include "root/inbox.hpp"
+#include "root/release.hpp"
 #include "root/root_slot.hpp"
 #include "root/stop_queue.hpp"
 #include "root/task_sender.hpp"
 #include "wire/framing.hpp"
+#include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
 
 namespace rankpool::detail {
@@ -97,14 +99,7 @@ class scheduler final : public executor_core {
     try {
       loop();
     } catch (...) {
-      // An MPI failure on the root: every open future fails, and shutdown rethrows.
-      thread_error_ = std::current_exception();
-      RANKPOOL_LOG(error, "the pool's progress thread failed: %s", describe(thread_error_).c_str());
-      auto e = std::make_exception_ptr(
-          broken_executor(std::string("rankpool: the pool's progress thread failed: ") + describe(thread_error_)));
-      std::vector<task_ptr> waiting;
-      inbox_.break_with(e, waiting);
-      fail_everything(e, waiting);
+      fail_progress_thread();
     }
     // Every result is in (or the pool failed): the trace and summary are complete.
     if (tel_) tel_->finish();
@@ -282,6 +277,10 @@ class scheduler final : public executor_core {
                   std::to_string(msg.source) + (cause ? ": " + describe(cause) : std::string()));
       return;
     }
+    if (h.kind == static_cast<std::uint8_t>(wire::kind::worker_failed)) {
+      lose_worker(wit->second, msg.source, std::string(body.current(), body.remaining()));
+      return;
+    }
     if (h.kind != static_cast<std::uint8_t>(wire::kind::result_batch)) {
       RANKPOOL_LOG(warn, "root ignored a message of kind %u from rank %d", unsigned(h.kind), msg.source);
       return;
@@ -367,6 +366,35 @@ class scheduler final : public executor_core {
 
   // ---- failure and teardown ---------------------------------------------------------------
 
+  // The progress thread's loop threw (an MPI call failed, as mpi_error, or memory ran out). The
+  // policy (docs/architecture.md, "When MPI fails"): every unfinished future fails with
+  // broken_executor nesting the cause, later submits are refused, shutdown() rethrows the cause,
+  // and the workers are told to stop so that no rank waits forever. Called inside the handler.
+  void fail_progress_thread() {
+    thread_error_ = std::current_exception();
+    const std::string why = "rankpool: the pool's progress thread failed: " + describe(thread_error_);
+    RANKPOOL_LOG(error, "%s", why.c_str());
+    std::exception_ptr e;
+    try {
+      std::throw_with_nested(broken_executor(why));
+    } catch (...) {
+      e = std::current_exception();
+    }
+    std::vector<task_ptr> waiting;
+    inbox_.break_with(e, waiting);
+    fail_everything(e, waiting);
+    release_ranks(cfg_.comm, {&cfg_.workers, &cfg_.idle_ranks});
+  }
+
+  // A worker said its serve loop failed: the executor breaks, and that worker's tasks will never
+  // answer, so they leave the books (their futures have failed; their sends complete because the
+  // worker drains its messages until the shutdown).
+  void lose_worker(std::size_t w, int rank, const std::string& why) {
+    mark_broken("rankpool: the executor is broken: worker rank " + std::to_string(rank) + " failed: " + why);
+    std::erase_if(running_, [w](const auto& entry) { return entry.second.worker == w; });
+    set_load(w, 0);
+  }
+
   void mark_broken(const std::string& why) {
     auto e = std::make_exception_ptr(broken_executor(why));
     std::vector<task_ptr> waiting;
@@ -384,19 +412,14 @@ class scheduler final : public executor_core {
     for (auto& [id, entry] : running_) entry.t->fail(e);
   }
 
-  void stop_workers() {
-    char buf[sizeof(wire::header)];
-    wire::put_header(buf, wire::kind::shutdown, 0, 0);
-    for (int r : cfg_.workers) transport::send(buf, sizeof buf, r, cfg_.comm);
-    for (int r : cfg_.idle_ranks) transport::send(buf, sizeof buf, r, cfg_.comm);
-  }
+  void stop_workers() { stop_ranks(cfg_.comm, {&cfg_.workers, &cfg_.idle_ranks}); }
 
   void release_comm() {
     if (cfg_.comm == MPI_COMM_NULL) return;
     if (cfg_.disconnect) {
-      MPI_Comm_disconnect(&cfg_.comm);
+      mpi::try_call("MPI_Comm_disconnect", MPI_Comm_disconnect, &cfg_.comm);
     } else {
-      MPI_Comm_free(&cfg_.comm);
+      mpi::try_call("MPI_Comm_free", MPI_Comm_free, &cfg_.comm);
     }
     cfg_.comm = MPI_COMM_NULL;
   }

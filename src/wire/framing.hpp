@@ -13,13 +13,15 @@ namespace rankpool::detail::wire {
 inline constexpr std::uint32_t magic = 0x52504c31;  // "RPL1"
 
 enum class kind : std::uint8_t {
-  task = 1,          // root -> worker, id = task id; body = invoker key, callable, arguments
-  task_batch = 2,    // root -> worker, id = count; body = count task records
-  result_batch = 3,  // worker -> root, id = count; body = count result records
-  shutdown = 4,      // root -> worker: leave the serve loop
-  init_failed = 5,   // worker -> root: the initializer threw; body = exception
-  stop = 6,          // root -> worker on the control tag, id = task: stop_requested() turns true
-  last = stop
+  task = 1,           // root -> worker, id = task id; body = invoker key, callable, arguments
+  task_batch = 2,     // root -> worker, id = count; body = count task records
+  result_batch = 3,   // worker -> root, id = count; body = count result records
+  shutdown = 4,       // root -> worker: leave the serve loop
+  init_failed = 5,    // worker -> root: the initializer threw; body = exception
+  stop = 6,           // root -> worker on the control tag, id = task: stop_requested() turns true
+  worker_failed = 7,  // worker -> root: the serve loop failed (an MPI call); body = the error's text
+  bye = 8,            // worker -> root: answer to a shutdown with flag_acknowledge
+  last = bye
 };
 
 /// Precedes each task of a task_batch; `bytes` of task body follow.
@@ -55,6 +57,10 @@ static_assert(sizeof(header) == task_header_room);
 /// Flag of a task_batch: answer each task as soon as it is done (the root keeps few tasks in
 /// flight because they are long, so holding a result back for the next one would delay it).
 inline constexpr std::uint8_t flag_answer_each = 1;
+
+/// Flag of a shutdown: answer with a bye. The root asks for it after a failure, when it drains
+/// the workers' messages until each has stopped (see scheduler's release_workers).
+inline constexpr std::uint8_t flag_acknowledge = 2;
 
 inline void put_header(char* at, kind k, std::uint64_t id, std::uint64_t body_bytes, std::uint8_t flags = 0) {
   header h{magic, static_cast<std::uint8_t>(k), {flags, 0, 0}, id, body_bytes};

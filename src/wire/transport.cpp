@@ -1,3 +1,6 @@
+// Point-to-point messages of any size between the root and the workers (see transport.hpp):
+// nonblocking and blocking sends split under MPI's int count, matched probes, idle backoff.
+
 #include "wire/transport.hpp"
 
 #include <sched.h>
@@ -8,16 +11,9 @@
 #include <thread>
 
 #include "wire/framing.hpp"
+#include "wire/mpi_call.hpp"
 
 namespace rankpool::detail::transport {
-
-void check(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING] = {};
-  int len = 0;
-  MPI_Error_string(rc, text, &len);
-  throw error(std::string("rankpool: ") + what + " failed: " + std::string(text, static_cast<std::size_t>(len)));
-}
 
 std::size_t max_part_bytes() {
   static const std::size_t limit = [] {
@@ -57,7 +53,7 @@ void outgoing::start(const char* data, std::size_t n, int dest, MPI_Comm comm) {
   do {
     auto k = std::min(part, n - sent);
     MPI_Request r;
-    check(MPI_Isend(data + sent, static_cast<int>(k), MPI_BYTE, dest, tag, comm, &r), "MPI_Isend");
+    mpi::call("MPI_Isend", MPI_Isend, data + sent, static_cast<int>(k), MPI_BYTE, dest, tag, comm, &r);
     requests_.push_back(r);
     sent += k;
     tag = tag_continuation;
@@ -67,7 +63,8 @@ void outgoing::start(const char* data, std::size_t n, int dest, MPI_Comm comm) {
 bool outgoing::test() {
   if (requests_.empty()) return true;
   int done = 0;
-  check(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+  mpi::call("MPI_Testall", MPI_Testall, static_cast<int>(requests_.size()), requests_.data(), &done,
+            MPI_STATUSES_IGNORE);
   if (done) requests_.clear();
   return done != 0;
 }
@@ -76,7 +73,7 @@ void outgoing::wait() {
   if (requests_.empty()) return;
   auto reqs = std::move(requests_);
   requests_.clear();
-  check(MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  mpi::call("MPI_Waitall", MPI_Waitall, static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE);
 }
 
 void send(const char* data, std::size_t n, int dest, MPI_Comm comm) {
@@ -85,26 +82,36 @@ void send(const char* data, std::size_t n, int dest, MPI_Comm comm) {
   int tag = tag_message;
   do {
     auto k = std::min(part, n - sent);
-    check(MPI_Send(data + sent, static_cast<int>(k), MPI_BYTE, dest, tag, comm), "MPI_Send");
+    mpi::call("MPI_Send", MPI_Send, data + sent, static_cast<int>(k), MPI_BYTE, dest, tag, comm);
     sent += k;
     tag = tag_continuation;
   } while (sent < n);
 }
 
+void receive_small(char* into, std::size_t n, int source, MPI_Comm comm) {
+  MPI_Status st;
+  mpi::call("MPI_Recv", MPI_Recv, into, static_cast<int>(n), MPI_BYTE, source, tag_message, comm, &st);
+  int got = 0;
+  mpi::call("MPI_Get_count", MPI_Get_count, &st, MPI_BYTE, &got);
+  if (static_cast<std::size_t>(got) != n)
+    throw decode_error("rankpool: handshake message of " + std::to_string(got) + " bytes, expected " +
+                       std::to_string(n));
+}
+
 void send_control(const char* data, std::size_t n, int dest, MPI_Comm comm) {
-  check(MPI_Send(data, static_cast<int>(n), MPI_BYTE, dest, tag_control, comm), "MPI_Send");
+  mpi::call("MPI_Send", MPI_Send, data, static_cast<int>(n), MPI_BYTE, dest, tag_control, comm);
 }
 
 bool try_receive_control(int source, MPI_Comm comm, char* header_out) {
   int flag = 0;
   MPI_Message msg;
   MPI_Status st;
-  check(MPI_Improbe(source, tag_control, comm, &flag, &msg, &st), "MPI_Improbe");
+  mpi::call("MPI_Improbe", MPI_Improbe, source, tag_control, comm, &flag, &msg, &st);
   if (!flag) return false;
   int count = 0;
-  MPI_Get_count(&st, MPI_BYTE, &count);
+  mpi::call("MPI_Get_count", MPI_Get_count, &st, MPI_BYTE, &count);
   std::vector<char> buf(static_cast<std::size_t>(std::max(count, 0)));
-  check(MPI_Mrecv(buf.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  mpi::call("MPI_Mrecv", MPI_Mrecv, buf.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
   if (buf.size() != sizeof(wire::header)) return false;
   std::memcpy(header_out, buf.data(), buf.size());
   return true;
@@ -112,10 +119,10 @@ bool try_receive_control(int source, MPI_Comm comm, char* header_out) {
 
 void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, incoming& into) {
   int count = 0;
-  check(MPI_Get_count(&st, MPI_BYTE, &count), "MPI_Get_count");
+  mpi::call("MPI_Get_count", MPI_Get_count, &st, MPI_BYTE, &count);
   into.source = st.MPI_SOURCE;
   into.bytes.resize(static_cast<std::size_t>(count));
-  check(MPI_Mrecv(into.bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE), "MPI_Mrecv");
+  mpi::call("MPI_Mrecv", MPI_Mrecv, into.bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
   auto h = wire::decode_header(into.bytes.data(), into.bytes.size());
   std::size_t have = into.bytes.size();
   if (h.body_bytes > (SIZE_MAX >> 1)) throw decode_error("rankpool: absurd message length");
@@ -128,11 +135,10 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
     while (have < total) {
       auto n = std::min(part, total - have);
       MPI_Status cs;
-      check(
-          MPI_Recv(into.bytes.data() + have, static_cast<int>(n), MPI_BYTE, st.MPI_SOURCE, tag_continuation, comm, &cs),
-          "MPI_Recv");
+      mpi::call("MPI_Recv", MPI_Recv, into.bytes.data() + have, static_cast<int>(n), MPI_BYTE, st.MPI_SOURCE,
+                tag_continuation, comm, &cs);
       int got = 0;
-      MPI_Get_count(&cs, MPI_BYTE, &got);
+      mpi::call("MPI_Get_count", MPI_Get_count, &cs, MPI_BYTE, &got);
       if (static_cast<std::size_t>(got) != n) throw decode_error("rankpool: continuation part of the wrong size");
       have += n;
     }
@@ -143,7 +149,7 @@ bool try_receive(int source, MPI_Comm comm, incoming& into) {
   int flag = 0;
   MPI_Message msg;
   MPI_Status st;
-  check(MPI_Improbe(source, tag_message, comm, &flag, &msg, &st), "MPI_Improbe");
+  mpi::call("MPI_Improbe", MPI_Improbe, source, tag_message, comm, &flag, &msg, &st);
   if (!flag) return false;
   receive_matched(msg, st, comm, into);
   return true;

@@ -1,5 +1,5 @@
 #pragma once
-// The only code that calls MPI point-to-point for the executors: tags, checked calls, byte
+// The only code that calls MPI point-to-point for the executors: tags, byte
 // messages of any size (split into parts under MPI's int count), probing with idle backoff.
 
 #include <mpi.h>
@@ -16,9 +16,6 @@ namespace rankpool::detail::transport {
 inline constexpr int tag_message = 0x5250;       // first part of every message
 inline constexpr int tag_continuation = 0x5251;  // further parts of a message over the limit
 inline constexpr int tag_control = 0x5252;       // stop requests, read even while a task runs
-
-/// Throws rankpool::error naming `what` and MPI's error string when rc is not MPI_SUCCESS.
-void check(int rc, const char* what);
 
 /// Largest part sent in one MPI call: just under 2 GiB, or RANKPOOL_MAX_MESSAGE bytes when set
 /// (so tests can exercise the split path with small payloads).
@@ -47,6 +44,10 @@ class outgoing {
 
 /// Sends `n` bytes to `dest` and blocks until the buffer may be reused.
 void send(const char* data, std::size_t n, int dest, MPI_Comm comm);
+
+/// Blocks until a message of exactly `n` bytes (at most max_part_bytes) arrives from `source` on
+/// tag_message and copies it to `into`; for handshakes. Throws decode_error for another size.
+void receive_small(char* into, std::size_t n, int source, MPI_Comm comm);
 
 /// Sends a small control message (tag_control) and blocks until the buffer may be reused.
 void send_control(const char* data, std::size_t n, int dest, MPI_Comm comm);

@@ -1,3 +1,6 @@
+// A crashing worker's last words (see crash.hpp): fatal-signal handlers and an exit hook that
+// name the rank, host, signal and running task with write(2) only, then let the job end.
+
 #include "worker/crash.hpp"
 
 #include <signal.h>

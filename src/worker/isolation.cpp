@@ -1,3 +1,6 @@
+// Isolated task runs (see isolation.hpp): the forked child's loop over a socketpair, and the
+// parent's side that turns a dead child into task_crashed and forks a fresh one.
+
 #include "worker/isolation.hpp"
 
 #include <poll.h>

@@ -6,12 +6,16 @@
 
 #include "worker/serve.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <rankpool/detail/log.hpp>
 #include <thread>
+#include <vector>
 
 #include "common/worker_identity.hpp"
 #include "wire/framing.hpp"
+#include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
 #include "worker/crash.hpp"
 #include "worker/isolation.hpp"
@@ -32,11 +36,36 @@ void report_init_failure(const std::exception_ptr& e, MPI_Comm comm, int root) {
   transport::send(b.data(), b.size(), root, comm);
 }
 
+// The serve loop failed (an MPI call threw): tell the root, whose futures would otherwise wait
+// for this rank forever. When even that fails, nothing can reach the root, and the job is
+// aborted with a message instead of hanging (the policy of docs/architecture.md, "When MPI fails").
+void report_worker_failure(const std::exception& e, MPI_Comm comm, int root, int rank) noexcept {
+  RANKPOOL_LOG(error, "worker rank %d failed: %s", rank, e.what());
+  try {
+    const std::string text = e.what();
+    std::vector<char> b(sizeof(wire::header) + text.size());
+    wire::put_header(b.data(), wire::kind::worker_failed, 0, text.size());
+    std::copy(text.begin(), text.end(), b.begin() + sizeof(wire::header));
+    transport::send(b.data(), b.size(), root, comm);
+  } catch (const std::exception& again) {
+    std::fprintf(stderr, "rankpool: worker rank %d failed (%s) and cannot tell the root (%s); aborting the job\n", rank,
+                 e.what(), again.what());
+    mpi::try_call("MPI_Abort", MPI_Abort, comm, 1);
+  }
+}
+
+// Answers a shutdown that asked for it (flag_acknowledge).
+void acknowledge_shutdown(MPI_Comm comm, int root) {
+  char buf[sizeof(wire::header)];
+  wire::put_header(buf, wire::kind::bye, 0, 0);
+  transport::send(buf, sizeof buf, root, comm);
+}
+
 class worker {
  public:
   worker(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg)
       : comm_(comm), root_(root), cfg_(cfg), board_(comm, root), results_(comm, root) {
-    MPI_Comm_rank(comm, &rank_);
+    mpi::call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank_);
     this_worker().rank = rank_;
     crash::install(rank_);
     if (cfg_.threads > 1) {
@@ -53,6 +82,35 @@ class worker {
     if (cfg_.isolate && !team_) isolated_.emplace();
     RANKPOOL_LOG(info, "worker rank %d serving root %d (%zu threads%s%s)", rank_, root, cfg_.threads,
                  cfg_.isolate ? ", isolated" : "", init_error_ ? ", initializer FAILED" : "");
+  }
+
+  /// Whether the root's shutdown asked for a bye (it is draining after a failure).
+  bool must_acknowledge() const noexcept { return acknowledge_; }
+
+  /// After this worker failed and said so: receive and drop everything until the root's
+  /// shutdown, so the root's sends to this rank complete and nobody waits on it. A failure here
+  /// leaves no way to reach the root: the job is aborted.
+  void drain_until_shutdown() noexcept {
+    try {
+      transport::incoming msg;
+      transport::backoff pace;
+      while (true) {
+        if (!transport::try_receive(root_, comm_, msg)) {
+          std::this_thread::sleep_for(pace.next());
+          continue;
+        }
+        pace.reset();
+        auto h = wire::decode_header(msg.bytes.data(), msg.bytes.size());
+        if (h.kind == static_cast<std::uint8_t>(wire::kind::shutdown)) {
+          acknowledge_ = (h.reserved[0] & wire::flag_acknowledge) != 0;
+          return;
+        }
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rankpool: worker rank %d cannot drain the root's messages (%s); aborting the job\n", rank_,
+                   e.what());
+      mpi::try_call("MPI_Abort", MPI_Abort, comm_, 1);
+    }
   }
 
   void serve() {
@@ -96,6 +154,7 @@ class worker {
     switch (static_cast<wire::kind>(h.kind)) {
       case wire::kind::shutdown:
         RANKPOOL_LOG(info, "worker rank %d: the root says shut down", rank_);
+        acknowledge_ = (h.reserved[0] & wire::flag_acknowledge) != 0;
         return false;
       case wire::kind::task:
         take(h.id, body, body_n, exec_ns);
@@ -165,6 +224,7 @@ class worker {
 
   MPI_Comm comm_;
   int root_;
+  bool acknowledge_ = false;  // the shutdown asked for a bye
   int rank_ = 0;
   worker_config cfg_;
   stop_board board_;
@@ -178,7 +238,15 @@ class worker {
 
 void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg) {
   worker w(comm, root, initializer, cfg);
-  w.serve();
+  try {
+    w.serve();
+  } catch (const std::exception& e) {
+    report_worker_failure(e, comm, root, this_worker().rank);
+    w.drain_until_shutdown();
+    if (w.must_acknowledge()) acknowledge_shutdown(comm, root);
+    throw;
+  }
+  if (w.must_acknowledge()) acknowledge_shutdown(comm, root);
 }
 
 }  // namespace rankpool::detail
