@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <rankpool/detail/log.hpp>
 #include <rankpool/spawn_executor.hpp>
 #include <string>
@@ -100,31 +101,32 @@ void serve_if_spawned_worker() {
   std::exit(status);
 }
 
-}  // namespace detail
+namespace {
 
-spawn_executor::spawn_executor(executor_options o) {
-  detail::require_mpi("spawn_executor");
-  detail::serve_if_spawned_worker();
+// The parent's steps, in the order the constructor takes them.
+
+void require_thread_multiple() {
   int provided = 0;
   mpi::call("MPI_Query_thread", MPI_Query_thread, &provided);
   if (provided < MPI_THREAD_MULTIPLE)
-    throw error("rankpool: spawn_executor needs MPI_THREAD_MULTIPLE (MPI provides " + detail::level_name(provided) +
-                ")");
-  auto max_workers = detail::max_workers_of(o);
-  std::size_t n = max_workers.value_or(0);
-  if (n == 0) {
-    int* universe = nullptr;
-    int flag = 0;
-    mpi::call("MPI_Comm_get_attr", MPI_Comm_get_attr, MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
-    int world = 1;
-    mpi::call("MPI_Comm_size", MPI_Comm_size, MPI_COMM_WORLD, &world);
-    n = (flag && universe && *universe > world) ? static_cast<std::size_t>(*universe - world) : 1;
-  }
+    throw error("rankpool: spawn_executor needs MPI_THREAD_MULTIPLE (MPI provides " + level_name(provided) + ")");
+}
 
-  journal_ = detail::journal_of(o);
-  detail::spawn_hello sh{};
-  sh.h = detail::make_hello();
-  const detail::worker_config wcfg = detail::worker_config_of(o);
+// max_workers, or the free slots of the MPI universe (at least 1).
+std::size_t worker_count(std::optional<std::size_t> max_workers) {
+  if (max_workers.value_or(0) > 0) return *max_workers;
+  int* universe = nullptr;
+  int flag = 0;
+  mpi::call("MPI_Comm_get_attr", MPI_Comm_get_attr, MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &universe, &flag);
+  int world = 1;
+  mpi::call("MPI_Comm_size", MPI_Comm_size, MPI_COMM_WORLD, &world);
+  return (flag && universe && *universe > world) ? static_cast<std::size_t>(*universe - world) : 1;
+}
+
+// What the spawned workers are told: the parent's fingerprint and how to serve.
+spawn_hello spawn_hello_of(const executor_options& o, const worker_config& wcfg) {
+  spawn_hello sh{};
+  sh.h = make_hello();
   sh.threads = static_cast<std::uint32_t>(wcfg.threads);
   sh.isolate = wcfg.isolate ? 1 : 0;
   sh.deadline_ns = wcfg.deadline_ns;
@@ -135,26 +137,36 @@ spawn_executor::spawn_executor(executor_options o) {
           "rankpool: spawn_executor's initializer must hold a plain function pointer (spawned processes find it "
           "by address); lambdas with captures and other function objects cannot be sent");
     sh.has_initializer = 1;
-    sh.initializer = detail::encode_code_address(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(*fp)));
+    sh.initializer = encode_code_address(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(*fp)));
   }
+  return sh;
+}
 
-  std::string path = detail::self_executable();
+// Starts n copies of this executable; the intercommunicator to them returns errors.
+MPI_Comm spawn_workers(std::size_t n) {
+  std::string path = self_executable();
   if (path.empty()) throw error("rankpool: spawn_executor cannot find its own executable (/proc/self/exe)");
   char flag_arg[64];
-  std::snprintf(flag_arg, sizeof flag_arg, "%s", detail::spawned_worker_flag);
+  std::snprintf(flag_arg, sizeof flag_arg, "%s", spawned_worker_flag);
   char* args[] = {flag_arg, nullptr};
   MPI_Comm inter = MPI_COMM_NULL;
   std::vector<int> errcodes(n, MPI_SUCCESS);
   mpi::call("MPI_Comm_spawn", MPI_Comm_spawn, path.c_str(), args, static_cast<int>(n), MPI_INFO_NULL, 0, MPI_COMM_SELF,
             &inter, errcodes.data());
   for (std::size_t i = 0; i < n; ++i) mpi::check("MPI_Comm_spawn (a worker failed to start)", errcodes[i]);
+  return inter;
+}
+
+// The handshake: every worker hears `sh` and answers whether it runs the same executable. On any
+// failure the intercommunicator is disconnected before the error leaves.
+void greet(MPI_Comm& inter, spawn_hello sh, std::size_t n) {  // a copy: MPI_Bcast takes a non-const buffer
   int mismatched = 0;
   try {
     mpi::set_errors_return(inter);
     mpi::call("MPI_Bcast", MPI_Bcast, &sh, static_cast<int>(sizeof sh), MPI_BYTE, MPI_ROOT, inter);
     for (std::size_t i = 0; i < n; ++i) {
       std::uint8_t same = 0;
-      detail::transport::receive_small(reinterpret_cast<char*>(&same), 1, static_cast<int>(i), inter);
+      transport::receive_small(reinterpret_cast<char*>(&same), 1, static_cast<int>(i), inter);
       if (!same) ++mismatched;
     }
   } catch (...) {
@@ -166,6 +178,22 @@ spawn_executor::spawn_executor(executor_options o) {
     throw error("rankpool: " + std::to_string(mismatched) + " spawned workers run a different executable than " +
                 sh.h.exe);
   }
+}
+
+}  // namespace
+
+}  // namespace detail
+
+spawn_executor::spawn_executor(executor_options o) {
+  detail::require_mpi("spawn_executor");
+  detail::serve_if_spawned_worker();
+  detail::require_thread_multiple();
+  const std::size_t n = detail::worker_count(detail::max_workers_of(o));
+  journal_ = detail::journal_of(o);
+  const detail::worker_config wcfg = detail::worker_config_of(o);
+  const detail::spawn_hello sh = detail::spawn_hello_of(o, wcfg);
+  MPI_Comm inter = detail::spawn_workers(n);
+  detail::greet(inter, sh, n);
   detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "spawn_executor");
   cfg.comm = inter;
   cfg.disconnect = true;

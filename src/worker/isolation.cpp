@@ -128,31 +128,57 @@ void isolated_runner::child_loop(int fd) {
   }
 }
 
+bool isolated_runner::await_answer(std::chrono::steady_clock::time_point t0, std::uint64_t deadline_ns,
+                                   const std::function<bool()>& stop_asked) {
+  bool stop_sent = false;
+  while (true) {
+    pollfd p{fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, 1);
+    if (r > 0) return true;
+    if (r < 0 && errno != EINTR) return true;  // the read that follows finds out what went wrong
+    if (!stop_sent && stop_asked && stop_asked()) {
+      ::kill(pid_, SIGUSR1);
+      stop_sent = true;
+    }
+    auto elapsed = std::chrono::steady_clock::now() - t0;
+    if (deadline_ns && elapsed > std::chrono::nanoseconds(deadline_ns) + std::chrono::seconds(1)) {
+      ::kill(pid_, SIGKILL);
+      return false;
+    }
+  }
+}
+
+void isolated_runner::report_lost_child(writer& out, bool killed_for_time, std::uint64_t deadline_ns) {
+  ::close(fd_);
+  fd_ = -1;
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  if (killed_for_time) {
+    RANKPOOL_LOG(warn, "killed an isolated task that ran past its deadline; starting a fresh process");
+    write_exception(out, overran(deadline_ns, true));
+    return;
+  }
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+  std::string how = sig ? "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")"
+                        : "exited with status " + std::to_string(code);
+  RANKPOOL_LOG(warn, "an isolated task's process %s; starting a fresh one", how.c_str());
+  write_exception(out, std::make_exception_ptr(task_crashed("rankpool: the task's process " + how + " (worker rank " +
+                                                                std::to_string(this_worker().rank) + " on " +
+                                                                this_worker().host + ")",
+                                                            sig, code, this_worker().rank, this_worker().host)));
+}
+
 void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, writer& out, std::uint64_t deadline_ns,
                           const std::function<bool()>& stop_asked) {
   try {
     if (pid_ <= 0) start();
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t head[3] = {id, n, deadline_ns};
-    bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);
-    bool stop_sent = false, killed_for_time = false;
-    // Wait for the answer, forwarding a stop request and watching the deadline.
-    while (sent) {
-      pollfd p{fd_, POLLIN, 0};
-      int r = ::poll(&p, 1, 1);
-      if (r > 0) break;
-      if (r < 0 && errno != EINTR) break;
-      if (!stop_sent && stop_asked && stop_asked()) {
-        ::kill(pid_, SIGUSR1);
-        stop_sent = true;
-      }
-      auto elapsed = std::chrono::steady_clock::now() - t0;
-      if (deadline_ns && elapsed > std::chrono::nanoseconds(deadline_ns) + std::chrono::seconds(1)) {
-        ::kill(pid_, SIGKILL);
-        killed_for_time = true;
-        break;
-      }
-    }
+    const bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);
+    const bool killed_for_time = sent && !await_answer(t0, deadline_ns, stop_asked);
     std::uint64_t len = 0;
     std::vector<char> result;
     if (sent && !killed_for_time && read_all(fd_, &len, sizeof len)) {
@@ -166,27 +192,7 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
         return;
       }
     }
-    // The child is gone: learn how it ended, report it on this task, and start a fresh one.
-    ::close(fd_);
-    fd_ = -1;
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    if (killed_for_time) {
-      RANKPOOL_LOG(warn, "killed an isolated task that ran past its deadline; starting a fresh process");
-      write_exception(out, overran(deadline_ns, true));
-    } else {
-      int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-      int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
-      std::string how = sig ? "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")"
-                            : "exited with status " + std::to_string(code);
-      RANKPOOL_LOG(warn, "an isolated task's process %s; starting a fresh one", how.c_str());
-      write_exception(out, std::make_exception_ptr(
-                               task_crashed("rankpool: the task's process " + how + " (worker rank " +
-                                                std::to_string(this_worker().rank) + " on " + this_worker().host + ")",
-                                            sig, code, this_worker().rank, this_worker().host)));
-    }
+    report_lost_child(out, killed_for_time, deadline_ns);
     start();
   } catch (...) {
     write_exception(out, std::current_exception());

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <rankpool/detail/codec.hpp>
@@ -29,6 +30,12 @@ class isolated_runner {
   void start();
   void stop() noexcept;
   [[noreturn]] void child_loop(int fd);
+  // Waits until the child answers or dies, forwarding a stop request and killing it a second
+  // past the deadline; false when it was killed for time.
+  bool await_answer(std::chrono::steady_clock::time_point t0, std::uint64_t deadline_ns,
+                    const std::function<bool()>& stop_asked);
+  // The child is gone: reaps it and writes the task's failure (crash or deadline) to `out`.
+  void report_lost_child(writer& out, bool killed_for_time, std::uint64_t deadline_ns);
   pid_t pid_ = -1;
   int fd_ = -1;
 };
