@@ -77,29 +77,28 @@ std::string rate_text(double r) {
   return fmt("%.2f", r);
 }
 
+// Whole seconds as hours, minutes and seconds: the terminal's 1:02:05 and 12:05, or the plain
+// lines' 1h02m05s and 12m05s.
+std::string hms_text(unsigned long long t, bool plain) {
+  char buf[48];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, plain ? "%lluh%02llum%02llus" : "%llu:%02llu:%02llu", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, plain ? "%llum%02llus" : "%llu:%02llu", t / 60, t % 60);
+  return buf;
+}
+
 // Terminal: 0:03, 12:05, 1:02:05.
 std::string clock_text(double s) {
   if (!std::isfinite(s) || s < 0) s = 0;
-  const auto t = static_cast<unsigned long long>(s);
-  char buf[48];
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%llu:%02llu:%02llu", t / 3600, t / 60 % 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%llu:%02llu", t / 60, t % 60);
-  return buf;
+  return hms_text(static_cast<unsigned long long>(s), false);
 }
 
 // Plain: 3.1s, 12m05s, 1h02m05s.
 std::string seconds_text(double s) {
   if (!std::isfinite(s) || s < 0) s = 0;
   if (s < 60) return fmt("%.1fs", s);
-  const auto t = static_cast<unsigned long long>(s);
-  char buf[48];
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%lluh%02llum%02llus", t / 3600, t / 60 % 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%llum%02llus", t / 60, t % 60);
-  return buf;
+  return hms_text(static_cast<unsigned long long>(s), true);
 }
 
 // RANKPOOL_PROGRESS, parsed: on/off (unset: not given, empty or not understood), and whether it
