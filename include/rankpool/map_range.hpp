@@ -21,9 +21,11 @@ namespace rankpool {
 
 /// The lazy result range of `map`: yields f(x) for each x, in input order (or completion order
 /// with `unordered`). Iterating rethrows a task's exception at its position and throws
-/// timeout_error when the map's timeout has run out. Destroying the range cancels the tasks
-/// that have not started, as closing the generator of Python's Executor.map does, and ends the
-/// map's progress display (map_options::progress) if it is still drawing.
+/// timeout_error when the map's timeout has run out. Destroying the range once its iteration has
+/// begun cancels the tasks that have not started, as closing the generator of Python's
+/// Executor.map does; destroyed before begin() was called, it cancels nothing (Python's map
+/// generator cancels only once it has started), so the tasks run and their futures complete. It
+/// also ends the map's progress display (map_options::progress) if it is still drawing.
 template <class R>
 class map_range {
  public:
@@ -48,8 +50,9 @@ class map_range {
   map_range(const map_range&) = delete;
   map_range& operator=(const map_range&) = delete;
   ~map_range() {
-    for (std::size_t i = 0; i < chunks_.size(); ++i)
-      if (!consumed(i)) chunks_[i].cancel();
+    if (iterating_)
+      for (std::size_t i = 0; i < chunks_.size(); ++i)
+        if (!consumed(i)) chunks_[i].cancel();
     if (progress_) progress_->finish();  // the final line, even when the loop ended early
   }
 
@@ -82,7 +85,10 @@ class map_range {
   };
 
   /// Starts the iteration (an input range: iterate once).
-  iterator begin() { return iterator(this); }
+  iterator begin() {
+    iterating_ = true;
+    return iterator(this);
+  }
   /// End sentinel.
   std::default_sentinel_t end() const noexcept { return {}; }
 
@@ -175,6 +181,7 @@ class map_range {
   std::optional<typename as_completed_range<chunk_type>::iterator> completion_it_;
   std::shared_ptr<detail::progress> progress_;
   bool callbacks_read_values_ = true;
+  bool iterating_ = false;  // begin() was called: destruction cancels what has not started
 };
 
 }  // namespace rankpool

@@ -35,7 +35,8 @@ struct map_options {
 struct executor_options {
   /// Number of workers. comm_executor: at most size-1 worker ranks are used (default: all);
   /// spawn_executor: processes to spawn (default 1, or the universe size minus one when known);
-  /// on a one-rank communicator: local threads (default: hardware threads).
+  /// on a one-rank communicator: local threads (default: hardware threads). 0 (or a value of
+  /// RANKPOOL_MAX_WORKERS below 1) throws std::invalid_argument, as in concurrent.futures.
   std::optional<std::size_t> max_workers{};
   /// Run once on every worker before its first task. If it throws, the executor is broken and
   /// every pending and later future fails with broken_executor. With spawn_executor it must

@@ -11,6 +11,7 @@
 #include <rankpool/detail/progress.hpp>
 #include <rankpool/future.hpp>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace rankpool {
@@ -18,7 +19,8 @@ namespace rankpool {
 /// When `wait` returns, as concurrent.futures' FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED.
 enum class return_when { first_completed, first_exception, all_completed };
 
-/// What `wait` returns: the futures that are done and those that are not, each in input order.
+/// What `wait` returns: the futures that are done and those that are not, each in input order
+/// and each distinct future once.
 template <class T>
 struct wait_result {
   std::vector<future<T>> done;      ///< finished or cancelled
@@ -29,14 +31,24 @@ struct wait_result {
 /// the not-done futures are in `not_done`). `first_exception` returns at the first future that
 /// finishes with an exception, or when all are done.
 template <class T>
-wait_result<T> wait(const std::vector<future<T>>& fs, std::optional<std::chrono::duration<double>> timeout = {},
+wait_result<T> wait(const std::vector<future<T>>& given, std::optional<std::chrono::duration<double>> timeout = {},
                     return_when w = return_when::all_completed) {
+  // Each distinct future once, as Python's wait takes a set: a future given twice is waited for,
+  // counted and returned once, in the order of its first appearance.
+  std::vector<future<T>> fs;
+  fs.reserve(given.size());
+  {
+    std::unordered_set<const detail::state_base*> seen;
+    for (const auto& f : given) {
+      if (!f.valid()) throw invalid_state_error("rankpool::wait: invalid future");
+      if (seen.insert(f.state().get()).second) fs.push_back(f);
+    }
+  }
   detail::multi_waiter waiter;
   std::size_t done_now = 0, failed_now = 0;
   std::vector<detail::state_base*> registered;
   registered.reserve(fs.size());
   for (const auto& f : fs) {
-    if (!f.valid()) throw invalid_state_error("rankpool::wait: invalid future");
     if (f.state()->add_waiter(&waiter)) {
       ++done_now;
       if (f.state()->failed()) ++failed_now;

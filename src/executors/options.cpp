@@ -101,7 +101,17 @@ telemetry_config telemetry_config_of(const executor_options& o) {
 }
 
 std::optional<std::size_t> max_workers_of(const executor_options& o) {
-  return option_size("RANKPOOL_MAX_WORKERS", o.max_workers);
+  // As concurrent.futures: max_workers <= 0 is a ValueError, here std::invalid_argument.
+  if (o.max_workers && *o.max_workers == 0)
+    throw std::invalid_argument("rankpool: executor_options::max_workers must be at least 1 (got 0)");
+  if (!o.max_workers) {
+    const char* e = std::getenv("RANKPOOL_MAX_WORKERS");
+    if (e && *e == '-')
+      throw std::invalid_argument(std::string("rankpool: RANKPOOL_MAX_WORKERS=") + e + " must be at least 1");
+  }
+  const auto n = option_size("RANKPOOL_MAX_WORKERS", o.max_workers);
+  if (n && *n == 0) throw std::invalid_argument("rankpool: RANKPOOL_MAX_WORKERS must be at least 1 (got 0)");
+  return n;
 }
 
 std::shared_ptr<journal> journal_of(const executor_options& o) {

@@ -238,6 +238,16 @@ TEST(comm_executor, another_root) {
   }
 }
 
+TEST(comm_executor, max_workers_below_one_is_rejected_on_every_rank) {
+  // As concurrent.futures (ValueError); checked before any collective, so no rank waits.
+  EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, 0, {.max_workers = 0}), std::invalid_argument);
+  for (const char* v : {"0", "-2"}) {
+    ::setenv("RANKPOOL_MAX_WORKERS", v, 1);
+    EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD), std::invalid_argument) << "RANKPOOL_MAX_WORKERS=" << v;
+  }
+  ::unsetenv("RANKPOOL_MAX_WORKERS");
+}
+
 TEST(comm_executor, bad_root_is_rejected_on_every_rank) {
   EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, world_size()), std::invalid_argument);
   EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, -1), std::invalid_argument);

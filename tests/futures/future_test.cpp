@@ -585,7 +585,8 @@ TEST(future, WaitWithATimeoutReturnsWithoutThrowing) {
   EXPECT_EQ(r.not_done.size(), 2u);
 }
 
-TEST(future, WaitWithDuplicateFutures) {
+TEST(future, WaitReturnsEachDistinctFutureOnce) {
+  // As Python's wait (it takes a set): a future given twice is counted and returned once.
   pending<int> a, b;
   std::vector<rankpool::future<int>> fs{a.fut, a.fut, b.fut};
   std::jthread completer([&] {
@@ -594,12 +595,21 @@ TEST(future, WaitWithDuplicateFutures) {
   });
   auto r = rankpool::wait(fs);
   EXPECT_TRUE(r.not_done.empty());
-  EXPECT_EQ(r.done.size(), 3u);
-  EXPECT_TRUE(a.fut.done() && b.fut.done());
+  ASSERT_EQ(r.done.size(), 2u);
+  EXPECT_EQ(occurrences(r.done, a.fut), 1u);
+  EXPECT_EQ(occurrences(r.done, b.fut), 1u);
+  EXPECT_TRUE(r.done[0] == a.fut) << "first appearance order";
   pending<int> c;
   std::jthread completer2([s = c.state] { s->set_value(3); });
   auto r2 = rankpool::wait(std::vector{c.fut, c.fut}, std::nullopt, return_when::first_completed);
-  EXPECT_EQ(r2.done.size(), 2u);
+  EXPECT_EQ(r2.done.size(), 1u);
+  // all_completed must not be satisfied by one future counted twice: d stays pending.
+  pending<int> d, e;
+  e.state->set_value(5);
+  auto r3 = rankpool::wait(std::vector{e.fut, e.fut, d.fut}, std::chrono::milliseconds(50));
+  EXPECT_EQ(r3.done.size(), 1u);
+  ASSERT_EQ(r3.not_done.size(), 1u);
+  EXPECT_TRUE(r3.not_done[0] == d.fut);
 }
 
 TEST(future, WaitOnVoidFutures) {
