@@ -468,6 +468,21 @@ TEST_F(NpyTest, WritesAtomicallyAndTheStreamVariantWritesTheSameBytes) {
     EXPECT_NE(entry.path().filename().string().front(), '.') << "left behind: " << entry.path();
 }
 
+// A full disk shows up as the system's reason, whether at a write or at the final flush.
+TEST(NpyFormat, AStreamThatCannotBeWrittenIsReported) {
+  std::FILE* f = std::fopen("/dev/full", "wb");
+  if (!f) GTEST_SKIP() << "no /dev/full";
+  const std::vector<std::size_t> shape{100000};
+  std::string message;
+  try {
+    npy::write(f, "full.npy", shape, iota_values(100000));
+  } catch (const npy::error& e) {
+    message = e.what();
+  }
+  std::fclose(f);
+  EXPECT_EQ(message, "full.npy: cannot write file: No space left on device");
+}
+
 TEST_F(NpyTest, FixturesAreWhatTheSvdBatchTestsExpect) {
   write_fixtures(dir.path());
   auto msg = [&](const std::string& name) { return error_of([&] { npy::read_stack(dir / name); }); };

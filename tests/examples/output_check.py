@@ -45,10 +45,10 @@ def leftovers(dest):
     return sorted(n for n in os.listdir(folder) if n.startswith(prefix))
 
 
-def read_only_folder(workdir):
+def read_only_folder(workdir, command):
     """A folder no file can be created in, the reason the program should report, and the
     function that makes the program's process unprivileged where root would ignore the folder's
-    permissions (None: not needed)."""
+    permissions (None: not needed). `command` runs the program, to see that 'nobody' can."""
     ro = os.path.join(workdir, "read_only")
     os.makedirs(ro, exist_ok=True)
     os.chmod(ro, 0o555)
@@ -63,7 +63,10 @@ def read_only_folder(workdir):
             os.setgroups([])
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
-        return ro, "Permission denied", drop
+        # Where the build lies in a folder 'nobody' cannot enter, the program cannot start as
+        # 'nobody' at all; the read-only file system below is the fallback then.
+        if run(command + ["--help"], as_user=drop)[0] == 0:
+            return ro, "Permission denied", drop
     # No unprivileged user: a file system mounted read-only, found by statvfs (nothing written).
     for candidate in ("/sys", "/proc/sys", "/usr", "/"):
         if os.path.isdir(candidate) and os.statvfs(candidate).f_flag & os.ST_RDONLY:
@@ -106,7 +109,7 @@ def main():
     os.makedirs(os.path.join(work, "a_directory"))
     with open(os.path.join(work, "a_file"), "w") as f:
         f.write("not a folder\n")
-    ro, ro_reason, ro_user = read_only_folder(work)
+    ro, ro_reason, ro_user = read_only_folder(work, command)
     cases = [  # what, destination, message, run as
         ("missing folder", os.path.join(work, "missing", "out"),
          "cannot create the output file in '" + os.path.join(work, "missing") + "': No such file or directory", None),
