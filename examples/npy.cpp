@@ -15,10 +15,9 @@
 #include <system_error>
 #include <utility>
 
-namespace npy {
+#include "atomic_file.hpp"
 
-error::error(const std::string& file, const std::string& problem)
-    : std::runtime_error(file + ": " + problem), file_(file), problem_(problem) {}
+namespace npy {
 
 namespace {
 
@@ -491,8 +490,7 @@ array read_stack(const std::filesystem::path& path) {
   return read_impl(path, true);
 }
 
-void write(const std::filesystem::path& path, std::span<const std::size_t> shape, std::span<const double> data) {
-  const std::string name = path.string();
+void write(std::FILE* f, const std::string& name, std::span<const std::size_t> shape, std::span<const double> data) {
   std::size_t count = 0;
   if (!checked_product(shape, count) || count != data.size())
     throw error(name, "cannot write: shape " + format_shape(shape) + " does not hold the " +
@@ -511,29 +509,26 @@ void write(const std::filesystem::path& path, std::span<const std::size_t> shape
   prelude += static_cast<char>(text.size() >> 8);
 
   errno = 0;
-  file_ptr f(std::fopen(name.c_str(), "wb"));
-  if (!f) throw error(name, std::string("cannot create file: ") + std::strerror(errno));
-  bool ok = std::fwrite(prelude.data(), 1, prelude.size(), f.get()) == prelude.size() &&
-            std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
+  bool ok = std::fwrite(prelude.data(), 1, prelude.size(), f) == prelude.size() &&
+            std::fwrite(text.data(), 1, text.size(), f) == text.size();
   if constexpr (std::endian::native == std::endian::little) {
-    ok = ok && (data.empty() || std::fwrite(data.data(), sizeof(double), data.size(), f.get()) == data.size());
+    ok = ok && (data.empty() || std::fwrite(data.data(), sizeof(double), data.size(), f) == data.size());
   } else {
     std::vector<double> block;
     for (std::size_t i = 0; ok && i < data.size(); i += 8192) {
       const auto part = data.subspan(i, std::min<std::size_t>(8192, data.size() - i));
       block.assign(part.begin(), part.end());
       byteswap_all(block);
-      ok = std::fwrite(block.data(), sizeof(double), block.size(), f.get()) == block.size();
+      ok = std::fwrite(block.data(), sizeof(double), block.size(), f) == block.size();
     }
   }
-  const int saved = errno;
-  const bool closed = std::fclose(f.release()) == 0;
-  if (!ok || !closed) {
-    const int e = !ok ? saved : errno;
-    std::error_code ignored;
-    std::filesystem::remove(path, ignored);
-    throw error(name, std::string("cannot write file: ") + std::strerror(e));
-  }
+  if (!ok) throw error(name, std::string("cannot write file: ") + std::strerror(errno != 0 ? errno : EIO));
+}
+
+void write(const std::filesystem::path& path, std::span<const std::size_t> shape, std::span<const double> data) {
+  atomic_file::atomic_output out(path);
+  write(out.file(), path.string(), shape, data);
+  out.commit();
 }
 
 std::string format_shape(std::span<const std::size_t> shape) {

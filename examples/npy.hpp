@@ -8,6 +8,7 @@
 /// shape before any memory is allocated for the data.
 
 #include <cstddef>
+#include <cstdio>
 #include <filesystem>
 #include <span>
 #include <stdexcept>
@@ -15,22 +16,14 @@
 #include <string_view>
 #include <vector>
 
+#include "atomic_file.hpp"
+
 namespace npy {
 
-/// A .npy file that cannot be read or written. `what()` is "<file>: <problem>".
-class error : public std::runtime_error {
- public:
-  /// Builds the error for `file` with the description `problem`.
-  error(const std::string& file, const std::string& problem);
-  /// The file concerned, as given by the caller.
-  const std::string& file() const noexcept { return file_; }
-  /// What is wrong with it (the message without the file name).
-  const std::string& problem() const noexcept { return problem_; }
-
- private:
-  std::string file_;
-  std::string problem_;
-};
+/// A .npy file that cannot be read or written. `what()` is "<file>: <problem>". The same type
+/// as the output file's errors, so that npy::write(path) reports one kind of error whatever
+/// step failed, and a caller catches one.
+using error = atomic_file::error;
 
 /// What a .npy header says, and where the data starts.
 struct header {
@@ -68,9 +61,16 @@ array read(const std::filesystem::path& path);
 array read_stack(const std::filesystem::path& path);
 
 /// Writes `data` (C order, product of `shape` elements) as '<f8' with a version 1.0 header
-/// padded so that the data starts at a multiple of 64 bytes, as NumPy does. Throws npy::error
-/// when the sizes disagree or the file cannot be written (a partial file is removed).
+/// padded so that the data starts at a multiple of 64 bytes, as NumPy does. The file is
+/// written atomically (atomic_file::atomic_output): `path` is either left as it was or holds
+/// the whole array. Throws npy::error when the sizes disagree or the file cannot be created or
+/// written.
 void write(const std::filesystem::path& path, std::span<const std::size_t> shape, std::span<const double> data);
+
+/// The same bytes, written to the open stream `f` (which stays open; the caller flushes and
+/// closes it), for a caller that created the file before computing its contents. `name` names
+/// the file in error messages. Throws npy::error when the sizes disagree or a write fails.
+void write(std::FILE* f, const std::string& name, std::span<const std::size_t> shape, std::span<const double> data);
 
 /// A shape as Python prints a tuple: "(2, 3, 4)", "(5,)", "()".
 std::string format_shape(std::span<const std::size_t> shape);

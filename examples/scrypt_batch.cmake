@@ -62,7 +62,7 @@ if(CMAKE_SCRIPT_MODE_FILE)
 endif()
 
 add_executable(scrypt_batch ${CMAKE_CURRENT_LIST_DIR}/scrypt_batch.cpp)
-target_link_libraries(scrypt_batch PRIVATE rankpool OpenSSL::Crypto)
+target_link_libraries(scrypt_batch PRIVATE rankpool rankpool_atomic_file OpenSSL::Crypto)
 rankpool_set_warnings(scrypt_batch)
 
 if(NOT RANKPOOL_BUILD_TESTS)
@@ -113,6 +113,17 @@ function(_sb_add_test name)
   set_tests_properties(${name} PROPERTIES TIMEOUT ${arg_TIMEOUT} PROCESSORS 1 LABELS "mpi;scrypt_batch"
     ENVIRONMENT "${_sb_env}")
 endfunction()
+
+# In one process on a thread_executor (scrypt_batch.cpp included with SCRYPT_BATCH_NO_MAIN): -o
+# when a hash fails after others succeeded, which needs a task that fails on a chosen line.
+find_package(GTest REQUIRED)
+include(RankpoolTesting)
+add_executable(scrypt_batch_test ${PROJECT_SOURCE_DIR}/tests/examples/scrypt_batch_test.cpp)
+target_include_directories(scrypt_batch_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(scrypt_batch_test PRIVATE rankpool rankpool_atomic_file OpenSSL::Crypto GTest::gtest
+                      GTest::gtest_main)
+rankpool_set_warnings(scrypt_batch_test)
+rankpool_add_unit_test(scrypt_batch_test TIMEOUT 60)
 
 # (a) RFC 7914 section 12 vectors (dkLen 64; the N=1048576 one is left out as too slow). The
 # inputs also exercise the line rules: an empty line, a CRLF ending, a last line without "\n".
@@ -168,6 +179,10 @@ if(Python3_Interpreter_FOUND)
     set_tests_properties(scrypt_batch.hashlib_${vname} PROPERTIES TIMEOUT 180 PROCESSORS 1 SKIP_RETURN_CODE 77
       LABELS "mpi;scrypt_batch" ENVIRONMENT "${_sb_env}")
   endforeach()
+
+  # -o FILE; the cases specific to scrypt_batch there: the file holds exactly what stdout would,
+  # and a failed hash leaves an existing file untouched.
+  rankpool_output_file_test(scrypt_batch ${Python3_EXECUTABLE} "${_sb_preflags}" "${_sb_env}")
 else()
   message(STATUS "scrypt_batch: no python3 found; the comparison with hashlib.scrypt is not tested")
 endif()
@@ -190,6 +205,8 @@ set(_sb_bad
   "odd_hex_salt|--salt-hex: odd number of hex digits|--salt-hex=abc"
   "two_salts|give either --salt or --salt-hex, not both|--salt|a|--salt-hex|61"
   "missing_value|option -n needs a value|-n"
+  "empty_output|option -o needs a file name|-o="
+  "output_in_missing_folder|${_sb_dir}/no-such-folder/out: cannot create the output file in '${_sb_dir}/no-such-folder': No such file or directory|-o|${_sb_dir}/no-such-folder/out"
   "missing_file|cannot open input file '${_sb_dir}/no-such-file': No such file or directory|${_sb_dir}/no-such-file"
   "directory_input|cannot read input file '${_sb_dir}': Is a directory|${_sb_dir}"
   "two_files|more than one input file|${_sb_dir}/rfc1.in|${_sb_dir}/rfc2.in"

@@ -5,8 +5,10 @@
 //
 //     mpirun -n 4 scrypt_batch -n 16384 -r 8 -p 1 --salt NaCl passwords.txt > digests.txt
 //
+//     mpirun -n 4 scrypt_batch -n 16384 -r 8 -p 1 --salt NaCl passwords.txt -o digests.txt
+//
 // Exit status: 0 success; 1 a hash failed or the output could not be written; 2 bad usage, bad
-// parameters or an unreadable input file.
+// parameters, an unreadable input file or an output file (-o) that cannot be created.
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -15,6 +17,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -26,6 +29,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "atomic_file.hpp"
 
 namespace scrypt_batch {
 
@@ -68,7 +73,7 @@ constexpr std::string_view usage_text =
 
 Hashes every line of FILE (or of standard input when FILE is absent or "-") with scrypt
 (RFC 7914, OpenSSL's EVP_PBE_scrypt) and prints one lowercase hex digest per line, in input
-order. The output equals Python's
+order, to standard output or to the file given with -o. The output equals Python's
     hashlib.scrypt(line, salt=SALT, n=N, r=R, p=P, dklen=L).hex()
 A line's trailing "\n" and then one trailing "\r" are removed; an empty line is the empty
 password; a last line without "\n" counts.
@@ -89,6 +94,13 @@ options:
                    128*R*(N+P+2). 0 or absent: up to 2 GiB (2147483648). Python's hashlib
                    defaults to OpenSSL's 32 MiB; pass --maxmem 33554432 for the same limit.
   --chunksize C    passwords per task sent to a worker (default 1)
+  -o, --output FILE
+                   write the digests to FILE instead of standard output. FILE is created
+                   first, as a hidden temporary file in its folder, so that a path that
+                   cannot be written fails at once (exit status 2) before anything is
+                   hashed; it replaces FILE only once every digest is in it. When a hash
+                   fails, the digests of the lines before it are kept in FILE.partial
+                   (named in the error message; no file when the first line fails).
   --progress       progress bar on stderr even when it is not a terminal (plain lines
                    every RANKPOOL_PROGRESS_INTERVAL seconds, default 10)
   --no-progress    no progress bar (default: shown when stderr is a terminal, or as
@@ -97,7 +109,7 @@ options:
 
 Long options also take "--option=VALUE"; short ones "-nVALUE" and "-n=VALUE". "--" ends the options.
 Exit status: 0 success, 1 a hash failed or output could not be written, 2 bad usage,
-bad parameters or unreadable input.
+bad parameters, unreadable input or an output file that cannot be created.
 )";
 
 /// Bad usage, bad parameters or unreadable input: reported with exit status 2.
@@ -110,8 +122,9 @@ struct options {
   params prm;
   std::string salt;
   std::size_t chunksize = 1;
-  std::optional<bool> progress;      // --progress / --no-progress; unset: map_options' default
-  std::optional<std::string> input;  // absent: standard input
+  std::optional<bool> progress;       // --progress / --no-progress; unset: map_options' default
+  std::optional<std::string> input;   // absent: standard input
+  std::optional<std::string> output;  // -o; absent: the `out` stream given to run()
   bool help = false;
 };
 
@@ -220,8 +233,8 @@ inline options parse_args(const std::vector<std::string>& args) {
       name = a.substr(0, 2);
       value = a.substr(a[2] == '=' ? 3 : 2);
     }
-    static constexpr std::string_view known[] = {"-n",         "-r",      "-p",       "--salt",
-                                                 "--salt-hex", "--dklen", "--maxmem", "--chunksize"};
+    static constexpr std::string_view known[] = {"-n",      "-r",       "-p", "--salt",   "--salt-hex",
+                                                 "--dklen", "--maxmem", "-o", "--output", "--chunksize"};
     if (std::ranges::find(known, name) == std::ranges::end(known))
       throw usage_error("unknown option '" + a + "' (see --help)");
     if (!value) {
@@ -244,6 +257,9 @@ inline options parse_args(const std::vector<std::string>& args) {
       o.prm.dklen = parse_u64(name, *value);
     } else if (name == "--maxmem") {
       o.prm.maxmem = parse_u64(name, *value);
+    } else if (name == "-o" || name == "--output") {
+      if (value->empty()) throw usage_error("option " + name + " needs a file name");
+      o.output = *value;
     } else {
       o.chunksize = static_cast<std::size_t>(parse_u64(name, *value));
     }
@@ -329,14 +345,31 @@ inline std::string origin(const std::exception& e) {
   return "";
 }
 
+/// After a failed hash with -o: keeps the `done` digests already written in "<FILE>.partial" and
+/// returns the end of the error message that says so (the temporary file goes otherwise).
+inline std::string keep_partial(atomic_file::atomic_output& file, std::size_t done) {
+  const std::string dest = file.destination().string();
+  if (done == 0) return "; nothing was written to " + dest;
+  const std::string partial = dest + ".partial";
+  try {
+    file.commit_as(partial);
+  } catch (const atomic_file::error& e) {
+    return "; the digests before it could not be kept: " + std::string(e.what());
+  }
+  return "; the digests of lines 1 to " + std::to_string(done) + " are in " + partial + " (" + dest +
+         " was not written)";
+}
+
 /// The whole program over any rankpool executor: parses `args` (without the program name),
-/// hashes every password on `pool`, prints the digests to `out`, reports problems on `err`, and
-/// returns the exit status.
+/// hashes every password on `pool`, prints the digests to `out` (or, with -o, to that file),
+/// reports problems on `err`, and returns the exit status. `hash` is the task; a test passes one
+/// that fails on a chosen line, which the real parameters cannot do (they are the same for all).
 template <class Executor>
 int run(Executor& pool, const std::vector<std::string>& args, std::istream& std_in, std::ostream& out,
-        std::ostream& err) {
+        std::ostream& err, std::string (*hash)(const job&) = hash_one) {
   options o;
   std::vector<std::string> passwords;
+  std::optional<atomic_file::atomic_output> file;
   try {
     o = parse_args(args);
     if (o.help) {
@@ -344,6 +377,15 @@ int run(Executor& pool, const std::vector<std::string>& args, std::istream& std_
       return out ? 0 : 1;
     }
     validate(o);
+    // Created before anything is hashed: a run must not do all its work and then find that it
+    // cannot write the result.
+    if (o.output) {
+      try {
+        file.emplace(*o.output);
+      } catch (const atomic_file::error& e) {
+        throw usage_error(e.what());
+      }
+    }
     passwords = read_passwords(o.input, std_in);
   } catch (const usage_error& e) {
     err << "scrypt_batch: " << e.what() << std::endl;
@@ -354,14 +396,30 @@ int run(Executor& pool, const std::vector<std::string>& args, std::istream& std_
   auto jobs = passwords | std::views::transform([&o](std::string& pw) { return job{o.prm, o.salt, std::move(pw)}; });
   std::size_t line = 0;
   try {
-    for (const std::string& hex : pool.map(hash_one, jobs, {.chunksize = o.chunksize, .progress = o.progress})) {
+    for (const std::string& hex : pool.map(hash, jobs, {.chunksize = o.chunksize, .progress = o.progress})) {
       ++line;
-      out << hex << '\n';
+      if (file) {
+        std::fwrite(hex.data(), 1, hex.size(), file->file());
+        std::fputc('\n', file->file());  // a failed write shows in commit(), which checks ferror
+      } else {
+        out << hex << '\n';
+      }
     }
   } catch (const std::exception& e) {
-    out.flush();  // the digests before the failing line are valid output
-    err << "scrypt_batch: input line " << line + 1 << ": " << e.what() << origin(e) << std::endl;
+    // The digests before the failing line are valid output: flushed to `out`, or kept in a file.
+    const std::string kept = file ? keep_partial(*file, line) : "";
+    out.flush();
+    err << "scrypt_batch: input line " << line + 1 << ": " << e.what() << origin(e) << kept << std::endl;
     return 1;
+  }
+  if (file) {
+    try {
+      file->commit();
+    } catch (const atomic_file::error& e) {
+      err << "scrypt_batch: " << e.what() << std::endl;
+      return 1;
+    }
+    return 0;
   }
   out.flush();
   if (!out) {

@@ -4,6 +4,7 @@
 add_library(rankpool_npy STATIC ${CMAKE_CURRENT_LIST_DIR}/npy.cpp)
 target_include_directories(rankpool_npy PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_compile_features(rankpool_npy PUBLIC cxx_std_20)
+target_link_libraries(rankpool_npy PUBLIC rankpool_atomic_file)
 rankpool_set_warnings(rankpool_npy)
 
 add_executable(svd_batch ${CMAKE_CURRENT_LIST_DIR}/svd_batch.cpp)
@@ -60,6 +61,9 @@ if(RANKPOOL_BUILD_TESTS)
   if(NOT svd_batch_numpy_rc EQUAL 0)
     message(STATUS "svd_batch: ${RANKPOOL_PYTHON} with NumPy not found; the NumPy cross-checks are disabled")
   endif()
+
+  # The output file (-o): created before computing, put in place atomically (examples/CMakeLists.txt).
+  rankpool_output_file_test(svd_batch ${RANKPOOL_PYTHON} "${svd_batch_preflags}" "${svd_batch_env}")
 
   # Bad input: svd_batch must exit with status 2 and one line "svd_batch: <what is wrong>",
   # never crash. The expectation is a set of literal fragments separated by '|' that must all

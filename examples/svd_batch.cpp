@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <limits>
 #include <new>
 #include <optional>
@@ -35,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "atomic_file.hpp"
 #include "npy.hpp"
 
 namespace svd_batch {
@@ -132,7 +132,9 @@ constexpr const char* usage_text =
     "Eigen's JacobiSVD, farming the matrices out to MPI ranks (mpirun -n P svd_batch ...).\n"
     "\n"
     "  in.npy          input stack; without it a random stack is generated\n"
-    "  -o, --output F  write the singular values as a float64 (K, min(M, N)) .npy file\n"
+    "  -o, --output F  write the singular values as a float64 (K, min(M, N)) .npy file;\n"
+    "                  it is created before anything is computed (a path that cannot be\n"
+    "                  written fails at once) and replaces F only once it is complete\n"
     "  --check         recompute serially on rank 0 and require bit-identical results;\n"
     "                  prints the speedup over the serial run\n"
     "  --count K       generated stack: number of matrices (default 2000)\n"
@@ -272,7 +274,7 @@ stack read_stack(const std::string& path) {
   return s;
 }
 
-void write_output(const std::string& path, const stack& s, const std::vector<Eigen::VectorXd>& sv) {
+void write_output(atomic_file::atomic_output& out, const stack& s, const std::vector<Eigen::VectorXd>& sv) {
   const std::size_t p = std::min(s.rows, s.cols);
   std::vector<double> flat;
   flat.reserve(s.count * p);
@@ -283,7 +285,8 @@ void write_output(const std::string& path, const stack& s, const std::vector<Eig
     flat.insert(flat.end(), v.data(), v.data() + v.size());
   }
   const std::array<std::size_t, 2> shape{s.count, p};
-  npy::write(path, shape, flat);
+  npy::write(out.file(), out.destination().string(), shape, flat);
+  out.commit();
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -296,13 +299,11 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
     std::fputs(usage_text, stdout);
     return 0;
   }
-  if (opt.output) {
-    // Fail before the computation, not after it.
-    const std::filesystem::path parent = std::filesystem::path(*opt.output).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
-      throw bad_input(*opt.output + ": cannot write there: '" + parent.string() + "' is not a directory");
-  }
+  // Created before the input is read and the matrices computed, so that an output that cannot
+  // be created fails the run at once instead of after all the work; removed again unless the
+  // results are all written. A failure is an atomic_file::error (= npy::error): exit status 2.
+  std::optional<atomic_file::atomic_output> output;
+  if (opt.output) output.emplace(*opt.output);
 
   auto t0 = std::chrono::steady_clock::now();
   std::string origin;
@@ -343,7 +344,7 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
                 (s.count + chunksize - 1) / chunksize);
 
   if (opt.output) {
-    write_output(*opt.output, s, sv);
+    write_output(*output, s, sv);
     std::printf("output:    %s, shape (%zu, %zu)\n", opt.output->c_str(), s.count, std::min(s.rows, s.cols));
   }
   std::fflush(stdout);
@@ -399,7 +400,7 @@ int main(int argc, char** argv) {
   } catch (const svd_batch::bad_input& e) {
     std::fprintf(stderr, "svd_batch: %s\n", e.what());
     return 2;
-  } catch (const npy::error& e) {
+  } catch (const npy::error& e) {  // the input, or the output file (atomic_file::error)
     std::fprintf(stderr, "svd_batch: %s\n", e.what());
     return 2;
   } catch (const std::bad_alloc&) {

@@ -434,8 +434,53 @@ TEST_F(NpyTest, WriteChecksSizesAndReportsFailures) {
   EXPECT_CONTAINS(error_of([&] { npy::write(dir / "w.npy", shape, five); }),
                   "cannot write: shape (2, 3) does not hold the 5 elements given");
   EXPECT_FALSE(fs::exists(dir / "w.npy"));
-  EXPECT_CONTAINS(error_of([&] { npy::write(dir / "no" / "such" / "dir.npy", shape, iota_values(6)); }),
-                  "cannot create file: No such file or directory");
+  EXPECT_CONTAINS(
+      error_of([&] { npy::write(dir / "no" / "such" / "dir.npy", shape, iota_values(6)); }),
+      "dir.npy: cannot create the output file in '" + (dir / "no" / "such").string() + "': No such file or directory");
+  fs::create_directory(dir / "d.npy");
+  EXPECT_CONTAINS(error_of([&] { npy::write(dir / "d.npy", shape, iota_values(6)); }),
+                  "d.npy: cannot create the output file: Is a directory");
+}
+
+// npy::write(path) is atomic_output plus the stream variant: same bytes, an existing file replaced
+// whole, and no temporary file left after a success or a refused write.
+TEST_F(NpyTest, WritesAtomicallyAndTheStreamVariantWritesTheSameBytes) {
+  const std::vector<std::size_t> shape{3, 4};
+  const auto data = iota_values(12);
+  write_bytes(dir / "a.npy", std::string(5000, 'x'));
+  npy::write(dir / "a.npy", shape, data);
+  {
+    std::FILE* f = std::fopen((dir / "b.npy").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    npy::write(f, "b.npy", shape, data);
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  auto bytes = [&](const char* name) {
+    std::ifstream in(dir / name, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(bytes("a.npy").size(), 128u + 12 * 8);
+  EXPECT_EQ(bytes("a.npy"), bytes("b.npy"));
+  EXPECT_EQ(npy::read(dir / "a.npy").data, data);
+  EXPECT_THROW(npy::write(dir / "a.npy", shape, iota_values(5)), npy::error);
+  EXPECT_EQ(npy::read(dir / "a.npy").data, data) << "a refused write must leave the file as it was";
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    EXPECT_NE(entry.path().filename().string().front(), '.') << "left behind: " << entry.path();
+}
+
+// A full disk shows up as the system's reason, whether at a write or at the final flush.
+TEST(NpyFormat, AStreamThatCannotBeWrittenIsReported) {
+  std::FILE* f = std::fopen("/dev/full", "wb");
+  if (!f) GTEST_SKIP() << "no /dev/full";
+  const std::vector<std::size_t> shape{100000};
+  std::string message;
+  try {
+    npy::write(f, "full.npy", shape, iota_values(100000));
+  } catch (const npy::error& e) {
+    message = e.what();
+  }
+  std::fclose(f);
+  EXPECT_EQ(message, "full.npy: cannot write file: No space left on device");
 }
 
 TEST_F(NpyTest, FixturesAreWhatTheSvdBatchTestsExpect) {

@@ -2,13 +2,16 @@
 """Cross-checks svd_batch against NumPy.
 
 Makes a random float64 (K, M, N) stack, runs the command given after '--' on it as
-`COMMAND stack.npy -o out.npy`, and compares out.npy with numpy.linalg.svd(compute_uv=False).
+`COMMAND stack.npy -o out.npy` over an older out.npy, and compares out.npy with
+numpy.linalg.svd(compute_uv=False); the file must be what numpy.save writes for the same array,
+and no temporary file may be left beside it.
 Exit status 0 when every singular value agrees within the tolerance, 1 otherwise.
 
     svd_check.py --shape 150 60 8 --workdir /tmp/x -- mpiexec -n 4 build/examples/svd_batch
 """
 
 import argparse
+import io
 import os
 import subprocess
 import sys
@@ -34,8 +37,9 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     stack_path = os.path.join(args.workdir, "stack.npy")
     out_path = os.path.join(args.workdir, "singular_values.npy")
-    if os.path.exists(out_path):
-        os.remove(out_path)
+    # An existing output is replaced whole (svd_batch writes a temporary file, then renames it).
+    with open(out_path, "wb") as f:
+        f.write(b"an older file, to be replaced\n" * 100)
 
     rng = np.random.default_rng(args.seed)
     a = rng.standard_normal((k, m, n))
@@ -51,7 +55,18 @@ def main():
         print(f"svd_check: svd_batch exited with status {run.returncode}", file=sys.stderr)
         return 1
 
+    left = [n for n in os.listdir(args.workdir) if n.startswith(".singular_values.npy.")]
+    if left:
+        print(f"svd_check: temporary files left behind: {left}", file=sys.stderr)
+        return 1
     got = np.load(out_path)
+    # The very bytes NumPy itself writes for this array (header, padding and data).
+    saved = io.BytesIO()
+    np.save(saved, got)
+    with open(out_path, "rb") as f:
+        if f.read() != saved.getvalue():
+            print("svd_check: the output's bytes differ from numpy.save of the same array", file=sys.stderr)
+            return 1
     want = np.linalg.svd(a, compute_uv=False)
     if got.dtype != np.float64 or got.shape != want.shape:
         print(f"svd_check: got {got.dtype} {got.shape}, expected float64 {want.shape}", file=sys.stderr)
