@@ -41,8 +41,10 @@ struct task_event {
   std::size_t slot = 0;        ///< the worker slot (a rank, a local thread, the root's own thread)
   std::uint32_t lane = 0;      ///< the thread of a threads_per_worker team
   std::uint32_t elements = 1;  ///< map elements in the task (a chunk)
+  /// When it was submitted, sent (or handed to a local thread), started, ended, and when its
+  /// result arrived at the root (0: run by a local thread).
   std::int64_t submitted = 0, dispatched = 0, started = 0, ended = 0, received = 0;
-  std::uint64_t bytes_in = 0, bytes_out = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;  ///< the task's message bytes and its result's
 };
 
 /// What a watcher of a pool implements. Calls come from the pool's scheduling threads (the

@@ -77,29 +77,27 @@ std::string rate_text(double r) {
   return fmt("%.2f", r);
 }
 
-// Terminal: 0:03, 12:05, 1:02:05.
-std::string clock_text(double s) {
+// Whole seconds as hours, minutes and seconds: `hms` (h, m, s) from an hour on, else `ms` (m, s).
+std::string duration_text(double s, const char* hms, const char* ms) {
   if (!std::isfinite(s) || s < 0) s = 0;
   const auto t = static_cast<unsigned long long>(s);
   char buf[48];
   if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%llu:%02llu:%02llu", t / 3600, t / 60 % 60, t % 60);
+    std::snprintf(buf, sizeof buf, hms, t / 3600, t / 60 % 60, t % 60);
   else
-    std::snprintf(buf, sizeof buf, "%llu:%02llu", t / 60, t % 60);
+    std::snprintf(buf, sizeof buf, ms, t / 60, t % 60);
   return buf;
+}
+
+// Terminal: 0:03, 12:05, 1:02:05.
+std::string clock_text(double s) {
+  return duration_text(s, "%llu:%02llu:%02llu", "%llu:%02llu");
 }
 
 // Plain: 3.1s, 12m05s, 1h02m05s.
 std::string seconds_text(double s) {
-  if (!std::isfinite(s) || s < 0) s = 0;
-  if (s < 60) return fmt("%.1fs", s);
-  const auto t = static_cast<unsigned long long>(s);
-  char buf[48];
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%lluh%02llum%02llus", t / 3600, t / 60 % 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%llum%02llus", t / 60, t % 60);
-  return buf;
+  if (!std::isfinite(s) || s < 60) return fmt("%.1fs", std::isfinite(s) && s > 0 ? s : 0.0);
+  return duration_text(s, "%lluh%02llum%02llus", "%llum%02llus");
 }
 
 // RANKPOOL_PROGRESS, parsed: on/off (unset: not given, empty or not understood), and whether it

@@ -32,13 +32,14 @@ struct trace_record {
     mark,        ///< an instant: name (a label), t0
     end,         ///< the pool finished: a = records dropped, b = tasks recorded
   };
-  kind k = pool;
-  std::uint8_t reserved[3] = {};
-  std::uint32_t track_id = 0;
-  std::uint32_t name = 0;
-  std::uint32_t elements = 0;
-  std::int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-  std::uint64_t id = 0, a = 0, b = 0;
+  // What each field holds depends on the kind (above).
+  kind k = pool;                                ///< what the record is
+  std::uint8_t reserved[3] = {};                ///< zero
+  std::uint32_t track_id = 0;                   ///< a worker thread's track
+  std::uint32_t name = 0;                       ///< a string id
+  std::uint32_t elements = 0;                   ///< a task's map elements
+  std::int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;  ///< times
+  std::uint64_t id = 0, a = 0, b = 0;           ///< a task's id, two counts
 };
 static_assert(sizeof(trace_record) == 72);
 
