@@ -64,7 +64,8 @@ class observer {
   virtual void on_queue_depth(std::int64_t at, std::size_t queued, std::size_t in_flight) = 0;
   /// A moment worth marking on the scheduler's track.
   virtual void on_instant(const char* what, std::int64_t at) = 0;
-  /// The pool is done: every task has been reported. Called once.
+  /// The pool is done: every task has been reported. May come more than once (a core that shuts
+  /// down twice); an implementation acts on the first.
   virtual void on_finish() noexcept = 0;
 };
 
