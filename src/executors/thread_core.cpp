@@ -18,11 +18,10 @@ class thread_core final : public executor_core {
  public:
   thread_core(std::size_t workers, std::function<void()> initializer, std::uint64_t deadline_ns,
               const telemetry_config& tc, const char* name)
-      : init_(std::move(initializer)), deadline_ns_(deadline_ns), tel_(telemetry::make(tc, name)) {
+      : init_(std::move(initializer)), deadline_ns_(deadline_ns) {
+    hooks_.attach(make_telemetry(tc, name));
     workers_.store(workers, std::memory_order_relaxed);
-    if (tel_) {
-      for (std::size_t i = 0; i < workers; ++i) tel_->add_slot(i, "thread " + std::to_string(i), 1);
-    }
+    for (std::size_t i = 0; i < workers; ++i) hooks_.slot(i, "thread " + std::to_string(i), 1);
     RANKPOOL_LOG(info, "%s: %zu local threads", name, workers);
     threads_.reserve(workers);
     for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
@@ -38,13 +37,10 @@ class thread_core final : public executor_core {
       tasks.clear();
       return;
     }
-    if (tel_) {
-      const auto now = telemetry::now();
-      for (auto& t : tasks) t->submitted_ns = now;
-    }
+    hooks_.submitted(tasks);
     for (auto& t : tasks) queue_.push_back(std::move(t));
     tasks.clear();
-    if (tel_) tel_->queue_depth(telemetry::now(), queue_.size(), busy_.load(std::memory_order_relaxed));
+    hooks_.queue_depth(queue_.size(), busy_.load(std::memory_order_relaxed));
     lk.unlock();
     cv_.notify_all();
   }
@@ -66,7 +62,7 @@ class thread_core final : public executor_core {
       all_joined &= !th.joinable();
     }
     // Every task has run: the trace and summary are complete.
-    if (tel_ && all_joined) tel_->finish();
+    if (all_joined) hooks_.finish();
   }
 
   std::size_t num_workers() const noexcept override { return threads_.size(); }
@@ -110,25 +106,17 @@ class thread_core final : public executor_core {
       if (deadline_ns_) ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns_);
       task_context_scope scope(ctx);
       const std::size_t running = busy_.fetch_add(1, std::memory_order_relaxed) + 1;
-      const std::int64_t t0 = tel_ ? telemetry::now() : 0;
-      if (tel_) tel_->queue_depth(t0, queued, running);
+      hooks_.queue_depth(queued, running);
+      const std::int64_t started = hooks_.stamp();
       t->run_here(ctx.deadline);
-      if (tel_) {
-        telemetry::task_event ev;
-        ev.slot = index;
-        ev.elements = static_cast<std::uint32_t>(t->weight);
-        ev.submitted = t->submitted_ns;
-        ev.dispatched = ev.started = t0;
-        ev.ended = telemetry::now();
-        tel_->task_done(*t, ev);
-      }
+      hooks_.ran_here(*t, index, started);
       busy_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 
   std::function<void()> init_;
   std::uint64_t deadline_ns_;
-  std::unique_ptr<telemetry> tel_;  // null unless a trace or summary is asked for
+  hooks hooks_;  // trace and summary, when asked for
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<task_ptr> queue_;

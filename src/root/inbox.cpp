@@ -6,7 +6,7 @@
 
 namespace rankpool::detail {
 
-void inbox::submit(std::vector<task_ptr>& tasks, std::int64_t stamp_ns) {
+void inbox::submit(std::vector<task_ptr>& tasks) {
   std::unique_lock lk(m_);
   if (shutdown_) throw invalid_state_error("rankpool: cannot submit after shutdown");
   if (broken_) {
@@ -16,8 +16,6 @@ void inbox::submit(std::vector<task_ptr>& tasks, std::int64_t stamp_ns) {
     tasks.clear();
     return;
   }
-  if (stamp_ns)
-    for (auto& t : tasks) t->submitted_ns = stamp_ns;
   for (auto& t : tasks) tasks_.push_back(std::move(t));
   tasks.clear();
   has_news_.store(true, std::memory_order_release);

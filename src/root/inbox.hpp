@@ -16,9 +16,9 @@ namespace rankpool::detail {
 
 class inbox {
  public:
-  /// Queues tasks (user threads); `stamp_ns`, when not 0, is their submission time for traces.
-  /// Throws invalid_state_error after shutdown; on a broken pool fails them with its error.
-  void submit(std::vector<task_ptr>& tasks, std::int64_t stamp_ns);
+  /// Queues tasks (user threads). Throws invalid_state_error after shutdown; on a broken pool
+  /// fails them with its error.
+  void submit(std::vector<task_ptr>& tasks);
   /// No new tasks from now on; `cancel`: cancel the tasks not started.
   void request_shutdown(bool cancel);
   /// Wakes the progress loop (something it waits for happened on another thread).

@@ -5,12 +5,10 @@
 #include <chrono>
 #include <rankpool/this_task.hpp>
 
-#include "observe/telemetry.hpp"
-
 namespace rankpool::detail {
 
-root_slot::root_slot(std::size_t slot, std::uint64_t deadline_ns, telemetry* tel, std::function<void()> finished)
-    : slot_(slot), deadline_ns_(deadline_ns), tel_(tel), finished_(std::move(finished)) {
+root_slot::root_slot(std::size_t slot, std::uint64_t deadline_ns, const hooks& watch, std::function<void()> finished)
+    : slot_(slot), deadline_ns_(deadline_ns), hooks_(watch), finished_(std::move(finished)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -59,18 +57,9 @@ void root_slot::run_one(task& t) {
   ctx.stop = &t.state().stop_flag();
   if (deadline_ns_) ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns_);
   task_context_scope scope(ctx);
-  const std::int64_t t0 = tel_ ? telemetry::now() : 0;
+  const std::int64_t started = hooks_.stamp();
   t.run_here(ctx.deadline);
-  if (tel_) {
-    telemetry::task_event ev;
-    ev.slot = slot_;
-    ev.elements = static_cast<std::uint32_t>(t.weight);
-    ev.submitted = t.submitted_ns;
-    ev.dispatched = t0;
-    ev.started = t0;
-    ev.ended = telemetry::now();
-    tel_->task_done(t, ev);
-  }
+  hooks_.ran_here(t, slot_, started);
 }
 
 }  // namespace rankpool::detail

@@ -13,16 +13,16 @@
 #include <thread>
 #include <vector>
 
-namespace rankpool::detail {
+#include "observe/observer.hpp"
 
-class telemetry;
+namespace rankpool::detail {
 
 class root_slot {
  public:
   /// Starts the thread. `slot` is this slot's index in traces; `deadline_ns` the task deadline
   /// (0 = none); `finished` is called after each task, on the slot's thread, to wake the
-  /// scheduler. `tel` may be null.
-  root_slot(std::size_t slot, std::uint64_t deadline_ns, telemetry* tel, std::function<void()> finished);
+  /// scheduler. `watch` is told of every task run.
+  root_slot(std::size_t slot, std::uint64_t deadline_ns, const hooks& watch, std::function<void()> finished);
   /// Stops the thread (after the tasks handed to it).
   ~root_slot();
   root_slot(const root_slot&) = delete;
@@ -41,7 +41,7 @@ class root_slot {
 
   std::size_t slot_;
   std::uint64_t deadline_ns_;
-  telemetry* tel_;
+  const hooks& hooks_;
   std::function<void()> finished_;
   std::mutex m_;
   std::condition_variable cv_;

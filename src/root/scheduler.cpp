@@ -38,7 +38,7 @@ constexpr double lead_ns = 100'000;  // work kept queued at each worker
 
 class scheduler final : public executor_core {
  public:
-  explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)), sender_(cfg_.comm, running_, nullptr) {
+  explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)), sender_(cfg_.comm, running_, hooks_) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     const std::size_t slots = cfg_.workers.size() + (cfg_.root_computes ? 1 : 0);
     load_.assign(slots, 0);
@@ -46,7 +46,7 @@ class scheduler final : public executor_core {
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
     workers_.store(num_workers(), std::memory_order_relaxed);
     try {
-      tel_ = telemetry::make(cfg_.telemetry, cfg_.name);
+      hooks_.attach(make_telemetry(cfg_.telemetry, cfg_.name));
     } catch (...) {
       // The workers are already serving: release them before the error leaves, or they would
       // wait for a shutdown that never comes.
@@ -54,16 +54,13 @@ class scheduler final : public executor_core {
       release_comm();
       throw;
     }
-    sender_.set_telemetry(tel_.get());
-    if (tel_) {
-      for (std::size_t i = 0; i < cfg_.workers.size(); ++i)
-        tel_->add_slot(i, "rank " + std::to_string(cfg_.workers[i]), cfg_.threads_per_worker);
-      if (cfg_.root_computes) tel_->add_slot(local_slot(), "root", 1);
-    }
+    for (std::size_t i = 0; i < cfg_.workers.size(); ++i)
+      hooks_.slot(i, "rank " + std::to_string(cfg_.workers[i]), cfg_.threads_per_worker);
+    if (cfg_.root_computes) hooks_.slot(local_slot(), "root", 1);
     RANKPOOL_LOG(info, "%s: %zu worker ranks%s, %zu threads each%s", cfg_.name, cfg_.workers.size(),
                  cfg_.idle_ranks.empty() ? "" : (" (" + std::to_string(cfg_.idle_ranks.size()) + " idle)").c_str(),
                  cfg_.threads_per_worker, cfg_.root_computes ? ", the root computes too" : "");
-    if (cfg_.root_computes) local_.emplace(local_slot(), cfg_.task_deadline_ns, tel_.get(), [this] { inbox_.wake(); });
+    if (cfg_.root_computes) local_.emplace(local_slot(), cfg_.task_deadline_ns, hooks_, [this] { inbox_.wake(); });
     thread_ = std::thread([this] { run(); });
   }
 
@@ -77,7 +74,10 @@ class scheduler final : public executor_core {
     release_comm();
   }
 
-  void submit(std::vector<task_ptr>& tasks) override { inbox_.submit(tasks, tel_ ? telemetry::now() : 0); }
+  void submit(std::vector<task_ptr>& tasks) override {
+    hooks_.submitted(tasks);
+    inbox_.submit(tasks);
+  }
 
   void shutdown(bool wait, bool cancel_futures) override {
     inbox_.request_shutdown(cancel_futures);
@@ -102,7 +102,7 @@ class scheduler final : public executor_core {
       fail_progress_thread();
     }
     // Every result is in (or the pool failed): the trace and summary are complete.
-    if (tel_) tel_->finish();
+    hooks_.finish();
   }
 
   void loop() {
@@ -117,7 +117,7 @@ class scheduler final : public executor_core {
         handle(msg);
         progressed = true;
       }
-      if (tel_ && progressed) tel_->queue_depth(telemetry::now(), queue_.size(), running_.size() + local_load());
+      if (progressed) hooks_.queue_depth(queue_.size(), running_.size() + local_load());
       const bool sending = sender_.under_way();
       forward_stops();
       if (stopping && queue_.empty() && running_.empty() && local_load() == 0) break;
@@ -141,7 +141,7 @@ class scheduler final : public executor_core {
     }
     while (sender_.under_way()) std::this_thread::yield();
     RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
-    if (tel_) tel_->instant("shutdown", telemetry::now());
+    hooks_.instant("shutdown");
     stop_workers();
   }
 
@@ -285,7 +285,7 @@ class scheduler final : public executor_core {
       RANKPOOL_LOG(warn, "root ignored a message of kind %u from rank %d", unsigned(h.kind), msg.source);
       return;
     }
-    const std::int64_t received = tel_ ? telemetry::now() : 0;
+    const std::int64_t received = hooks_.stamp();
     try {
       for (std::uint64_t i = 0; i < h.id; ++i) {
         auto rec = body.get_value<wire::result_record>();
@@ -296,7 +296,7 @@ class scheduler final : public executor_core {
     } catch (const std::exception& e) {
       RANKPOOL_LOG(warn, "root dropped the rest of a malformed result batch from rank %d: %s", msg.source, e.what());
     }
-    if (tel_) tel_->scheduler_span("receive", received, telemetry::now(), h.id, msg.bytes.size());
+    hooks_.received(received, h.id, msg.bytes.size());
   }
 
   void complete(const wire::result_record& rec, const char* data, std::size_t worker, int rank, std::int64_t received) {
@@ -306,26 +306,7 @@ class scheduler final : public executor_core {
                    static_cast<unsigned long long>(rec.id), rank);
       return;
     }
-    if (tel_) {
-      const auto& e = it->second;
-      telemetry::task_event ev;
-      ev.id = rec.id;
-      ev.slot = worker;
-      ev.lane = rec.lane;
-      ev.elements = static_cast<std::uint32_t>(e.t->weight);
-      ev.submitted = e.t->submitted_ns;
-      ev.dispatched = e.dispatched;
-      // Bounded, so a corrupt record cannot overflow the arithmetic: it only misplaces a slice.
-      constexpr std::int64_t limit = std::int64_t{1} << 62;
-      const auto exec = static_cast<std::int64_t>(std::min<std::uint64_t>(rec.exec_ns, limit));
-      ev.started =
-          rec.start_ns > 0 && rec.start_ns < limit ? rec.start_ns : received + telemetry::realtime_offset() - exec;
-      ev.ended = ev.started + exec;
-      ev.received = received;
-      ev.bytes_in = e.bytes_in;
-      ev.bytes_out = sizeof rec + rec.bytes;
-      tel_->task_done(*e.t, ev);
-    }
+    hooks_.result(*it->second.t, worker, rec, it->second.dispatched, it->second.bytes_in, received);
     auto entry = std::move(it->second);
     running_.erase(it);
     set_load(worker, load_[worker] - 1);
@@ -400,7 +381,7 @@ class scheduler final : public executor_core {
     std::vector<task_ptr> waiting;
     if (!inbox_.break_with(e, waiting)) return;
     RANKPOOL_LOG(error, "%s", why.c_str());
-    if (tel_) tel_->instant("broken", telemetry::now());
+    hooks_.instant("broken");
     fail_everything(e, waiting);
   }
 
@@ -425,8 +406,8 @@ class scheduler final : public executor_core {
   }
 
   scheduler_config cfg_;
-  std::unique_ptr<telemetry> tel_;  // null unless a trace or summary is asked for
-  std::vector<std::size_t> load_;   // tasks in flight per slot (workers, then the root's own)
+  hooks hooks_;                    // trace and summary, when asked for; before the parts that keep a reference
+  std::vector<std::size_t> load_;  // tasks in flight per slot (workers, then the root's own)
   std::unordered_map<int, std::size_t> index_of_rank_;
   std::vector<std::uint64_t> last_active_;  // per slot: sequence number of its latest result
   std::uint64_t activity_ = 0;

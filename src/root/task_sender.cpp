@@ -5,7 +5,6 @@
 #include <cstring>
 #include <rankpool/detail/log.hpp>
 
-#include "observe/telemetry.hpp"
 #include "wire/framing.hpp"
 
 namespace rankpool::detail {
@@ -24,13 +23,11 @@ void task_sender::send_alone(std::uint64_t id, task_ptr t, std::size_t w, int de
   auto& bytes = t->bytes();
   wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header));
   auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
-  const std::int64_t t0 = tel_ ? telemetry::now() : 0;
-  it->second.send.start(it->second.t->bytes().data(), it->second.t->bytes().size(), dest, comm_);
-  if (tel_) {
-    it->second.dispatched = t0;
-    it->second.bytes_in = it->second.t->bytes().size();
-    tel_->scheduler_span("send", t0, telemetry::now(), 1, it->second.bytes_in);
-  }
+  auto& sent = it->second;
+  sent.dispatched = hooks_.stamp();
+  sent.bytes_in = sent.t->bytes().size();
+  sent.send.start(sent.t->bytes().data(), sent.t->bytes().size(), dest, comm_);
+  hooks_.sent(sent.dispatched, 1, sent.bytes_in);
   if (!it->second.send.test()) sending_.push_back(id);
 }
 
@@ -40,7 +37,7 @@ void task_sender::send_batch(std::vector<std::pair<std::uint64_t, task_ptr>>& ta
   std::size_t total = sizeof(wire::header);
   for (const auto& [id, t] : tasks) total += sizeof(wire::task_record) + t->bytes().size() - sizeof(wire::header);
   b.bytes.resize(total);
-  const std::int64_t batch_start = tel_ ? telemetry::now() : 0;
+  const std::int64_t batch_start = hooks_.stamp();
   std::size_t at = sizeof(wire::header);
   for (auto& [id, t] : tasks) {
     auto& tb = t->bytes();
@@ -50,11 +47,7 @@ void task_sender::send_batch(std::vector<std::pair<std::uint64_t, task_ptr>>& ta
     std::memcpy(b.bytes.data() + at + sizeof rec, tb.data() + sizeof(wire::header), body);
     at += sizeof rec + body;
     tb = {};  // the batch holds the bytes now
-    auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
-    if (tel_) {
-      it->second.bytes_in = sizeof rec + body;
-      it->second.dispatched = batch_start;
-    }
+    running_.try_emplace(id, in_flight_task{std::move(t), w, {}, batch_start, sizeof rec + body});
   }
   const auto count = static_cast<std::uint64_t>(tasks.size());
   wire::put_header(b.bytes.data(), wire::kind::task_batch, count, b.bytes.size() - sizeof(wire::header),
@@ -62,7 +55,7 @@ void task_sender::send_batch(std::vector<std::pair<std::uint64_t, task_ptr>>& ta
   batches_.push_back(std::move(b));
   auto& sent = batches_.back();
   sent.send.start(sent.bytes.data(), sent.bytes.size(), dest, comm_);
-  if (tel_) tel_->scheduler_span("send", batch_start, telemetry::now(), count, sent.bytes.size());
+  hooks_.sent(batch_start, count, sent.bytes.size());
   RANKPOOL_LOG(debug, "sent %llu tasks (%zu bytes) to rank %d", static_cast<unsigned long long>(count),
                sent.bytes.size(), dest);
 }

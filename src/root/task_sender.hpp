@@ -12,18 +12,17 @@
 #include <utility>
 #include <vector>
 
+#include "observe/observer.hpp"
 #include "wire/transport.hpp"
 
 namespace rankpool::detail {
-
-class telemetry;
 
 /// A task sent to a worker whose result has not come back.
 struct in_flight_task {
   task_ptr t;
   std::size_t worker;           // the worker's slot
   transport::outgoing send;     // a task sent alone, from its own buffer
-  std::int64_t dispatched = 0;  // recorded for traces and summaries only
+  std::int64_t dispatched = 0;  // for observers only (0 when none listens)
   std::uint64_t bytes_in = 0;
 };
 
@@ -37,11 +36,9 @@ inline constexpr std::size_t batch_byte_limit = 1 << 20;
 
 class task_sender {
  public:
-  /// Sends on `comm`, recording each task sent in `running`; `tel` (may be null) gets the spans.
-  task_sender(MPI_Comm comm, in_flight_map& running, telemetry* tel) : comm_(comm), running_(running), tel_(tel) {}
-
-  /// Sets where the send spans go (null: nowhere).
-  void set_telemetry(telemetry* tel) noexcept { tel_ = tel; }
+  /// Sends on `comm`, recording each task sent in `running`; `watch` is told of every send.
+  task_sender(MPI_Comm comm, in_flight_map& running, const hooks& watch)
+      : comm_(comm), running_(running), hooks_(watch) {}
 
   /// Sends (task id, task) pairs, already marked running, to worker slot `w` at rank `dest`: a
   /// single task alone, several in one batch. `answer_each`: the worker answers each task of the
@@ -62,7 +59,7 @@ class task_sender {
 
   MPI_Comm comm_;
   in_flight_map& running_;
-  telemetry* tel_;
+  const hooks& hooks_;
   std::deque<batch_send> batches_;
   std::vector<std::uint64_t> sending_;  // tasks sent alone whose send has not completed yet
 };

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "observe/telemetry.hpp"
+#include "observe/observer.hpp"
 #include "wire/framing.hpp"
 #include "wire/transport.hpp"
 
@@ -29,7 +29,7 @@ void result_sender::end(std::uint64_t exec_ns, clock::time_point started, std::u
                           exec_ns,
                           b.size() - record_at_ - sizeof(wire::result_record),
                           std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count() +
-                              telemetry::realtime_offset(),
+                              observe_clock::realtime_offset(),
                           lane,
                           0};
   std::memcpy(&rec.id, b.data() + record_at_, sizeof rec.id);

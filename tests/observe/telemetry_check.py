@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Runs tests/telemetry_probe and checks what the pool recorded against what it ran.
 
-    telemetry_check.py <mpiexec> <telemetry_probe> <scratch dir> <ranks>
+    telemetry_check.py <mpiexec> <telemetry_probe> <scratch dir> <ranks> <rankpool-trace>
 
 Checks: the trace (RANKPOOL_TRACE, and executor_options::trace) is valid JSON in the Chrome
 trace event format with one track per worker rank, one slice per task named after its
 function, queueing spans that end where the task starts, no overlapping slices on a track, and
 scheduler sends that cover every task; the summary (RANKPOOL_SUMMARY=1) has a row per worker
 whose numbers add up to the run; RANKPOOL_LOG levels print rank- and host-prefixed lines (and
-nothing by default); the thread executor records the same way.
+nothing by default); the thread executor records the same way; a killed run's binary trace
+(also with a torn last record) converts with rankpool-trace into valid JSON holding every task.
 """
 
 import json
@@ -17,7 +18,7 @@ import re
 import subprocess
 import sys
 
-MPIEXEC, PROBE, SCRATCH, RANKS = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+MPIEXEC, PROBE, SCRATCH, RANKS, CONVERTER = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 TASKS, ELEMENTS, CHUNK = 60, 1000, 64
 CHUNKS = (ELEMENTS + CHUNK - 1) // CHUNK
 os.makedirs(SCRATCH, exist_ok=True)
@@ -30,7 +31,7 @@ def check(cond, what):
         print("FAIL:", what)
 
 
-def run(mode, env_extra, trace_arg=None, mpi=True):
+def run(mode, env_extra, trace_arg=None, mpi=True, status=0):
     env = dict(os.environ)
     for k in ("RANKPOOL_TRACE", "RANKPOOL_SUMMARY", "RANKPOOL_LOG", "RANKPOOL_PROGRESS"):
         env.pop(k, None)
@@ -40,9 +41,9 @@ def run(mode, env_extra, trace_arg=None, mpi=True):
         args = [MPIEXEC, "--oversubscribe", "-n", str(RANKS)] + [
             a for k in env_extra for a in ("-x", k)] + args
     p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
-    if p.returncode != 0:
+    if p.returncode != status:
         print(p.stdout, p.stderr)
-    check(p.returncode == 0, f"{mode} {env_extra}: exit status {p.returncode}")
+    check(p.returncode == status, f"{mode} {env_extra}: exit status {p.returncode}")
     m = re.search(r"probe: workers=(\d+) tasks=(\d+) elements=(\d+) chunks=(\d+) sum=(-?\d+)", p.stdout)
     check(m is not None, f"{mode}: probe line missing")
     expected_sum = sum(i * i for i in range(TASKS)) + sum(2 * i for i in range(ELEMENTS))
@@ -223,6 +224,37 @@ for f in (trace5, second):
 p, workers = run("thread-twice", {"RANKPOOL_TRACE": trace5}, mpi=False)
 check_trace(trace5, workers, [f"thread {i}" for i in range(workers)])
 check_trace(second, workers, [f"thread {i}" for i in range(workers)])
+
+# 8. A killed run: the JSON path holds a note, the binary trace beside it converts to a trace of
+# every task; cut inside its last record (a kill during a write) it still converts.
+trace6 = os.path.join(SCRATCH, "killed.json")
+binary = trace6 + ".rptrace"
+for f in (trace6, binary, trace6 + ".json"):
+    if os.path.exists(f):
+        os.remove(f)
+p, workers = run("thread-killed", {"RANKPOOL_TRACE": trace6}, mpi=False, status=-9)
+with open(trace6) as f:
+    note = json.load(f)
+check("rankpool-trace" in json.dumps(note), f"the killed run's JSON says how to convert: {note}")
+check(os.path.exists(binary), "a killed run leaves its binary trace")
+converted = os.path.join(SCRATCH, "killed-converted.json")
+c = subprocess.run([CONVERTER, binary, converted], capture_output=True, text=True, timeout=60)
+check(c.returncode == 0 and "did not finish" in c.stdout, f"rankpool-trace converts: {c.stdout} {c.stderr}")
+events, _ = check_trace(converted, workers, [f"thread {i}" for i in range(workers)])
+check(events[-1].get("name") == "rankpool" and events[-1]["args"].get("complete") is False,
+      f"the converted trace says it is incomplete: {events[-1]}")
+size = os.path.getsize(binary)
+with open(binary, "r+b") as f:
+    f.truncate(size - 30)
+c = subprocess.run([CONVERTER, binary], capture_output=True, text=True, timeout=60)
+check(c.returncode == 0, f"rankpool-trace converts a torn file: {c.stderr}")
+with open(trace6) as f:  # the default output: the binary's name without .rptrace
+    torn = json.load(f)
+torn_slices = [e for e in torn if e.get("ph") == "X" and e.get("cat") == "task"]
+check(TASKS + CHUNKS - 1 <= len(torn_slices) <= TASKS + CHUNKS, f"torn file keeps all but its last record: {len(torn_slices)}")
+c = subprocess.run([CONVERTER, trace6], capture_output=True, text=True, timeout=60)
+check(c.returncode != 0 and "not a binary rankpool trace" in c.stderr, f"a JSON file is refused: {c.stderr}")
+check(not os.path.exists(trace6 + ".json"), "a refused input leaves no output file")
 
 if failures:
     print(f"telemetry_check: {len(failures)} checks failed")

@@ -1,10 +1,12 @@
 // A small workload for the trace, summary and logging tests (tests/telemetry_check.py): N
 // submitted tasks and a chunked map, under comm_executor or thread_executor; the root prints
 // what it ran so the checker can compare the trace and summary with it.
-//   telemetry_probe comm|comm-options|thread|thread-twice <tasks> <map elements> <chunksize> [trace]
-// comm-options sets trace and summary through executor_options instead of the environment.
+//   telemetry_probe comm|comm-options|thread|thread-twice|thread-killed <tasks> <map elements> <chunksize> [trace]
+// comm-options sets trace and summary through executor_options instead of the environment;
+// thread-killed kills itself with SIGKILL after the work, before the pool shuts down.
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -45,7 +47,8 @@ int probe_main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(
         stderr,
-        "usage: telemetry_probe comm|comm-options|thread|thread-twice <tasks> <elements> <chunksize> [trace]\n");
+        "usage: telemetry_probe comm|comm-options|thread|thread-twice|thread-killed <tasks> <elements> <chunksize> "
+        "[trace]\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -54,6 +57,17 @@ int probe_main(int argc, char** argv) {
   const std::size_t chunks = (static_cast<std::size_t>(elements) + chunksize - 1) / chunksize;
   long long sum = 0;
   std::size_t workers = 0;
+  if (mode == "thread-killed") {
+    // As a job killed by its scheduler: the trace is never finished, only streamed.
+    rankpool::thread_executor pool(3);
+    sum = run(pool, tasks, elements, chunksize);
+    std::printf("probe: workers=%zu tasks=%d elements=%d chunks=%zu sum=%lld\n", pool.num_workers(), tasks, elements,
+                chunks, sum);
+    std::fflush(stdout);
+    // The writer streams every 100 ms: after this every task is on disk.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::raise(SIGKILL);
+  }
   if (mode == "thread" || mode == "thread-twice") {
     // thread-twice: a second pool after the first, which must get a trace file of its own.
     for (int round = 0; round < (mode == "thread" ? 1 : 2); ++round) {
