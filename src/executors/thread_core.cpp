@@ -1,5 +1,6 @@
 // Local worker threads: thread_executor, and comm_executor on a one-rank communicator.
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -8,6 +9,8 @@
 #include <string>
 #include <thread>
 
+#include "common/broken.hpp"
+#include "common/text.hpp"
 #include "executors/options.hpp"
 #include "observe/telemetry.hpp"
 
@@ -32,8 +35,9 @@ class thread_core final : public executor_core {
     std::unique_lock lk(m_);
     if (shutdown_) throw invalid_state_error("rankpool: cannot submit after shutdown");
     if (broken_) {
+      const auto e = broken_error_;
       lk.unlock();
-      for (auto& t : tasks) t->fail(broken_error());
+      for (auto& t : tasks) t->fail(e);
       tasks.clear();
       return;
     }
@@ -50,6 +54,7 @@ class thread_core final : public executor_core {
     {
       std::lock_guard lk(m_);
       shutdown_ = true;
+      closed_.store(true, std::memory_order_relaxed);
       if (cancel_futures) dropped.swap(queue_);
     }
     cv_.notify_all();
@@ -65,27 +70,34 @@ class thread_core final : public executor_core {
     if (all_joined) hooks_.finish();
   }
 
-  std::size_t num_workers() const noexcept override { return threads_.size(); }
+  /// 0 after shutdown and on a broken pool, as concurrent.futures' tests expect.
+  std::size_t num_workers() const noexcept override {
+    return closed_.load(std::memory_order_relaxed) ? 0 : threads_.size();
+  }
   bool wants_bytes() const noexcept override { return false; }
   bool runs_locally() const noexcept override { return true; }
 
  private:
-  static std::exception_ptr broken_error() {
-    return std::make_exception_ptr(broken_executor("rankpool: the executor is broken: a worker's initializer failed"));
-  }
-
   void worker_loop(std::size_t index) {
     if (init_) {
       try {
         init_();
       } catch (...) {
+        const auto cause = std::current_exception();
         std::deque<task_ptr> failed;
+        std::exception_ptr e;
         {
           std::lock_guard lk(m_);
+          if (!broken_error_)
+            broken_error_ = broken_because(
+                "rankpool: the executor is broken: a worker's initializer failed: " + describe(cause), cause);
+          e = broken_error_;
           broken_ = true;
+          closed_.store(true, std::memory_order_relaxed);
           failed.swap(queue_);
         }
-        for (auto& t : failed) t->fail(broken_error());
+        cv_.notify_all();
+        for (auto& t : failed) t->fail(e);
         return;
       }
     }
@@ -122,6 +134,8 @@ class thread_core final : public executor_core {
   std::deque<task_ptr> queue_;
   bool shutdown_ = false;
   bool broken_ = false;
+  std::exception_ptr broken_error_;   // set with broken_
+  std::atomic<bool> closed_{false};  // shutdown_ or broken_, readable without the lock
   std::mutex join_mutex_;
   std::vector<std::thread> threads_;
 };

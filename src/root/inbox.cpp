@@ -27,6 +27,7 @@ void inbox::request_shutdown(bool cancel) {
   {
     std::lock_guard lk(m_);
     shutdown_ = true;
+    closed_.store(true, std::memory_order_relaxed);
     if (cancel) cancel_requested_ = true;
     has_news_.store(true, std::memory_order_release);
   }
@@ -66,6 +67,7 @@ bool inbox::break_with(const std::exception_ptr& e, std::vector<task_ptr>& left)
   std::lock_guard lk(m_);
   left.swap(tasks_);
   if (!broken_error_) broken_error_ = e;
+  closed_.store(true, std::memory_order_relaxed);
   return !std::exchange(broken_, true);
 }
 

@@ -39,10 +39,14 @@ class inbox {
   /// into `left`, for the caller to fail. False when it was broken already.
   bool break_with(const std::exception_ptr& e, std::vector<task_ptr>& left);
 
+  /// True once shutdown was requested or the pool broke (num_workers() is then 0).
+  bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
+
  private:
   std::mutex m_;
   std::condition_variable cv_;
   std::atomic<bool> has_news_{false};
+  std::atomic<bool> closed_{false};
   std::vector<task_ptr> tasks_;
   bool shutdown_ = false;
   bool cancel_requested_ = false;

@@ -18,6 +18,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/broken.hpp"
 #include "common/text.hpp"
 #include "root/inbox.hpp"
 #include "root/release.hpp"
@@ -88,7 +89,9 @@ class scheduler final : public executor_core {
     if (thread_error_) std::rethrow_exception(std::exchange(thread_error_, nullptr));
   }
 
+  /// 0 after shutdown and on a broken pool, as concurrent.futures' tests expect.
   std::size_t num_workers() const noexcept override {
+    if (inbox_.closed()) return 0;
     return cfg_.workers.size() * cfg_.threads_per_worker + (cfg_.root_computes ? 1 : 0);
   }
   bool wants_bytes() const noexcept override { return true; }
@@ -274,7 +277,8 @@ class scheduler final : public executor_core {
       } catch (...) {
       }
       mark_broken("rankpool: the executor is broken: the initializer failed on worker rank " +
-                  std::to_string(msg.source) + (cause ? ": " + describe(cause) : std::string()));
+                      std::to_string(msg.source) + (cause ? ": " + describe(cause) : std::string()),
+                  cause);
       return;
     }
     if (h.kind == static_cast<std::uint8_t>(wire::kind::worker_failed)) {
@@ -355,12 +359,7 @@ class scheduler final : public executor_core {
     thread_error_ = std::current_exception();
     const std::string why = "rankpool: the pool's progress thread failed: " + describe(thread_error_);
     RANKPOOL_LOG(error, "%s", why.c_str());
-    std::exception_ptr e;
-    try {
-      std::throw_with_nested(broken_executor(why));
-    } catch (...) {
-      e = std::current_exception();
-    }
+    const std::exception_ptr e = broken_because(why, thread_error_);
     std::vector<task_ptr> waiting;
     inbox_.break_with(e, waiting);
     fail_everything(e, waiting);
@@ -376,8 +375,9 @@ class scheduler final : public executor_core {
     set_load(w, 0);
   }
 
-  void mark_broken(const std::string& why) {
-    auto e = std::make_exception_ptr(broken_executor(why));
+  // Breaks the pool: every unfinished future fails with broken_executor(why), nesting `cause`.
+  void mark_broken(const std::string& why, const std::exception_ptr& cause = nullptr) {
+    const auto e = broken_because(why, cause);
     std::vector<task_ptr> waiting;
     if (!inbox_.break_with(e, waiting)) return;
     RANKPOOL_LOG(error, "%s", why.c_str());

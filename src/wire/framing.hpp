@@ -32,8 +32,8 @@ struct task_record {
 
 /// Precedes each result of a result_batch; `bytes` of result body (status byte, then the value
 /// or the exception) follow. `exec_ns` is how long the task ran, which sizes the root's window;
-/// `start_ns` (the worker's real-time clock, see telemetry::realtime_offset) and `lane` (the thread of a
-/// threads_per_worker team) place it on the timeline of a trace.
+/// `start_ns` (the worker's real-time clock, see observe_clock::realtime_offset in observe/observer.hpp) and `lane`
+/// (the thread of a threads_per_worker team) place it on the timeline of a trace.
 struct result_record {
   std::uint64_t id;
   std::uint64_t exec_ns;

@@ -322,6 +322,16 @@ TYPED_TEST_P(executor_suite, NumWorkersMatchesTheRequest) {
   EXPECT_EQ(ex->num_workers(), TypeParam::expected_workers(2));
 }
 
+TYPED_TEST_P(executor_suite, NumWorkersIsZeroAfterShutdown) {
+  auto ex = TypeParam::make(2);
+  if (!ex) return;
+  EXPECT_EQ(ex->submit(executor_suite_tasks::square, 3).result(), 9);
+  ex->shutdown(/*wait=*/false);
+  EXPECT_EQ(ex->num_workers(), 0u) << "as concurrent.futures: no workers once shut down";
+  ex->shutdown();
+  EXPECT_EQ(ex->num_workers(), 0u);
+}
+
 TYPED_TEST_P(executor_suite, NumWorkersWithThreeRequested) {
   auto ex = TypeParam::make(3);
   if (!ex) return;
@@ -1083,7 +1093,7 @@ TYPED_TEST_P(executor_suite, ManyTasksAndLargeArguments) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(
-    executor_suite, NumWorkersMatchesTheRequest, NumWorkersWithThreeRequested, SubmitReturnsValuesOfEveryCallableKind,
+    executor_suite, NumWorkersMatchesTheRequest, NumWorkersIsZeroAfterShutdown, NumWorkersWithThreeRequested, SubmitReturnsValuesOfEveryCallableKind,
     SubmitVoidTasks, ResultIsRepeatableAndSharedByCopies, MapYieldsResultsInInputOrder, MapWithChunksizes,
     MapOfAnEmptyRangeYieldsNothing, MapAcceptsAnyInputRangeAndCallable, MapOfAVoidFunction,
     MapUnorderedYieldsTheSameMultiset, MapRethrowsAtTheFailingPosition, MapUnorderedRethrowsTaskExceptions,

@@ -275,9 +275,17 @@ TEST(thread_executor, FailingInitializerBreaksTheExecutor) {
   EXPECT_THROW(executor_suite_support::drain(later_map), rankpool::broken_executor);
   try {
     std::rethrow_exception(later.exception());
-  } catch (const rankpool::error& e) {
-    EXPECT_NE(std::string(e.what()).find("initializer"), std::string::npos) << e.what();
+  } catch (const rankpool::broken_executor& e) {
+    EXPECT_NE(std::string(e.what()).find("initializer failed"), std::string::npos) << e.what();
+    // The initializer's own exception is kept, nested in the broken_executor.
+    try {
+      std::rethrow_if_nested(e);
+      ADD_FAILURE() << "no nested cause in " << e.what();
+    } catch (const std::runtime_error& cause) {
+      EXPECT_STREQ(cause.what(), "initializer failed");
+    }
   }
+  EXPECT_EQ(ex.num_workers(), 0u) << "a broken executor has no workers";
   EXPECT_NO_THROW(ex.shutdown());
   EXPECT_EQ(runs.load(), 0);
   EXPECT_THROW(ex.submit(task, 1), rankpool::invalid_state_error);
