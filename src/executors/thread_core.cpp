@@ -134,7 +134,7 @@ class thread_core final : public executor_core {
   std::deque<task_ptr> queue_;
   bool shutdown_ = false;
   bool broken_ = false;
-  std::exception_ptr broken_error_;   // set with broken_
+  std::exception_ptr broken_error_;  // set with broken_
   std::atomic<bool> closed_{false};  // shutdown_ or broken_, readable without the lock
   std::mutex join_mutex_;
   std::vector<std::thread> threads_;

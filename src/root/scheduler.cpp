@@ -20,6 +20,7 @@
 
 #include "common/broken.hpp"
 #include "common/text.hpp"
+#include "root/dispatch_policy.hpp"
 #include "root/inbox.hpp"
 #include "root/release.hpp"
 #include "root/root_slot.hpp"
@@ -34,16 +35,13 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr std::size_t max_window = 512;
-constexpr double lead_ns = 100'000;  // work kept queued at each worker
-
 class scheduler final : public executor_core {
  public:
-  explicit scheduler(scheduler_config cfg) : cfg_(std::move(cfg)), sender_(cfg_.comm, running_, hooks_) {
+  explicit scheduler(scheduler_config cfg)
+      : cfg_(std::move(cfg)),
+        policy_({cfg_.workers.size(), cfg_.threads_per_worker, cfg_.root_computes, cfg_.in_flight}, busy_),
+        sender_(cfg_.comm, running_, hooks_) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
-    const std::size_t slots = cfg_.workers.size() + (cfg_.root_computes ? 1 : 0);
-    load_.assign(slots, 0);
-    last_active_.assign(slots, 0);
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
     workers_.store(num_workers(), std::memory_order_relaxed);
     try {
@@ -120,10 +118,10 @@ class scheduler final : public executor_core {
         handle(msg);
         progressed = true;
       }
-      if (progressed) hooks_.queue_depth(queue_.size(), running_.size() + local_load());
+      if (progressed) hooks_.queue_depth(queue_.size(), running_.size() + policy_.root_load());
       const bool sending = sender_.under_way();
       forward_stops();
-      if (stopping && queue_.empty() && running_.empty() && local_load() == 0) break;
+      if (stopping && queue_.empty() && running_.empty() && policy_.root_load() == 0) break;
       if (progressed) {
         pace.reset();
         continue;
@@ -134,7 +132,7 @@ class scheduler final : public executor_core {
       }
       auto pause = pace.next();
       if (pause.count() == 0) continue;  // still in the spin phase
-      if (running_.empty() && local_load() == 0) {
+      if (running_.empty() && policy_.root_load() == 0) {
         // Nothing can arrive from the workers: sleep until a user thread has news.
         inbox_.wait(std::nullopt);
         pace.reset();
@@ -171,24 +169,7 @@ class scheduler final : public executor_core {
     return !n.tasks.empty() || n.cancel;
   }
 
-  std::size_t window() const {
-    const std::size_t threads = cfg_.threads_per_worker;
-    if (cfg_.in_flight) return cfg_.in_flight * threads;
-    if (avg_exec_ns_ <= 0) return 2 * threads;
-    return threads * std::clamp<std::size_t>(static_cast<std::size_t>(lead_ns / avg_exec_ns_), 2, max_window);
-  }
-
   std::size_t local_slot() const { return cfg_.workers.size(); }
-
-  // Changes a slot's load and the busy-worker count shown by progress displays (a slot keeps at
-  // most threads_per_worker tasks running; the root's own slot one).
-  void set_load(std::size_t w, std::size_t load) {
-    const std::size_t threads = w == local_slot() ? 1 : cfg_.threads_per_worker;
-    const std::size_t before = std::min(load_[w], threads), after = std::min(load, threads);
-    load_[w] = load;
-    if (after != before) busy_.fetch_add(after - before, std::memory_order_relaxed);  // wraps for a decrease
-  }
-  std::size_t local_load() const { return cfg_.root_computes ? load_[local_slot()] : 0; }
 
   // Pops the next task that is still wanted, marks it running as task `id` on worker rank
   // `where` (stop requests go there; -1 for the root's own thread), or returns null.
@@ -209,16 +190,15 @@ class scheduler final : public executor_core {
     }
   }
 
+  // Hands queued tasks to the slots the policy picks until the queue or every window is full.
   bool dispatch() {
     bool any = false;
-    const std::size_t win = window();
     while (!queue_.empty()) {
-      std::size_t w = least_loaded();
-      if (load_[w] >= win) break;
-      std::size_t room = win - load_[w];
-      if (cfg_.root_computes && w == local_slot()) {
-        if (!give_local(std::min(room, win / cfg_.threads_per_worker))) break;
-      } else if (!send_to(w, room)) {
+      const auto p = policy_.next();
+      if (!p) break;
+      if (cfg_.root_computes && p->slot == local_slot()) {
+        if (!give_local(p->room)) break;
+      } else if (!send_to(p->slot, p->room)) {
         break;
       }
       any = true;
@@ -241,21 +221,9 @@ class scheduler final : public executor_core {
       if (picked.front().second->bytes().size() > batch_task_limit) break;
     }
     if (picked.empty()) return false;
-    set_load(w, load_[w] + picked.size());
-    // Few tasks in flight means long tasks: results must not wait for the next task of the batch.
-    sender_.send(picked, w, dest, window() / cfg_.threads_per_worker <= 4);
+    policy_.sent(w, picked.size());
+    sender_.send(picked, w, dest, policy_.answer_each());
     return true;
-  }
-
-  // The least loaded slot; among equals, the one that finished a task most recently. An idle
-  // worker that just answered is still spinning, while one idle for longer sleeps in its
-  // backoff, so a lone task goes where it is picked up at once; under load every slot fills.
-  std::size_t least_loaded() const {
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < load_.size(); ++i) {
-      if (load_[i] < load_[best] || (load_[i] == load_[best] && last_active_[i] > last_active_[best])) best = i;
-    }
-    return best;
   }
 
   void handle(transport::incoming& msg) {
@@ -313,10 +281,7 @@ class scheduler final : public executor_core {
     hooks_.result(*it->second.t, worker, rec, it->second.dispatched, it->second.bytes_in, received);
     auto entry = std::move(it->second);
     running_.erase(it);
-    set_load(worker, load_[worker] - 1);
-    last_active_[worker] = ++activity_;
-    avg_exec_ns_ = avg_exec_ns_ <= 0 ? static_cast<double>(rec.exec_ns)
-                                     : avg_exec_ns_ + (static_cast<double>(rec.exec_ns) - avg_exec_ns_) / 8;
+    policy_.finished(worker, 1, rec.exec_ns);
     entry.send.wait();  // the worker answered, so the send is over: this only releases it
     reader in(data, static_cast<std::size_t>(rec.bytes));
     entry.t->complete_from(in);
@@ -332,7 +297,7 @@ class scheduler final : public executor_core {
       handed.push_back(std::move(t));
     }
     if (handed.empty()) return false;
-    set_load(local_slot(), load_[local_slot()] + handed.size());
+    policy_.sent(local_slot(), handed.size());
     local_->give(handed);
     return true;
   }
@@ -340,8 +305,7 @@ class scheduler final : public executor_core {
   bool collect_local() {
     if (!local_) return false;
     const std::size_t done = local_->collect();
-    set_load(local_slot(), load_[local_slot()] - done);
-    if (done) last_active_[local_slot()] = ++activity_;
+    policy_.finished(local_slot(), done);
     return done > 0;
   }
 
@@ -372,7 +336,7 @@ class scheduler final : public executor_core {
   void lose_worker(std::size_t w, int rank, const std::string& why) {
     mark_broken("rankpool: the executor is broken: worker rank " + std::to_string(rank) + " failed: " + why);
     std::erase_if(running_, [w](const auto& entry) { return entry.second.worker == w; });
-    set_load(w, 0);
+    policy_.forget(w);
   }
 
   // Breaks the pool: every unfinished future fails with broken_executor(why), nesting `cause`.
@@ -406,13 +370,10 @@ class scheduler final : public executor_core {
   }
 
   scheduler_config cfg_;
-  hooks hooks_;                    // trace and summary, when asked for; before the parts that keep a reference
-  std::vector<std::size_t> load_;  // tasks in flight per slot (workers, then the root's own)
+  hooks hooks_;             // trace and summary, when asked for; before the parts that keep a reference
+  dispatch_policy policy_;  // which slot gets the next tasks; the loads and the window
   std::unordered_map<int, std::size_t> index_of_rank_;
-  std::vector<std::uint64_t> last_active_;  // per slot: sequence number of its latest result
-  std::uint64_t activity_ = 0;
   std::uint64_t next_id_ = 1;
-  double avg_exec_ns_ = 0;
   std::deque<task_ptr> queue_;
   in_flight_map running_;
   task_sender sender_;

@@ -1093,14 +1093,14 @@ TYPED_TEST_P(executor_suite, ManyTasksAndLargeArguments) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(
-    executor_suite, NumWorkersMatchesTheRequest, NumWorkersIsZeroAfterShutdown, NumWorkersWithThreeRequested, SubmitReturnsValuesOfEveryCallableKind,
-    SubmitVoidTasks, ResultIsRepeatableAndSharedByCopies, MapYieldsResultsInInputOrder, MapWithChunksizes,
-    MapOfAnEmptyRangeYieldsNothing, MapAcceptsAnyInputRangeAndCallable, MapOfAVoidFunction,
-    MapUnorderedYieldsTheSameMultiset, MapRethrowsAtTheFailingPosition, MapUnorderedRethrowsTaskExceptions,
-    StandardExceptionsArriveAsTheirOwnType, NonStandardExceptionsArriveCatchable, SubmitAfterShutdownThrows,
-    ShutdownIsIdempotent, ShutdownWaitsForSubmittedTasks, ShutdownWithoutWaitStillCompletesTasks,
-    ShutdownWithCancelFuturesCancelsQueuedTasks, CancelAQueuedTask, CancelARunningOrFinishedTaskFails,
-    DoneCallbacksRunExactlyOnce, DoneCallbackRunsForACancelledTask, ThrowingCallbackIsReportedAndHarmless,
-    WaitFirstCompleted, WaitFirstException, WaitAllCompleted, WaitWithATimeoutReturnsTheUnfinished,
-    AsCompletedYieldsEachFutureOnce, AsCompletedThrowsWhenItsTimeoutRunsOut, ResultWithATimeout,
-    MapWithATimeoutThrowsWhileIterating, ManyTasksAndLargeArguments);
+    executor_suite, NumWorkersMatchesTheRequest, NumWorkersIsZeroAfterShutdown, NumWorkersWithThreeRequested,
+    SubmitReturnsValuesOfEveryCallableKind, SubmitVoidTasks, ResultIsRepeatableAndSharedByCopies,
+    MapYieldsResultsInInputOrder, MapWithChunksizes, MapOfAnEmptyRangeYieldsNothing, MapAcceptsAnyInputRangeAndCallable,
+    MapOfAVoidFunction, MapUnorderedYieldsTheSameMultiset, MapRethrowsAtTheFailingPosition,
+    MapUnorderedRethrowsTaskExceptions, StandardExceptionsArriveAsTheirOwnType, NonStandardExceptionsArriveCatchable,
+    SubmitAfterShutdownThrows, ShutdownIsIdempotent, ShutdownWaitsForSubmittedTasks,
+    ShutdownWithoutWaitStillCompletesTasks, ShutdownWithCancelFuturesCancelsQueuedTasks, CancelAQueuedTask,
+    CancelARunningOrFinishedTaskFails, DoneCallbacksRunExactlyOnce, DoneCallbackRunsForACancelledTask,
+    ThrowingCallbackIsReportedAndHarmless, WaitFirstCompleted, WaitFirstException, WaitAllCompleted,
+    WaitWithATimeoutReturnsTheUnfinished, AsCompletedYieldsEachFutureOnce, AsCompletedThrowsWhenItsTimeoutRunsOut,
+    ResultWithATimeout, MapWithATimeoutThrowsWhileIterating, ManyTasksAndLargeArguments);

@@ -1,0 +1,53 @@
+// The root's dispatch policy (see dispatch_policy.hpp).
+
+#include "root/dispatch_policy.hpp"
+
+#include <algorithm>
+
+namespace rankpool::detail {
+
+dispatch_policy::dispatch_policy(config c, std::atomic<std::size_t>& busy) : cfg_(c), busy_(busy) {
+  if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
+  const std::size_t slots = cfg_.worker_slots + (cfg_.root_slot ? 1 : 0);
+  load_.assign(slots, 0);
+  last_active_.assign(slots, 0);
+}
+
+std::size_t dispatch_policy::window() const {
+  const std::size_t threads = cfg_.threads_per_worker;
+  if (cfg_.in_flight) return cfg_.in_flight * threads;
+  if (avg_exec_ns_ <= 0) return 2 * threads;
+  return threads * std::clamp<std::size_t>(static_cast<std::size_t>(lead_ns / avg_exec_ns_), 2, max_window);
+}
+
+std::optional<dispatch_policy::pick> dispatch_policy::next() const {
+  if (load_.empty()) return std::nullopt;
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < load_.size(); ++i) {
+    if (load_[i] < load_[best] || (load_[i] == load_[best] && last_active_[i] > last_active_[best])) best = i;
+  }
+  const std::size_t win = window();
+  if (load_[best] >= win) return std::nullopt;
+  std::size_t room = win - load_[best];
+  if (cfg_.root_slot && best == root_slot()) room = std::min(room, win / cfg_.threads_per_worker);
+  return pick{best, room};
+}
+
+void dispatch_policy::finished(std::size_t slot, std::size_t n, std::optional<std::uint64_t> exec_ns) {
+  if (n == 0) return;
+  set_load(slot, load_[slot] - std::min(n, load_[slot]));
+  last_active_[slot] = ++activity_;
+  if (exec_ns) {
+    const auto x = static_cast<double>(*exec_ns);
+    avg_exec_ns_ = avg_exec_ns_ <= 0 ? x : avg_exec_ns_ + (x - avg_exec_ns_) / 8;
+  }
+}
+
+void dispatch_policy::set_load(std::size_t slot, std::size_t load) {
+  const std::size_t threads = threads_of(slot);
+  const std::size_t before = std::min(load_[slot], threads), after = std::min(load, threads);
+  load_[slot] = load;
+  if (after != before) busy_.fetch_add(after - before, std::memory_order_relaxed);  // wraps for a decrease
+}
+
+}  // namespace rankpool::detail

@@ -1,0 +1,79 @@
+#pragma once
+// Internal: where the root's next tasks go and how many, with no MPI in it, so it is tested
+// without mpirun (tests/root/dispatch_policy_test.cpp). The scheduler asks it for a slot and its
+// room and tells it what was sent and what finished; the policy keeps the per-slot loads, the
+// measured task time that sizes each worker's window, and the busy-worker count that progress
+// displays read.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace rankpool::detail {
+
+class dispatch_policy {
+ public:
+  /// The slots: `worker_slots` worker ranks of `threads_per_worker` threads each, then, with
+  /// `root_slot`, the root's own compute thread. `in_flight` fixes the window per thread (0 =
+  /// sized from the measured task time). `busy` is the core's busy-worker counter.
+  struct config {
+    std::size_t worker_slots = 0;
+    std::size_t threads_per_worker = 1;
+    bool root_slot = false;
+    std::size_t in_flight = 0;
+  };
+  dispatch_policy(config c, std::atomic<std::size_t>& busy);
+
+  /// Tasks a worker slot keeps in flight: in_flight × threads when fixed; else about
+  /// lead_ns of work per thread at the mean task time, at least 2 and at most max_window per
+  /// thread (2 per thread before any task has finished), so a worker never waits a round trip.
+  std::size_t window() const;
+  /// Whether results should come back one by one: few tasks in flight means long tasks, whose
+  /// results must not wait for the next task of a batch.
+  bool answer_each() const { return window() / cfg_.threads_per_worker <= 4; }
+
+  /// Where the next tasks go: a slot and how many it takes now.
+  struct pick {
+    std::size_t slot;
+    std::size_t room;
+  };
+  /// The least loaded slot and its room, or nothing when every window is full. Among equally
+  /// loaded slots, the one that finished a task most recently: an idle worker that just answered
+  /// is still spinning, while one idle for longer sleeps in its backoff, so a lone task goes where
+  /// it is picked up at once. The root's own slot takes at most one thread's share.
+  std::optional<pick> next() const;
+
+  /// `n` tasks went to `slot`.
+  void sent(std::size_t slot, std::size_t n) { set_load(slot, load_[slot] + n); }
+  /// `n` tasks of `slot` finished; `exec_ns`, when known, is how long one of them ran (it feeds
+  /// the mean that sizes the windows: an exponential average over about 8 tasks).
+  void finished(std::size_t slot, std::size_t n, std::optional<std::uint64_t> exec_ns = {});
+  /// `slot` was lost: its tasks are gone.
+  void forget(std::size_t slot) { set_load(slot, 0); }
+
+  /// Tasks in flight at `slot`.
+  std::size_t load(std::size_t slot) const { return load_[slot]; }
+  /// The root's own slot (valid with root_slot).
+  std::size_t root_slot() const { return cfg_.worker_slots; }
+  /// Tasks in flight at the root's own slot (0 without one).
+  std::size_t root_load() const { return cfg_.root_slot ? load_[root_slot()] : 0; }
+
+  static constexpr std::size_t max_window = 512;  ///< most tasks in flight per thread
+  static constexpr double lead_ns = 100'000;      ///< work kept queued at each worker thread
+
+ private:
+  // Changes a slot's load and the busy count (a slot runs at most its threads at once).
+  void set_load(std::size_t slot, std::size_t load);
+  std::size_t threads_of(std::size_t slot) const { return slot == root_slot() ? 1 : cfg_.threads_per_worker; }
+
+  config cfg_;
+  std::atomic<std::size_t>& busy_;
+  std::vector<std::size_t> load_;           // tasks in flight per slot
+  std::vector<std::uint64_t> last_active_;  // per slot: sequence number of its latest result
+  std::uint64_t activity_ = 0;
+  double avg_exec_ns_ = 0;
+};
+
+}  // namespace rankpool::detail

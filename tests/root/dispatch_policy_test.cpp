@@ -1,0 +1,116 @@
+// The root's dispatch policy without MPI: window sizing, idle slots first, the root's own slot,
+// the busy count progress displays read, and a lost worker.
+
+#include "root/dispatch_policy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+namespace {
+
+using rankpool::detail::dispatch_policy;
+
+TEST(dispatch_policy, WindowIsTwoPerThreadBeforeAnyTaskFinished) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 2, .threads_per_worker = 3}, busy);
+  EXPECT_EQ(p.window(), 6u);
+  EXPECT_TRUE(p.answer_each());
+}
+
+TEST(dispatch_policy, WindowFollowsTheMeanTaskTime) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 1}, busy);
+  p.sent(0, 1);
+  p.finished(0, 1, 1'000);  // 1 µs tasks: 100 µs of lead is 100 tasks
+  EXPECT_EQ(p.window(), 100u);
+  EXPECT_FALSE(p.answer_each());
+  for (int i = 0; i < 200; ++i) p.finished(0, 0, 1);  // n = 0 changes nothing
+  EXPECT_EQ(p.window(), 100u);
+  p.sent(0, 1);
+  p.finished(0, 1, 1);  // a very short task moves the mean 1/8 of the way, not all of it
+  EXPECT_GT(p.window(), 100u);
+  EXPECT_LE(p.window(), dispatch_policy::max_window);
+}
+
+TEST(dispatch_policy, WindowIsClampedForVeryShortAndVeryLongTasks) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy shorts({.worker_slots = 1}, busy);
+  shorts.sent(0, 1);
+  shorts.finished(0, 1, 1);
+  EXPECT_EQ(shorts.window(), dispatch_policy::max_window);
+  dispatch_policy longs({.worker_slots = 1, .threads_per_worker = 2}, busy);
+  longs.sent(0, 1);
+  longs.finished(0, 1, 1'000'000'000);
+  EXPECT_EQ(longs.window(), 4u);  // at least 2 per thread
+}
+
+TEST(dispatch_policy, FixedInFlightWins) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 1, .threads_per_worker = 2, .in_flight = 7}, busy);
+  p.sent(0, 1);
+  p.finished(0, 1, 1);
+  EXPECT_EQ(p.window(), 14u);
+}
+
+TEST(dispatch_policy, IdleSlotsFirstAndFullWindowsTakeNothing) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 3, .in_flight = 2}, busy);
+  p.sent(0, 2);
+  p.sent(1, 1);
+  auto pick = p.next();
+  ASSERT_TRUE(pick);
+  EXPECT_EQ(pick->slot, 2u);
+  EXPECT_EQ(pick->room, 2u);
+  p.sent(2, 2);
+  pick = p.next();
+  ASSERT_TRUE(pick);
+  EXPECT_EQ(pick->slot, 1u);
+  EXPECT_EQ(pick->room, 1u);
+  p.sent(1, 1);
+  EXPECT_FALSE(p.next()) << "every window is full";
+}
+
+TEST(dispatch_policy, AmongEqualsTheSlotThatAnsweredLast) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 3, .in_flight = 4}, busy);
+  for (std::size_t s = 0; s < 3; ++s) p.sent(s, 1);
+  p.finished(2, 1);
+  p.finished(1, 1);
+  p.finished(0, 1);  // the most recent answer: slot 0 is still spinning
+  ASSERT_TRUE(p.next());
+  EXPECT_EQ(p.next()->slot, 0u);
+}
+
+TEST(dispatch_policy, TheRootsOwnSlotTakesOneThreadsShare) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 1, .threads_per_worker = 4, .root_slot = true, .in_flight = 3}, busy);
+  EXPECT_EQ(p.root_slot(), 1u);
+  p.sent(0, 12);  // the worker's window (3 × 4) is full
+  auto pick = p.next();
+  ASSERT_TRUE(pick);
+  EXPECT_EQ(pick->slot, p.root_slot());
+  EXPECT_EQ(pick->room, 3u);
+  p.sent(p.root_slot(), 3);
+  EXPECT_EQ(p.root_load(), 3u);
+}
+
+TEST(dispatch_policy, BusyCountsRunningThreadsNotQueuedTasks) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 2, .threads_per_worker = 2, .root_slot = true, .in_flight = 8}, busy);
+  p.sent(0, 5);  // 2 threads run, 3 wait
+  EXPECT_EQ(busy.load(), 2u);
+  p.sent(1, 1);
+  p.sent(p.root_slot(), 4);  // one thread
+  EXPECT_EQ(busy.load(), 4u);
+  p.finished(0, 4);
+  EXPECT_EQ(busy.load(), 3u);
+  p.forget(1);
+  EXPECT_EQ(p.load(1), 0u);
+  EXPECT_EQ(busy.load(), 2u);
+  p.finished(p.root_slot(), 9);  // more than in flight: clamped, never wraps
+  EXPECT_EQ(p.root_load(), 0u);
+  EXPECT_EQ(busy.load(), 1u);
+}
+
+}  // namespace
