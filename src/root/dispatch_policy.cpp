@@ -11,6 +11,9 @@ dispatch_policy::dispatch_policy(config c, std::atomic<std::size_t>& busy) : cfg
   const std::size_t slots = cfg_.worker_slots + (cfg_.root_slot ? 1 : 0);
   load_.assign(slots, 0);
   last_active_.assign(slots, 0);
+  asked_.assign(slots, false);
+  idle_since_.assign(slots, clock::now());
+  asked_at_.assign(slots, clock::time_point{});
 }
 
 std::size_t dispatch_policy::window() const {
@@ -20,17 +23,41 @@ std::size_t dispatch_policy::window() const {
   return threads * std::clamp<std::size_t>(static_cast<std::size_t>(lead_ns / avg_exec_ns_), 2, max_window);
 }
 
-std::optional<dispatch_policy::pick> dispatch_policy::next() const {
+std::optional<dispatch_policy::pick> dispatch_policy::next(std::size_t queued) const {
   if (load_.empty()) return std::nullopt;
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < load_.size(); ++i) {
+  std::size_t best = 0, idle = 0;
+  for (std::size_t i = 0; i < load_.size(); ++i) {
+    if (load_[i] < threads_of(i)) ++idle;
     if (load_[i] < load_[best] || (load_[i] == load_[best] && last_active_[i] > last_active_[best])) best = i;
   }
   const std::size_t win = window();
   if (load_[best] >= win) return std::nullopt;
   std::size_t room = win - load_[best];
   if (cfg_.root_slot && best == root_slot()) room = std::min(room, win / cfg_.threads_per_worker);
+  if (idle > 1 && load_[best] < threads_of(best))
+    room = std::min(room, std::max<std::size_t>(1, (queued + idle - 1) / idle));
   return pick{best, room};
+}
+
+std::optional<dispatch_policy::pick> dispatch_policy::take_back(clock::time_point now, clock::duration idle_for) const {
+  bool someone_idle = false;
+  std::size_t victim = 0, most = 0;
+  for (std::size_t i = 0; i < load_.size(); ++i) {
+    if (load_[i] < threads_of(i) && now - idle_since_[i] >= idle_for) someone_idle = true;
+    if (cfg_.root_slot && i == root_slot()) continue;  // the root's slot has no messages to answer
+    const std::size_t waiting = load_[i] > threads_of(i) ? load_[i] - threads_of(i) : 0;
+    if (!asked_[i] && now - asked_at_[i] >= idle_for && waiting > most) {
+      most = waiting;
+      victim = i;
+    }
+  }
+  if (!someone_idle || most == 0) return std::nullopt;
+  return pick{victim, (most + 1) / 2};
+}
+
+void dispatch_policy::returned(std::size_t slot, std::size_t n) {
+  set_load(slot, load_[slot] - std::min(n, load_[slot]));
+  asked_[slot] = false;
 }
 
 void dispatch_policy::finished(std::size_t slot, std::size_t n, std::optional<std::uint64_t> exec_ns) {
@@ -46,6 +73,7 @@ void dispatch_policy::finished(std::size_t slot, std::size_t n, std::optional<st
 void dispatch_policy::set_load(std::size_t slot, std::size_t load) {
   const std::size_t threads = threads_of(slot);
   const std::size_t before = std::min(load_[slot], threads), after = std::min(load, threads);
+  if (load_[slot] >= threads && load < threads) idle_since_[slot] = clock::now();
   load_[slot] = load;
   if (after != before) busy_.fetch_add(after - before, std::memory_order_relaxed);  // wraps for a decrease
 }

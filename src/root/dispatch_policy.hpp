@@ -6,6 +6,7 @@
 // displays read.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -15,6 +16,8 @@ namespace rankpool::detail {
 
 class dispatch_policy {
  public:
+  using clock = std::chrono::steady_clock;
+
   /// The slots: `worker_slots` worker ranks of `threads_per_worker` threads each, then, with
   /// `root_slot`, the root's own compute thread. `in_flight` fixes the window per thread (0 =
   /// sized from the measured task time). `busy` is the core's busy-worker counter.
@@ -39,11 +42,28 @@ class dispatch_policy {
     std::size_t slot;
     std::size_t room;
   };
-  /// The least loaded slot and its room, or nothing when every window is full. Among equally
-  /// loaded slots, the one that finished a task most recently: an idle worker that just answered
-  /// is still spinning, while one idle for longer sleeps in its backoff, so a lone task goes where
-  /// it is picked up at once. The root's own slot takes at most one thread's share.
-  std::optional<pick> next() const;
+  /// The least loaded slot and its room for the next of `queued` tasks, or nothing when every
+  /// window is full. Among equally loaded slots, the one that finished a task most recently: an
+  /// idle worker that just answered is still spinning, while one idle for longer sleeps in its
+  /// backoff, so a lone task goes where it is picked up at once. While several slots are idle,
+  /// each takes only its share of the queue, so two tasks never wait on one worker beside an
+  /// idle one. The root's own slot takes at most one thread's share.
+  std::optional<pick> next(std::size_t queued = SIZE_MAX) const;
+
+  /// With nothing queued on the root and a slot idle since `idle_for` before `now`: the worker
+  /// slot to ask for unstarted tasks back and how many (half of those waiting behind its running
+  /// ones), or nothing. A slot is asked again only after it answered and `idle_for` has passed
+  /// since it was asked (its tasks may be on their way to it, where it cannot return them yet).
+  /// The waits keep a stream of short tasks, whose windows empty by themselves, from paying for
+  /// requests.
+  std::optional<pick> take_back(clock::time_point now, clock::duration idle_for = std::chrono::microseconds(200)) const;
+  /// The root asked `slot` for tasks back at `now`.
+  void asked_back(std::size_t slot, clock::time_point now) {
+    asked_[slot] = true;
+    asked_at_[slot] = now;
+  }
+  /// `slot` answered a take-back or cancel, returning `n` unstarted tasks.
+  void returned(std::size_t slot, std::size_t n);
 
   /// `n` tasks went to `slot`.
   void sent(std::size_t slot, std::size_t n) { set_load(slot, load_[slot] + n); }
@@ -70,8 +90,11 @@ class dispatch_policy {
 
   config cfg_;
   std::atomic<std::size_t>& busy_;
-  std::vector<std::size_t> load_;           // tasks in flight per slot
-  std::vector<std::uint64_t> last_active_;  // per slot: sequence number of its latest result
+  std::vector<std::size_t> load_;              // tasks in flight per slot
+  std::vector<std::uint64_t> last_active_;     // per slot: sequence number of its latest result
+  std::vector<bool> asked_;                    // per slot: a take-back is unanswered
+  std::vector<clock::time_point> idle_since_;  // per slot: when it last had a thread free
+  std::vector<clock::time_point> asked_at_;    // per slot: when it was last asked for tasks back
   std::uint64_t activity_ = 0;
   double avg_exec_ns_ = 0;
 };

@@ -45,7 +45,8 @@ void root_slot::loop() {
       t = std::move(queue_.front());
       queue_.pop_front();
     }
-    run_one(*t);
+    // Marked running only now, so cancel() works until the task starts here.
+    if (t->state().set_running()) run_one(*t);
     t.reset();
     done_.fetch_add(1, std::memory_order_acq_rel);
     finished_();

@@ -28,7 +28,7 @@ class root_slot {
   root_slot(const root_slot&) = delete;
   root_slot& operator=(const root_slot&) = delete;
 
-  /// Hands tasks (already marked running) to the thread.
+  /// Hands tasks (still pending: the thread marks each running as it starts it) to the thread.
   void give(std::vector<task_ptr>& tasks);
   /// How many tasks finished since the last call.
   std::size_t collect() noexcept { return done_.exchange(0, std::memory_order_acq_rel); }

@@ -43,6 +43,7 @@ class scheduler final : public executor_core {
         sender_(cfg_.comm, running_, hooks_) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
+    unanswered_.assign(cfg_.workers.size(), 0);
     workers_.store(num_workers(), std::memory_order_relaxed);
     try {
       hooks_.attach(make_telemetry(cfg_.telemetry, cfg_.name));
@@ -97,6 +98,7 @@ class scheduler final : public executor_core {
 
  private:
   void run() {
+    stops_.set_owner(std::this_thread::get_id());
     try {
       loop();
     } catch (...) {
@@ -114,6 +116,7 @@ class scheduler final : public executor_core {
       bool progressed = take_inbox(stopping);
       progressed |= collect_local();
       progressed |= dispatch();
+      if (queue_.empty()) ask_back();
       while (receive(msg)) {
         handle(msg);
         progressed = true;
@@ -121,7 +124,8 @@ class scheduler final : public executor_core {
       if (progressed) hooks_.queue_depth(queue_.size(), running_.size() + policy_.root_load());
       const bool sending = sender_.under_way();
       forward_stops();
-      if (stopping && queue_.empty() && running_.empty() && policy_.root_load() == 0) break;
+      // Every request answered too: an answer still on its way would reach the next pool.
+      if (stopping && queue_.empty() && running_.empty() && policy_.root_load() == 0 && all_answered()) break;
       if (progressed) {
         pace.reset();
         continue;
@@ -132,7 +136,7 @@ class scheduler final : public executor_core {
       }
       auto pause = pace.next();
       if (pause.count() == 0) continue;  // still in the spin phase
-      if (running_.empty() && policy_.root_load() == 0) {
+      if (running_.empty() && policy_.root_load() == 0 && all_answered()) {
         // Nothing can arrive from the workers: sleep until a user thread has news.
         inbox_.wait(std::nullopt);
         pace.reset();
@@ -144,6 +148,10 @@ class scheduler final : public executor_core {
     RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
     hooks_.instant("shutdown");
     stop_workers();
+  }
+
+  bool all_answered() const {
+    return std::all_of(unanswered_.begin(), unanswered_.end(), [](std::size_t n) { return n == 0; });
   }
 
   bool receive(transport::incoming& msg) {
@@ -171,30 +179,51 @@ class scheduler final : public executor_core {
 
   std::size_t local_slot() const { return cfg_.workers.size(); }
 
-  // Pops the next task that is still wanted, marks it running as task `id` on worker rank
-  // `where` (stop requests go there; -1 for the root's own thread), or returns null.
+  // Pops the next task that is still wanted, or returns null. A task for worker rank `where`
+  // is marked running as task `id` there (stop and cancel requests go there) but stays
+  // withdrawable until it starts; one for the root's own thread (`where` < 0) stays pending,
+  // and the thread marks it running when it starts it.
   task_ptr next_task(std::uint64_t id, int where) {
     while (!queue_.empty()) {
       task_ptr t = std::move(queue_.front());
       queue_.pop_front();
-      if (where < 0 ? t->state().set_running() : t->state().set_running(&stops_, id, where)) return t;
+      if (where < 0 ? !t->state().done() : t->state().set_running(&stops_, id, where, true)) return t;
     }
     return nullptr;
   }
 
   void forward_stops() {
-    for (auto [id, rank] : stops_.take()) {
-      char buf[sizeof(wire::header)];
-      wire::put_header(buf, wire::kind::stop, id, 0);
-      transport::send_control(buf, sizeof buf, rank, cfg_.comm);
+    for (auto [id, rank] : stops_.take_stops()) send_control(wire::kind::stop, id, rank);
+    for (auto [id, rank] : stops_.take_withdraws()) {
+      auto it = running_.find(id);
+      if (it == running_.end()) continue;  // finished meanwhile: the waiting cancel() has its answer
+      send_control(wire::kind::cancel, id, rank);
+      ++unanswered_[it->second.worker];
     }
+  }
+
+  void send_control(wire::kind k, std::uint64_t id, int rank) {
+    char buf[sizeof(wire::header)];
+    wire::put_header(buf, k, id, 0);
+    transport::send_control(buf, sizeof buf, rank, cfg_.comm);
+  }
+
+  // Nothing is queued here: when a slot idles while another holds unstarted tasks, asks for
+  // some back (they return through take_answer and go to the idle slot).
+  void ask_back() {
+    const auto now = clock::now();
+    const auto p = policy_.take_back(now);
+    if (!p) return;
+    policy_.asked_back(p->slot, now);
+    send_control(wire::kind::take_back, p->room, cfg_.workers[p->slot]);
+    ++unanswered_[p->slot];
   }
 
   // Hands queued tasks to the slots the policy picks until the queue or every window is full.
   bool dispatch() {
     bool any = false;
     while (!queue_.empty()) {
-      const auto p = policy_.next();
+      const auto p = policy_.next(queue_.size());
       if (!p) break;
       if (cfg_.root_computes && p->slot == local_slot()) {
         if (!give_local(p->room)) break;
@@ -253,6 +282,10 @@ class scheduler final : public executor_core {
       lose_worker(wit->second, msg.source, std::string(body.current(), body.remaining()));
       return;
     }
+    if (h.kind == static_cast<std::uint8_t>(wire::kind::answer)) {
+      take_answer(wit->second, msg.source, h, body);
+      return;
+    }
     if (h.kind != static_cast<std::uint8_t>(wire::kind::result_batch)) {
       RANKPOOL_LOG(warn, "root ignored a message of kind %u from rank %d", unsigned(h.kind), msg.source);
       return;
@@ -285,6 +318,42 @@ class scheduler final : public executor_core {
     entry.send.wait();  // the worker answered, so the send is over: this only releases it
     reader in(data, static_cast<std::size_t>(rec.bytes));
     entry.t->complete_from(in);
+  }
+
+  // A worker's answer to cancel and take-back requests: the tasks it will not run, and the
+  // cancels that came after their task started. A returned task is cancelled if a cancel()
+  // asked for it, and otherwise goes back to the front of the queue, in its order.
+  void take_answer(std::size_t w, int rank, const wire::header& h, in_buffer& body) {
+    unanswered_[w] -= std::min<std::size_t>(unanswered_[w], static_cast<std::size_t>(h.id));
+    std::vector<std::pair<std::uint64_t, task_ptr>> back;
+    std::size_t gone = 0;
+    try {
+      const auto counts = body.get_value<wire::answer_counts>();
+      for (std::uint64_t i = 0; i < counts.returned + counts.refused; ++i) {
+        const auto id = body.get_value<std::uint64_t>();
+        auto it = running_.find(id);
+        if (it == running_.end() || it->second.worker != w) continue;
+        if (i >= counts.returned) {
+          it->second.t->state().refuse_withdraw();
+          continue;
+        }
+        auto entry = std::move(it->second);
+        running_.erase(it);
+        ++gone;
+        if (entry.t->state().withdrawn()) {
+          sender_.retire(std::move(entry));  // a task cancelled before it arrived may still be on its way
+        } else {
+          entry.send.wait();  // the worker had it, so this only releases the send
+          back.emplace_back(id, std::move(entry.t));
+        }
+      }
+    } catch (const std::exception& e) {
+      RANKPOOL_LOG(warn, "root dropped the rest of a malformed answer from rank %d: %s", rank, e.what());
+    }
+    policy_.returned(w, gone);
+    std::sort(back.begin(), back.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (auto& [id, t] : back) queue_.push_front(std::move(t));
+    if (!back.empty()) RANKPOOL_LOG(debug, "rank %d returned %zu unstarted tasks", rank, back.size());
   }
 
   // ---- the root's own compute slot (root_computes) -----------------------------------------
@@ -337,6 +406,7 @@ class scheduler final : public executor_core {
     mark_broken("rankpool: the executor is broken: worker rank " + std::to_string(rank) + " failed: " + why);
     std::erase_if(running_, [w](const auto& entry) { return entry.second.worker == w; });
     policy_.forget(w);
+    unanswered_[w] = 0;  // it answers nothing more
   }
 
   // Breaks the pool: every unfinished future fails with broken_executor(why), nesting `cause`.
@@ -376,6 +446,7 @@ class scheduler final : public executor_core {
   std::uint64_t next_id_ = 1;
   std::deque<task_ptr> queue_;
   in_flight_map running_;
+  std::vector<std::size_t> unanswered_;  // per worker: cancel and take-back requests not yet answered
   task_sender sender_;
   stop_queue stops_;
   inbox inbox_;

@@ -1,42 +1,63 @@
 #pragma once
-// Internal: stop requests on the root. A user thread's request_stop() on a running task's future
-// lands here; the progress thread, which owns MPI, forwards them to the worker running it.
+// Internal: stop and cancel requests on the root. A user thread's request_stop() on a running
+// task's future, or its cancel() of a task sent ahead to a worker, lands here; the progress
+// thread, which owns MPI, forwards them to the worker holding the task.
 
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <rankpool/detail/state.hpp>
+#include <thread>
 #include <utility>
 #include <vector>
 
 namespace rankpool::detail {
 
-/// Stop requests from user threads, for the progress thread to forward.
+/// Stop and withdraw requests from user threads, for the progress thread to forward.
 class stop_queue final : public stop_sink {
  public:
+  /// A (task id, worker rank) pair.
+  using request = std::pair<std::uint64_t, int>;
+
+  /// The progress thread: a cancel() it makes cannot wait for an answer only it would deliver.
+  void set_owner(std::thread::id owner) noexcept { owner_.store(owner, std::memory_order_release); }
+
   /// Queues a stop for task `id` on worker rank `where` (any thread).
-  void request_stop(std::uint64_t id, int where) noexcept override {
+  void request_stop(std::uint64_t id, int where) noexcept override { push(stops_, id, where); }
+  /// Queues a withdraw of task `id` from worker rank `where` (any thread but the owner).
+  bool request_withdraw(std::uint64_t id, int where) noexcept override {
+    if (std::this_thread::get_id() == owner_.load(std::memory_order_acquire)) return false;
+    return push(withdraws_, id, where);
+  }
+  /// Takes the queued stop requests (the progress thread).
+  std::vector<request> take_stops() { return take(stops_); }
+  /// Takes the queued withdraw requests (the progress thread).
+  std::vector<request> take_withdraws() { return take(withdraws_); }
+
+ private:
+  bool push(std::vector<request>& into, std::uint64_t id, int where) noexcept {
     try {
       std::lock_guard lk(m_);
-      pending_.emplace_back(id, where);
+      into.emplace_back(id, where);
       has_.store(true, std::memory_order_release);
-    } catch (...) {  // out of memory: the stop is only advice
+      return true;
+    } catch (...) {  // out of memory: a stop is only advice, a cancel then fails
+      return false;
     }
   }
-  /// Takes the queued (task id, rank) pairs (the progress thread).
-  std::vector<std::pair<std::uint64_t, int>> take() {
-    std::vector<std::pair<std::uint64_t, int>> out;
+  std::vector<request> take(std::vector<request>& from) {
+    std::vector<request> out;
     if (!has_.load(std::memory_order_acquire)) return out;
     std::lock_guard lk(m_);
-    out.swap(pending_);
-    has_.store(false, std::memory_order_relaxed);
+    out.swap(from);
+    has_.store(!stops_.empty() || !withdraws_.empty(), std::memory_order_relaxed);
     return out;
   }
 
- private:
   std::mutex m_;
   std::atomic<bool> has_{false};
-  std::vector<std::pair<std::uint64_t, int>> pending_;
+  std::atomic<std::thread::id> owner_{};
+  std::vector<request> stops_, withdraws_;
 };
 
 }  // namespace rankpool::detail

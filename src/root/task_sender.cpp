@@ -46,7 +46,7 @@ void task_sender::send_batch(std::vector<std::pair<std::uint64_t, task_ptr>>& ta
     std::memcpy(b.bytes.data() + at, &rec, sizeof rec);
     std::memcpy(b.bytes.data() + at + sizeof rec, tb.data() + sizeof(wire::header), body);
     at += sizeof rec + body;
-    tb = {};  // the batch holds the bytes now
+    // The task keeps its own bytes: a worker may return it unstarted, and it is sent again.
     running_.try_emplace(id, in_flight_task{std::move(t), w, {}, batch_start, sizeof rec + body});
   }
   const auto count = static_cast<std::uint64_t>(tasks.size());
@@ -66,7 +66,12 @@ bool task_sender::under_way() {
     auto it = running_.find(id);
     return it == running_.end() || it->second.send.test();
   });
-  return !batches_.empty() || !sending_.empty();
+  std::erase_if(retired_, [](in_flight_task& t) { return t.send.test(); });
+  return !batches_.empty() || !sending_.empty() || !retired_.empty();
+}
+
+void task_sender::retire(in_flight_task&& gone) {
+  if (gone.send.active() && !gone.send.test()) retired_.push_back(std::move(gone));
 }
 
 }  // namespace rankpool::detail

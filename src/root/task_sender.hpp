@@ -49,6 +49,10 @@ class task_sender {
   /// sender keeps calling into MPI, so the progress loop must not sleep then.
   bool under_way();
 
+  /// Keeps a task that left the books (cancelled before its worker received it) until its send
+  /// is over: the task's bytes are the send's buffer.
+  void retire(in_flight_task&& gone);
+
  private:
   struct batch_send {
     std::vector<char> bytes;
@@ -61,7 +65,8 @@ class task_sender {
   in_flight_map& running_;
   const hooks& hooks_;
   std::deque<batch_send> batches_;
-  std::vector<std::uint64_t> sending_;  // tasks sent alone whose send has not completed yet
+  std::vector<std::uint64_t> sending_;   // tasks sent alone whose send has not completed yet
+  std::vector<in_flight_task> retired_;  // off the books, their sends not over
 };
 
 }  // namespace rankpool::detail

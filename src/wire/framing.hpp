@@ -21,7 +21,17 @@ enum class kind : std::uint8_t {
   stop = 6,           // root -> worker on the control tag, id = task: stop_requested() turns true
   worker_failed = 7,  // worker -> root: the serve loop failed (an MPI call); body = the error's text
   bye = 8,            // worker -> root: answer to a shutdown with flag_acknowledge
-  last = bye
+  answer = 9,         // worker -> root, id = requests answered; body = answer_counts, then the ids
+                      // (uint64) of the tasks it will not run, then of those cancelled too late
+  cancel = 10,        // root -> worker on the control tag, id = task: skip it unless it started
+  take_back = 11,     // root -> worker on the control tag, id = n: return up to n unstarted tasks
+  last = take_back
+};
+
+/// Opens the body of an answer: how many task ids of each list follow.
+struct answer_counts {
+  std::uint64_t returned;  // tasks that will not run on this worker: the root has them back
+  std::uint64_t refused;   // cancels that came after the task started
 };
 
 /// Precedes each task of a task_batch; `bytes` of task body follow.

@@ -3,6 +3,7 @@
 #include "worker/result_sender.hpp"
 
 #include <cstring>
+#include <rankpool/detail/log.hpp>
 
 #include "observe/observer.hpp"
 #include "wire/framing.hpp"
@@ -13,27 +14,62 @@ namespace {
 // A result held back longer than this is sent even if more tasks of its batch remain, so one
 // long task does not delay the answers of the short ones before it.
 constexpr auto max_hold = std::chrono::microseconds(100);
-}  // namespace
 
-void result_sender::begin(std::uint64_t id) {
-  if (count_ == 0) first_ = clock::now();
-  record_at_ = out_.raw().size();
-  wire::result_record rec{id, 0, 0, 0, 0, 0};
-  out_.raw().put_value(rec);
+wire::result_record record_of(std::uint64_t id, std::uint64_t exec_ns, std::size_t body,
+                              std::chrono::steady_clock::time_point started, std::uint32_t lane) {
+  return {id,
+          exec_ns,
+          body,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count() +
+              observe_clock::realtime_offset(),
+          lane,
+          0};
 }
 
-void result_sender::end(std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane) {
-  out_.reset_archive();
-  auto& b = out_.raw().bytes();
-  wire::result_record rec{0,
-                          exec_ns,
-                          b.size() - record_at_ - sizeof(wire::result_record),
-                          std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count() +
-                              observe_clock::realtime_offset(),
-                          lane,
-                          0};
-  std::memcpy(&rec.id, b.data() + record_at_, sizeof rec.id);
-  std::memcpy(b.data() + record_at_, &rec, sizeof rec);
+constexpr std::size_t room = sizeof(wire::header) + sizeof(wire::result_record);
+}  // namespace
+
+result_sender::result_sender(MPI_Comm comm, int root) : comm_(comm), root_(root) {
+  reset(batch());
+}
+
+void result_sender::reset(writer& w) {
+  w.reset_archive();
+  w.raw().truncate(0);
+  w.raw().bytes().resize(sizeof(wire::header));
+}
+
+writer& result_sender::start() {
+  writer& s = scratch();
+  s.reset_archive();
+  s.raw().truncate(0);
+  s.raw().bytes().resize(room);
+  return s;
+}
+
+void result_sender::finish(std::uint64_t id, std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane) {
+  writer& s = scratch();
+  s.reset_archive();
+  auto& b = s.raw().bytes();
+  const auto rec = record_of(id, exec_ns, b.size() - room, started, lane);
+  if (count_ == 0) {
+    // Nothing held: the scratch already is a batch of one.
+    std::memcpy(b.data() + sizeof(wire::header), &rec, sizeof rec);
+    which_ = 1 - which_;
+    first_ = clock::now();
+    count_ = 1;
+    return;
+  }
+  batch().raw().put_value(rec);
+  batch().raw().put(b.data() + room, b.size() - room);
+  ++count_;
+}
+
+void result_sender::add(std::uint64_t id, const char* body, std::size_t n, std::uint64_t exec_ns,
+                        clock::time_point started, std::uint32_t lane) {
+  if (count_ == 0) first_ = clock::now();
+  batch().raw().put_value(record_of(id, exec_ns, n, started, lane));
+  batch().raw().put(body, n);
   ++count_;
 }
 
@@ -43,16 +79,10 @@ bool result_sender::overdue(std::uint64_t last_exec_ns) const {
 
 void result_sender::flush() {
   if (count_ == 0) return;
-  auto& b = out_.raw().bytes();
+  auto& b = batch().raw().bytes();
   wire::put_header(b.data(), wire::kind::result_batch, count_, b.size() - sizeof(wire::header));
   transport::send(b.data(), b.size(), root_, comm_);
-  start();
-}
-
-void result_sender::start() {
-  out_.reset_archive();
-  out_.raw().truncate(0);
-  reserve_header(out_);
+  reset(batch());
   count_ = 0;
 }
 

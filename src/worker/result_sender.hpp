@@ -1,7 +1,10 @@
 #pragma once
-// Internal: a worker's results on their way to the root. Results are written straight into one
-// result_batch message; it leaves when the serve loop flushes it (after each message from the
-// root, or sooner when a result has waited too long), so many small results share a message.
+// Internal: a worker's results on their way to the root. Results are gathered into one
+// result_batch message, so many small results share a message; the serve loop decides when it
+// leaves (when the worker has nothing else queued, when a result has waited past the hold time,
+// and, during a long task, from the watcher). A result is written into a scratch buffer that
+// already has the room of a one-result batch: when nothing else is held, it becomes the batch
+// without a copy.
 
 #include <mpi.h>
 
@@ -15,15 +18,20 @@ class result_sender {
  public:
   using clock = std::chrono::steady_clock;
 
-  result_sender(MPI_Comm comm, int root) : comm_(comm), root_(root) { start(); }
+  result_sender(MPI_Comm comm, int root);
 
-  /// Where the body of the open record is written.
-  writer& out() { return out_; }
-
-  /// Opens the record of task `id`; its result body is written to out() next.
-  void begin(std::uint64_t id);
-  /// Closes the open record: the task ran `exec_ns` from `started` on team thread `lane`.
-  void end(std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane = 0);
+  /// Starts the result of the next task: its body is written to the returned writer, which
+  /// stays valid until finish() (nothing else may touch the sender in between, but the batch
+  /// it holds may be flushed meanwhile).
+  writer& start();
+  /// Adds the result started last, of task `id`, which ran `exec_ns` from `started` on team
+  /// thread `lane`, to the batch.
+  void finish(std::uint64_t id, std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane = 0);
+  /// Adds a result body computed elsewhere (a thread of a team) to the batch.
+  void add(std::uint64_t id, const char* body, std::size_t n, std::uint64_t exec_ns, clock::time_point started,
+           std::uint32_t lane);
+  /// Whether a result is held.
+  bool holding() const noexcept { return count_ > 0; }
   /// Whether the batch should leave now rather than wait for more results: a result has waited
   /// past the hold time, or the last task was long enough that holding would delay its answer.
   bool overdue(std::uint64_t last_exec_ns) const;
@@ -31,12 +39,15 @@ class result_sender {
   void flush();
 
  private:
-  void start();
+  writer& batch() noexcept { return bufs_[which_]; }
+  writer& scratch() noexcept { return bufs_[1 - which_]; }
+  void reset(writer& w);
+
   MPI_Comm comm_;
   int root_;
-  writer out_;
+  writer bufs_[2];  // the batch and the scratch result; they trade places
+  int which_ = 0;   // which of bufs_ is the batch
   std::uint64_t count_ = 0;
-  std::size_t record_at_ = 0;
   clock::time_point first_;
 };
 

@@ -1,13 +1,18 @@
-// The worker's serve loop: receive a task or a batch of tasks and run each (inline, on a team of
-// threads, or in an isolated child process), sending the results back batched. Stop requests
-// arrive on a control tag that a running task's stop_requested() polls (stop_board); running
-// one task is run_task's; a task that overruns its deadline fails with timeout_error. Idle
-// workers spin briefly, then sleep with growing pauses, so oversubscribed nodes stay fast.
+// The worker's serve loop: receive tasks into a queue and run them in order (inline, on a team of
+// threads, or in an isolated child process), sending the results back batched while more tasks
+// wait and at once when none does. Stop, cancel and take-back requests arrive on a control tag
+// (stop_board); while a task runs inline, the watcher thread reads them and sends the finished
+// results, so nothing waits for a long task. Running one task is run_task's; a task that
+// overruns its deadline fails with timeout_error. Idle workers spin briefly, then sleep with
+// growing pauses, so oversubscribed nodes stay fast.
 
 #include "worker/serve.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <rankpool/detail/log.hpp>
 #include <thread>
@@ -22,7 +27,9 @@
 #include "worker/result_sender.hpp"
 #include "worker/run_task.hpp"
 #include "worker/stop_board.hpp"
+#include "worker/task_queue.hpp"
 #include "worker/thread_team.hpp"
+#include "worker/watcher.hpp"
 
 namespace rankpool::detail {
 namespace {
@@ -80,8 +87,16 @@ class worker {
     }
     // Forked after the initializer, so every child starts from the state it set up.
     if (cfg_.isolate && !team_) isolated_.emplace();
-    RANKPOOL_LOG(info, "worker rank %d serving root %d (%zu threads%s%s)", rank_, root, cfg_.threads,
-                 cfg_.isolate ? ", isolated" : "", init_error_ ? ", initializer FAILED" : "");
+    // A team's threads run the tasks and this thread stays free for messages; tasks run here
+    // need the watcher for that, which calls MPI from a second thread.
+    int level = MPI_THREAD_SINGLE;
+    mpi::call("MPI_Query_thread", MPI_Query_thread, &level);
+    if (!team_ && level >= MPI_THREAD_SERIALIZED)
+      watch_.emplace(
+          comm_lock_, [this] { serve_during_task(); }, watch_interval);
+    RANKPOOL_LOG(info, "worker rank %d serving root %d (%zu threads%s%s%s)", rank_, root, cfg_.threads,
+                 cfg_.isolate ? ", isolated" : "", init_error_ ? ", initializer FAILED" : "",
+                 team_ || watch_ ? "" : ", no watcher below MPI_THREAD_SERIALIZED");
   }
 
   /// Whether the root's shutdown asked for a bye (it is draining after a failure).
@@ -91,6 +106,7 @@ class worker {
   /// shutdown, so the root's sends to this rank complete and nobody waits on it. A failure here
   /// leaves no way to reach the root: the job is aborted.
   void drain_until_shutdown() noexcept {
+    watch_.reset();  // nothing else calls MPI from now on
     try {
       transport::incoming msg;
       transport::backoff pace;
@@ -113,61 +129,97 @@ class worker {
     }
   }
 
+  // The loop: read what the root sent, start the next task, send results when nothing else is
+  // queued (or a result has waited long enough), sleep with growing pauses when idle. This
+  // thread holds comm_lock_ except while a task runs or it sleeps.
   void serve() {
-    transport::incoming msg;
+    std::unique_lock lk(comm_lock_);
     transport::backoff pace;
     while (true) {
       if (team_) collect_team(pace);
-      bool got = false;
+      const bool got = pump();
+      if (stopping_) return;
+      if (!team_) {
+        if (auto next = queue_.pop()) {
+          pace.reset();
+          run_one(*next, lk);
+          continue;
+        }
+        results_.flush();  // nothing queued: every result leaves now
+      }
+      if (got) {
+        pace.reset();
+        continue;
+      }
+      auto pause = pace.next();
+      if (pause.count() == 0) continue;
+      lk.unlock();
+      if (team_) {
+        team_->wait_for_results(pause);
+      } else {
+        std::this_thread::sleep_for(pause);
+      }
+      lk.lock();
+    }
+  }
+
+ private:
+  // The watcher's first look comes this long into a task, then again as often: a result,
+  // cancel or take-back waits at most about this long while a task runs.
+  static constexpr auto watch_interval = std::chrono::microseconds(250);
+
+  // Reads every message waiting from the root: queues tasks, notes a shutdown, answers cancel
+  // and take-back requests. True when anything came. Holds comm_lock_.
+  bool pump() {
+    bool any = answer_requests();
+    transport::incoming msg;
+    while (!stopping_) {
       try {
-        got = transport::try_receive(root_, comm_, msg);
+        if (!transport::try_receive(root_, comm_, msg)) break;
       } catch (const decode_error& e) {
         // A malformed message: say so and keep serving; nothing in it can be trusted to answer.
         RANKPOOL_LOG(warn, "worker rank %d dropped a malformed message: %s", rank_, e.what());
         continue;
       }
-      if (!got) {
-        auto pause = pace.next();
-        if (pause.count() > 0) {
-          if (team_) {
-            team_->wait_for_results(pause);
-          } else {
-            std::this_thread::sleep_for(pause);
-          }
-        }
-        continue;
-      }
-      pace.reset();
-      board_.pull();
-      if (!handle(msg)) return;
-      results_.flush();
+      any = true;
+      handle(msg);
+      // A cancel sent after a task must see it queued: read the control messages again.
+      answer_requests();
     }
+    return any;
   }
 
- private:
-  // One message from the root; false on shutdown.
-  bool handle(transport::incoming& msg) {
+  // What the watcher does while a task runs: everything pump() does, and the held results leave.
+  void serve_during_task() {
+    pump();
+    results_.flush();
+  }
+
+  // One message from the root.
+  void handle(transport::incoming& msg) {
     auto h = wire::decode_header(msg.bytes.data(), msg.bytes.size());
-    const char* body = msg.bytes.data() + sizeof(wire::header);
-    const std::size_t body_n = msg.bytes.size() - sizeof(wire::header);
-    std::uint64_t exec_ns = 0;
+    auto shared = std::make_shared<const std::vector<char>>(std::move(msg.bytes));
+    const char* body = shared->data() + sizeof(wire::header);
+    const std::size_t body_n = shared->size() - sizeof(wire::header);
     switch (static_cast<wire::kind>(h.kind)) {
       case wire::kind::shutdown:
         RANKPOOL_LOG(info, "worker rank %d: the root says shut down", rank_);
         acknowledge_ = (h.reserved[0] & wire::flag_acknowledge) != 0;
-        return false;
+        stopping_ = true;
+        drop_late_requests();
+        break;
       case wire::kind::task:
-        take(h.id, body, body_n, exec_ns);
+        enqueue({h.id, shared, body, body_n, true});
         break;
       case wire::kind::task_batch: {
+        const bool each = (h.reserved[0] & wire::flag_answer_each) != 0;
         in_buffer records(body, body_n);
         try {
           for (std::uint64_t i = 0; i < h.id; ++i) {
             auto rec = records.get_value<wire::task_record>();
             if (rec.bytes > records.remaining()) throw decode_error("rankpool: task record longer than its batch");
-            take(rec.id, records.current(), static_cast<std::size_t>(rec.bytes), exec_ns);
+            enqueue({rec.id, shared, records.current(), static_cast<std::size_t>(rec.bytes), each});
             records.skip(static_cast<std::size_t>(rec.bytes));
-            if ((h.reserved[0] & wire::flag_answer_each) || results_.overdue(exec_ns)) results_.flush();
           }
         } catch (const decode_error& e) {
           RANKPOOL_LOG(warn, "worker rank %d dropped the rest of a malformed batch: %s", rank_, e.what());
@@ -178,34 +230,97 @@ class worker {
         RANKPOOL_LOG(warn, "worker rank %d ignored a message of kind %u", rank_, unsigned(h.kind));
         break;
     }
+  }
+
+  // The root sends shutdown when every task is done, so a stop, cancel or take-back still
+  // unread is moot. It must not be left behind: MPI reuses a freed communicator's context for a
+  // later one, and a stale cancel read by the next pool on this rank would drop a task of the
+  // same id. The root sent them before the shutdown, so they have arrived by now.
+  void drop_late_requests() {
+    char h[sizeof(wire::header)];
+    std::size_t n = 0;
+    while (transport::try_receive_control(root_, comm_, h)) ++n;
+    (void)board_.take_requests();
+    if (n) RANKPOOL_LOG(debug, "worker rank %d dropped %zu requests that came before the shutdown", rank_, n);
+  }
+
+  void enqueue(task_queue::item it) {
+    if (team_) {
+      team_->push(std::move(it));
+    } else {
+      queue_.push(std::move(it));
+    }
+  }
+
+  // Answers the root's cancel and take-back requests read so far, in one message: the tasks
+  // that will not run here and the cancels that came too late. Every request is answered,
+  // even with nothing, because the root must hear from each before it ends the pool: a message
+  // still on its way when the root frees the communicator would reach the next one. True when
+  // there were requests.
+  bool answer_requests() {
+    board_.pull();
+    auto requests = board_.take_requests();
+    if (requests.empty()) return false;
+    std::vector<std::uint64_t> returned, refused;
+    for (const auto& r : requests) {
+      if (r.kind == static_cast<std::uint8_t>(wire::kind::cancel)) {
+        (team_ ? team_->cancel(r.id) : queue_.cancel(r.id)) ? returned.push_back(r.id) : refused.push_back(r.id);
+      } else {
+        auto ids = team_ ? team_->take_back(static_cast<std::size_t>(r.id)) : queue_.take_back(r.id);
+        returned.insert(returned.end(), ids.begin(), ids.end());
+      }
+    }
+    RANKPOOL_LOG(debug, "worker rank %d answers %zu requests: %zu tasks returned, %zu cancels refused", rank_,
+                 requests.size(), returned.size(), refused.size());
+    const wire::answer_counts counts{returned.size(), refused.size()};
+    std::vector<char> b(sizeof(wire::header) + sizeof counts +
+                        (returned.size() + refused.size()) * sizeof(std::uint64_t));
+    wire::put_header(b.data(), wire::kind::answer, requests.size(), b.size() - sizeof(wire::header));
+    char* at = b.data() + sizeof(wire::header);
+    std::memcpy(at, &counts, sizeof counts);
+    at += sizeof counts;
+    for (const auto* ids : {&returned, &refused}) {
+      if (ids->empty()) continue;
+      std::memcpy(at, ids->data(), ids->size() * sizeof(std::uint64_t));
+      at += ids->size() * sizeof(std::uint64_t);
+    }
+    transport::send(b.data(), b.size(), root_, comm_);
     return true;
   }
 
-  // One task: handed to the team, or run here (inline or in the isolated child).
-  void take(std::uint64_t id, const char* body, std::size_t n, std::uint64_t& exec_ns) {
-    if (team_) {
-      team_->push(id, body, n);
-      return;
-    }
-    results_.begin(id);
+  // Runs one task here (inline or in the isolated child), without comm_lock_ meanwhile: the
+  // watcher, if any, does the message work while it runs.
+  void run_one(const task_queue::item& it, std::unique_lock<std::mutex>& lk) {
+    writer& out = results_.start();
     task_timing t;
+    if (watch_) watch_->task_started();
+    lk.unlock();
     if (init_error_ || isolated_) {
       t.started = std::chrono::steady_clock::now();
       if (init_error_) {
-        write_exception(results_.out(), broken_by_initializer());
+        write_exception(out, broken_by_initializer());
       } else {
-        isolated_->run(id, body, n, results_.out(), cfg_.deadline_ns, [&] {
-          board_.pull();
-          return board_.asked(id);
-        });
+        isolated_->run(it.id, it.body, it.n, out, cfg_.deadline_ns, [&] { return stop_asked(it.id); });
       }
       t.exec_ns = elapsed_ns(t.started);
-      board_.forget(id);
+      board_.forget(it.id);
     } else {
-      t = run_task(id, body, n, results_.out(), board_, true, cfg_.deadline_ns);
+      t = run_task(it.id, it.body, it.n, out, board_, !watch_, cfg_.deadline_ns);
     }
-    exec_ns = t.exec_ns;
-    results_.end(exec_ns, t.started);
+    lk.lock();
+    if (watch_) {
+      watch_->task_ended();
+      if (auto e = watch_->error()) std::rethrow_exception(e);
+    }
+    results_.finish(it.id, t.exec_ns, t.started);
+    if (it.answer_each || queue_.empty() || results_.overdue(t.exec_ns)) results_.flush();
+  }
+
+  // Whether the isolated child's task was asked to stop; without a watcher this thread reads
+  // the control messages itself (nothing else calls MPI then).
+  bool stop_asked(std::uint64_t id) {
+    if (!watch_) board_.pull();
+    return board_.asked(id);
   }
 
   void collect_team(transport::backoff& pace) {
@@ -215,7 +330,6 @@ class worker {
         team_->init_reported = true;
       }
     }
-    board_.pull();
     if (team_->drain(results_)) {
       results_.flush();
       pace.reset();
@@ -225,13 +339,17 @@ class worker {
   MPI_Comm comm_;
   int root_;
   bool acknowledge_ = false;  // the shutdown asked for a bye
+  bool stopping_ = false;     // the root said shut down
   int rank_ = 0;
   worker_config cfg_;
+  std::mutex comm_lock_;  // MPI calls, queue_, results_ and the board's requests
   stop_board board_;
   result_sender results_;
+  task_queue queue_;  // unstarted tasks run here (a team keeps its own)
   std::exception_ptr init_error_;
   std::optional<thread_team> team_;
   std::optional<isolated_runner> isolated_;
+  std::optional<watcher> watch_;  // last: stopped before what its service uses
 };
 
 }  // namespace

@@ -14,7 +14,13 @@ void stop_board::pull() {
   while (transport::try_receive_control(root_, comm_, h)) {
     wire::header hd;
     std::memcpy(&hd, h, sizeof hd);
-    if (hd.magic != wire::magic || hd.kind != static_cast<std::uint8_t>(wire::kind::stop)) continue;
+    if (hd.magic != wire::magic) continue;
+    if (hd.kind == static_cast<std::uint8_t>(wire::kind::cancel) ||
+        hd.kind == static_cast<std::uint8_t>(wire::kind::take_back)) {
+      requests_.push_back(hd);
+      continue;
+    }
+    if (hd.kind != static_cast<std::uint8_t>(wire::kind::stop)) continue;
     std::lock_guard lk(m_);
     ids_.insert(hd.id);
     flag_.store(true, std::memory_order_release);

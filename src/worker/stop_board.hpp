@@ -1,7 +1,8 @@
 #pragma once
 // Internal: stop requests on a worker rank. The root forwards request_stop() as a control
 // message; the thread that owns MPI reads them into a board, and the thread running the task
-// sees them through stop_requested().
+// sees them through stop_requested(). The other control messages (cancel, take back) are kept
+// for the serve loop, which owns the queue they are about.
 
 #include <mpi.h>
 
@@ -10,6 +11,10 @@
 #include <cstdint>
 #include <mutex>
 #include <set>
+#include <utility>
+#include <vector>
+
+#include "wire/framing.hpp"
 
 namespace rankpool::detail {
 
@@ -21,8 +26,10 @@ class stop_board {
  public:
   stop_board(MPI_Comm comm, int root) : comm_(comm), root_(root) {}
 
-  /// Reads pending stop messages (only the thread that owns MPI calls this).
+  /// Reads pending control messages (only the thread that owns MPI calls this).
   void pull();
+  /// The control messages other than stops read since the last call (the MPI owner).
+  std::vector<wire::header> take_requests() { return std::exchange(requests_, {}); }
   /// Whether task `id` was asked to stop.
   bool asked(std::uint64_t id);
   /// Task `id` ended: its stop request, if any, is spent.
@@ -33,7 +40,8 @@ class stop_board {
   int root_;
   std::mutex m_;
   std::set<std::uint64_t> ids_;
-  std::atomic<bool> flag_{false};  // ids_ is not empty: lets asked() skip the lock
+  std::atomic<bool> flag_{false};       // ids_ is not empty: lets asked() skip the lock
+  std::vector<wire::header> requests_;  // cancel and take-back requests, for the serve loop
 };
 
 /// What stop_requested() polls while a task runs (task_context::poll_arg).

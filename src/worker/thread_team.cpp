@@ -22,12 +22,23 @@ thread_team::~thread_team() {
   for (auto& t : threads_) t.join();
 }
 
-void thread_team::push(std::uint64_t id, const char* body, std::size_t n) {
+bool thread_team::push(task_queue::item it) {
   {
     std::lock_guard lk(m_);
-    jobs_.push_back({id, std::vector<char>(body, body + n)});
+    if (!jobs_.push(std::move(it))) return false;
   }
   jobs_cv_.notify_one();
+  return true;
+}
+
+bool thread_team::cancel(std::uint64_t id) {
+  std::lock_guard lk(m_);
+  return jobs_.cancel(id);
+}
+
+std::vector<std::uint64_t> thread_team::take_back(std::size_t n) {
+  std::lock_guard lk(m_);
+  return jobs_.take_back(n);
 }
 
 bool thread_team::drain(result_sender& results) {
@@ -36,11 +47,7 @@ bool thread_team::drain(result_sender& results) {
     std::lock_guard lk(m_);
     got.swap(done_);
   }
-  for (auto& f : got) {
-    results.begin(f.id);
-    results.out().raw().put(f.body.data(), f.body.size());
-    results.end(f.exec_ns, f.started, f.lane);
-  }
+  for (auto& f : got) results.add(f.id, f.body.data(), f.body.size(), f.exec_ns, f.started, f.lane);
   return !got.empty();
 }
 
@@ -67,13 +74,12 @@ void thread_team::run(const std::function<void()>& initializer, std::size_t lane
     }
   }
   while (true) {
-    job j;
+    task_queue::item j;
     {
       std::unique_lock lk(m_);
       jobs_cv_.wait(lk, [&] { return !jobs_.empty() || stop_; });
       if (jobs_.empty()) return;
-      j = std::move(jobs_.front());
-      jobs_.pop_front();
+      j = std::move(*jobs_.pop());
     }
     writer out;
     task_timing t;
@@ -83,7 +89,7 @@ void thread_team::run(const std::function<void()>& initializer, std::size_t lane
       board_.forget(j.id);
     } else {
       // Only the rank's main thread reads control messages.
-      t = run_task(j.id, j.body.data(), j.body.size(), out, board_, false, deadline_ns_);
+      t = run_task(j.id, j.body, j.n, out, board_, false, deadline_ns_);
     }
     out.reset_archive();
     {

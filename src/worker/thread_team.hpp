@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "worker/result_sender.hpp"
+#include "worker/task_queue.hpp"
 
 namespace rankpool::detail {
 
@@ -26,8 +27,12 @@ class thread_team {
   thread_team(const thread_team&) = delete;
   thread_team& operator=(const thread_team&) = delete;
 
-  /// Queues task `id` (its body is copied).
-  void push(std::uint64_t id, const char* body, std::size_t n);
+  /// Queues a task (false: it was cancelled before it arrived, and is dropped).
+  bool push(task_queue::item it);
+  /// The root cancels task `id`: true when it will not run (see task_queue::cancel).
+  bool cancel(std::uint64_t id);
+  /// The root takes back up to `n` unstarted tasks: their ids.
+  std::vector<std::uint64_t> take_back(std::size_t n);
   /// Moves finished results into `results`; true if there were any.
   bool drain(result_sender& results);
   /// Sleeps up to `d`, waking early when a result is ready.
@@ -38,10 +43,6 @@ class thread_team {
   bool init_reported = false;
 
  private:
-  struct job {
-    std::uint64_t id;
-    std::vector<char> body;
-  };
   struct finished {
     std::uint64_t id;
     std::uint64_t exec_ns;
@@ -56,7 +57,7 @@ class thread_team {
   std::uint64_t deadline_ns_;
   std::mutex m_;
   std::condition_variable jobs_cv_, done_cv_;
-  std::deque<job> jobs_;
+  task_queue jobs_;
   std::deque<finished> done_;
   std::exception_ptr init_error_;
   bool stop_ = false;

@@ -1,5 +1,6 @@
-// The root's dispatch policy without MPI: window sizing, idle slots first, the root's own slot,
-// the busy count progress displays read, and a lost worker.
+// The root's dispatch policy without MPI: window sizing, idle slots first, sharing the queue
+// among idle slots, taking unstarted tasks back, the root's own slot, the busy count progress
+// displays read, and a lost worker.
 
 #include "root/dispatch_policy.hpp"
 
@@ -111,6 +112,65 @@ TEST(dispatch_policy, BusyCountsRunningThreadsNotQueuedTasks) {
   p.finished(p.root_slot(), 9);  // more than in flight: clamped, never wraps
   EXPECT_EQ(p.root_load(), 0u);
   EXPECT_EQ(busy.load(), 1u);
+}
+
+TEST(dispatch_policy, IdleSlotsShareAShortQueue) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 2}, busy);  // window 2 before any task finished
+  auto pick = p.next(2);                         // [1 s, 0 s]: one each, never both to one worker
+  ASSERT_TRUE(pick);
+  EXPECT_EQ(pick->room, 1u);
+  p.sent(pick->slot, 1);
+  pick = p.next(1);
+  ASSERT_TRUE(pick);
+  EXPECT_EQ(pick->room, 2u) << "the last idle slot takes its full window";
+  dispatch_policy q({.worker_slots = 3, .in_flight = 10}, busy);
+  pick = q.next(7);
+  ASSERT_TRUE(pick);
+  EXPECT_EQ(pick->room, 3u);  // ceil(7 / 3)
+}
+
+TEST(dispatch_policy, TakeBackAsksTheSlotWithMostWaitingForHalf) {
+  using clock = dispatch_policy::clock;
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 3, .in_flight = 20}, busy);
+  p.sent(0, 5);   // 1 running, 4 waiting
+  p.sent(1, 10);  // 1 running, 9 waiting
+  const auto now = clock::now();
+  EXPECT_FALSE(p.take_back(now, std::chrono::hours(1))) << "slot 2 has not been idle long enough";
+  auto ask = p.take_back(now, clock::duration::zero());
+  ASSERT_TRUE(ask);
+  EXPECT_EQ(ask->slot, 1u);
+  EXPECT_EQ(ask->room, 5u);  // half of 9, rounded up
+  p.asked_back(1, now);
+  ask = p.take_back(now, clock::duration::zero());
+  ASSERT_TRUE(ask) << "another slot may be asked meanwhile";
+  EXPECT_EQ(ask->slot, 0u);
+  p.asked_back(0, now);
+  EXPECT_FALSE(p.take_back(now, clock::duration::zero())) << "each asked slot waits for its answer";
+  p.returned(1, 5);
+  EXPECT_EQ(p.load(1), 5u);
+  EXPECT_FALSE(p.take_back(now, std::chrono::hours(1))) << "asked too recently";
+  ask = p.take_back(now + std::chrono::milliseconds(1), clock::duration::zero());
+  ASSERT_TRUE(ask);
+  EXPECT_EQ(ask->slot, 1u);
+  EXPECT_EQ(ask->room, 2u);
+}
+
+TEST(dispatch_policy, NoTakeBackWithoutAnIdleSlotOrWaitingTasks) {
+  using clock = dispatch_policy::clock;
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 2, .threads_per_worker = 2, .in_flight = 8}, busy);
+  p.sent(0, 5);
+  p.sent(1, 2);  // both threads busy: no slot idle
+  EXPECT_FALSE(p.take_back(clock::now(), clock::duration::zero()));
+  p.finished(1, 1);  // slot 1 has a thread free, but slot 0's tasks all run or wait behind 2
+  auto ask = p.take_back(clock::now(), clock::duration::zero());
+  ASSERT_TRUE(ask);
+  EXPECT_EQ(ask->slot, 0u);
+  EXPECT_EQ(ask->room, 2u);  // 3 waiting behind 2 threads
+  p.finished(0, 3);          // 2 left, both running
+  EXPECT_FALSE(p.take_back(clock::now(), clock::duration::zero()));
 }
 
 }  // namespace

@@ -28,6 +28,11 @@ class stop_sink {
   virtual ~stop_sink() = default;
   /// Called under the task state's lock: must not block or call back into the state.
   virtual void request_stop(std::uint64_t task_id, int where) noexcept = 0;
+  /// Asks that task `task_id`, sent to `where` but perhaps not started there, be withdrawn (a
+  /// cancel()). Called under the task state's lock, like request_stop. The executor answers
+  /// through state_base::withdrawn or refuse_withdraw. False when no answer can come while the
+  /// caller waits (it is the thread that would deliver it): cancel() then fails at once.
+  virtual bool request_withdraw(std::uint64_t /*task_id*/, int /*where*/) noexcept { return false; }
 };
 
 /// A party waiting on several states (wait(), as_completed()). States call `notify` under their
@@ -80,11 +85,28 @@ class state_base : public std::enable_shared_from_this<state_base> {
     return s == status::finished || s == status::cancelled;
   }
 
-  /// pending -> cancelled. False when the task already started or finished.
+  /// pending -> cancelled; true when the future is (now or already) cancelled. A task sent
+  /// ahead to a worker that may not have started it (set_running with `withdrawable`) is asked
+  /// back: cancel() then waits for the worker's answer (a round trip, well under a millisecond
+  /// unless the worker cannot read messages) and succeeds when the worker skipped the task.
+  /// False when the task already started or finished.
   bool cancel() {
     std::unique_lock lk(m_);
     auto s = status_.load(std::memory_order_relaxed);
     if (s == status::cancelled) return true;
+    if (s == status::running && withdrawable_.load(std::memory_order_relaxed) && sink_) {
+      if (!withdraw_asked_) {
+        if (!sink_->request_withdraw(stop_id_, stop_where_)) return false;
+        withdraw_asked_ = true;
+      }
+      lk.unlock();
+      auto& b = bucket_of(this);
+      std::unique_lock bl(b.m);
+      sleepers_.fetch_add(1);
+      b.cv.wait(bl, [&] { return done() || !withdrawable_.load(std::memory_order_acquire); });
+      sleepers_.fetch_sub(1);
+      return get_status() == status::cancelled;
+    }
     if (s != status::pending) return false;
     status_.store(status::cancelled, std::memory_order_release);
     complete_locked(lk, false);
@@ -94,7 +116,8 @@ class state_base : public std::enable_shared_from_this<state_base> {
   /// pending -> running, as concurrent.futures' set_running_or_notify_cancel: false when the
   /// future was cancelled, and the executor must then drop the task.
   /// `sink`, `id`, `where`: whom to tell of a later stop request (null: the flag is enough).
-  bool set_running(stop_sink* sink = nullptr, std::uint64_t id = 0, int where = 0) {
+  /// `withdrawable`: the task only waits at `where` and cancel() may still ask it back there.
+  bool set_running(stop_sink* sink = nullptr, std::uint64_t id = 0, int where = 0, bool withdrawable = false) {
     std::lock_guard lk(m_);
     auto s = status_.load(std::memory_order_relaxed);
     if (s == status::cancelled) return false;
@@ -102,7 +125,35 @@ class state_base : public std::enable_shared_from_this<state_base> {
     sink_ = sink;
     stop_id_ = id;
     stop_where_ = where;
+    withdraw_asked_ = false;
+    withdrawable_.store(withdrawable && sink, std::memory_order_release);
     return true;
+  }
+
+  /// The executor got the task back unstarted. If a cancel() asked for it, the future is
+  /// cancelled (true); otherwise it is pending again, for the executor to send elsewhere (false).
+  bool withdrawn() {
+    std::unique_lock lk(m_);
+    if (is_done_locked()) return true;
+    if (withdraw_asked_) {
+      status_.store(status::cancelled, std::memory_order_release);
+      complete_locked(lk, false);
+      return true;
+    }
+    status_.store(status::pending, std::memory_order_release);
+    sink_ = nullptr;
+    withdrawable_.store(false, std::memory_order_release);
+    return false;
+  }
+
+  /// The task has started where it was sent: a waiting cancel() returns false, later ones at once.
+  void refuse_withdraw() {
+    {
+      std::lock_guard lk(m_);
+      withdraw_asked_ = false;
+      withdrawable_.store(false, std::memory_order_release);
+    }
+    wake_sleepers();
   }
 
   /// Asks the task to stop: a pending task is cancelled; a running one sees stop_requested()
@@ -189,14 +240,7 @@ class state_base : public std::enable_shared_from_this<state_base> {
     auto waiters = std::move(waiters_);
     waiters_.clear();
     for (auto* w : waiters) w->notify(this, failed);
-    // The status is stored; a sleeper counted after this fence sees it before it sleeps, and
-    // one counted before it is woken here (under the bucket's lock, so the wake-up is not lost).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sleepers_.load() > 0) {
-      auto& b = bucket_of(this);
-      { std::lock_guard bl(b.m); }
-      b.cv.notify_all();
-    }
+    wake_sleepers();  // the status is stored
     lk.unlock();
     run_callbacks();
     callbacks_done_.store(true, std::memory_order_release);
@@ -209,6 +253,18 @@ class state_base : public std::enable_shared_from_this<state_base> {
 
  protected:
   virtual void run_callbacks() = 0;
+
+  // Wakes the threads asleep on this state. Whatever they wait for is stored before the call; a
+  // sleeper counted after this fence sees it before it sleeps, and one counted before it is
+  // woken here (under the bucket's lock, so the wake-up is not lost).
+  void wake_sleepers() noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleepers_.load() > 0) {
+      auto& b = bucket_of(this);
+      { std::lock_guard bl(b.m); }
+      b.cv.notify_all();
+    }
+  }
 
   // A short busy phase, then (with cores to spare) yielding for up to ~50 µs: a result that is
   // microseconds away is picked up without a sleep and a wake-up. On a machine with few cores
@@ -242,6 +298,8 @@ class state_base : public std::enable_shared_from_this<state_base> {
   stop_sink* sink_ = nullptr;
   std::uint64_t stop_id_ = 0;
   int stop_where_ = 0;
+  std::atomic<bool> withdrawable_{false};  // sent ahead, maybe unstarted: cancel() may ask it back
+  bool withdraw_asked_ = false;            // a cancel() asked for it and waits for the answer
 };
 
 template <class T>
