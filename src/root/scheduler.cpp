@@ -20,8 +20,11 @@
 
 #include "common/broken.hpp"
 #include "common/text.hpp"
+#include "root/control.hpp"
 #include "root/dispatch_policy.hpp"
+#include "root/dispatcher.hpp"
 #include "root/inbox.hpp"
+#include "root/intake.hpp"
 #include "root/release.hpp"
 #include "root/root_slot.hpp"
 #include "root/stop_queue.hpp"
@@ -40,10 +43,13 @@ class scheduler final : public executor_core {
   explicit scheduler(scheduler_config cfg)
       : cfg_(std::move(cfg)),
         policy_({cfg_.workers.size(), cfg_.threads_per_worker, cfg_.root_computes, cfg_.in_flight}, busy_),
-        sender_(cfg_.comm, running_, hooks_) {
+        sender_(cfg_.comm, running_, hooks_),
+        control_(cfg_.comm, cfg_.workers, stops_),
+        intake_(cfg_.workers, {running_, queue_, policy_, control_, sender_, hooks_},
+                {[this](const std::string& why, const std::exception_ptr& cause) { mark_broken(why, cause); },
+                 [this](std::size_t w, int rank, const std::string& why) { lose_worker(w, rank, why); }}),
+        dispatcher_({queue_, policy_, sender_, stops_, cfg_.workers, nullptr}) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
-    for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
-    unanswered_.assign(cfg_.workers.size(), 0);
     workers_.store(num_workers(), std::memory_order_relaxed);
     try {
       hooks_.attach(make_telemetry(cfg_.telemetry, cfg_.name));
@@ -60,7 +66,10 @@ class scheduler final : public executor_core {
     RANKPOOL_LOG(info, "%s: %zu worker ranks%s, %zu threads each%s", cfg_.name, cfg_.workers.size(),
                  cfg_.idle_ranks.empty() ? "" : (" (" + std::to_string(cfg_.idle_ranks.size()) + " idle)").c_str(),
                  cfg_.threads_per_worker, cfg_.root_computes ? ", the root computes too" : "");
-    if (cfg_.root_computes) local_.emplace(local_slot(), cfg_.task_deadline_ns, hooks_, [this] { inbox_.wake(); });
+    if (cfg_.root_computes) {
+      local_.emplace(local_slot(), cfg_.task_deadline_ns, hooks_, [this] { inbox_.wake(); });
+      dispatcher_.set_local(&*local_);
+    }
     thread_ = std::thread([this] { run(); });
   }
 
@@ -115,17 +124,17 @@ class scheduler final : public executor_core {
     while (true) {
       bool progressed = take_inbox(stopping);
       progressed |= collect_local();
-      progressed |= dispatch();
-      if (queue_.empty()) ask_back();
+      progressed |= dispatcher_.dispatch();
+      if (queue_.empty()) control_.ask_back(policy_);
       while (receive(msg)) {
-        handle(msg);
+        intake_.handle(msg);
         progressed = true;
       }
       if (progressed) hooks_.queue_depth(queue_.size(), running_.size() + policy_.root_load());
       const bool sending = sender_.under_way();
-      forward_stops();
+      control_.forward(running_);
       // Every request answered too: an answer still on its way would reach the next pool.
-      if (stopping && queue_.empty() && running_.empty() && policy_.root_load() == 0 && all_answered()) break;
+      if (stopping && queue_.empty() && running_.empty() && policy_.root_load() == 0 && control_.all_answered()) break;
       if (progressed) {
         pace.reset();
         continue;
@@ -136,7 +145,7 @@ class scheduler final : public executor_core {
       }
       auto pause = pace.next();
       if (pause.count() == 0) continue;  // still in the spin phase
-      if (running_.empty() && policy_.root_load() == 0 && all_answered()) {
+      if (running_.empty() && policy_.root_load() == 0 && control_.all_answered()) {
         // Nothing can arrive from the workers: sleep until a user thread has news.
         inbox_.wait(std::nullopt);
         pace.reset();
@@ -148,10 +157,6 @@ class scheduler final : public executor_core {
     RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
     hooks_.instant("shutdown");
     stop_workers();
-  }
-
-  bool all_answered() const {
-    return std::all_of(unanswered_.begin(), unanswered_.end(), [](std::size_t n) { return n == 0; });
   }
 
   bool receive(transport::incoming& msg) {
@@ -178,198 +183,6 @@ class scheduler final : public executor_core {
   }
 
   std::size_t local_slot() const { return cfg_.workers.size(); }
-
-  // Pops the next task that is still wanted, or returns null. A task for worker rank `where`
-  // is marked running as task `id` there (stop and cancel requests go there) but stays
-  // withdrawable until it starts; one for the root's own thread (`where` < 0) stays pending,
-  // and the thread marks it running when it starts it.
-  task_ptr next_task(std::uint64_t id, int where) {
-    while (!queue_.empty()) {
-      task_ptr t = std::move(queue_.front());
-      queue_.pop_front();
-      if (where < 0 ? !t->state().done() : t->state().set_running(&stops_, id, where, true)) return t;
-    }
-    return nullptr;
-  }
-
-  void forward_stops() {
-    for (auto [id, rank] : stops_.take_stops()) send_control(wire::kind::stop, id, rank);
-    for (auto [id, rank] : stops_.take_withdraws()) {
-      auto it = running_.find(id);
-      if (it == running_.end()) continue;  // finished meanwhile: the waiting cancel() has its answer
-      send_control(wire::kind::cancel, id, rank);
-      ++unanswered_[it->second.worker];
-    }
-  }
-
-  void send_control(wire::kind k, std::uint64_t id, int rank) {
-    char buf[sizeof(wire::header)];
-    wire::put_header(buf, k, id, 0);
-    transport::send_control(buf, sizeof buf, rank, cfg_.comm);
-  }
-
-  // Nothing is queued here: when a slot idles while another holds unstarted tasks, asks for
-  // some back (they return through take_answer and go to the idle slot).
-  void ask_back() {
-    const auto now = clock::now();
-    const auto p = policy_.take_back(now);
-    if (!p) return;
-    policy_.asked_back(p->slot, now);
-    send_control(wire::kind::take_back, p->room, cfg_.workers[p->slot]);
-    ++unanswered_[p->slot];
-  }
-
-  // Hands queued tasks to the slots the policy picks until the queue or every window is full.
-  bool dispatch() {
-    bool any = false;
-    while (!queue_.empty()) {
-      const auto p = policy_.next(queue_.size());
-      if (!p) break;
-      if (cfg_.root_computes && p->slot == local_slot()) {
-        if (!give_local(p->room)) break;
-      } else if (!send_to(p->slot, p->room)) {
-        break;
-      }
-      any = true;
-    }
-    return any;
-  }
-
-  // Sends up to `room` tasks to worker w: one large task alone, or small ones in one batch.
-  bool send_to(std::size_t w, std::size_t room) {
-    const int dest = cfg_.workers[w];
-    std::vector<std::pair<std::uint64_t, task_ptr>> picked;
-    std::size_t bytes = 0;
-    while (picked.size() < room && bytes < batch_byte_limit && !queue_.empty()) {
-      // A large task goes alone: first, or never into a batch.
-      if (!picked.empty() && queue_.front()->bytes().size() > batch_task_limit) break;
-      task_ptr t = next_task(next_id_, dest);
-      if (!t) break;
-      bytes += t->bytes().size();
-      picked.emplace_back(next_id_++, std::move(t));
-      if (picked.front().second->bytes().size() > batch_task_limit) break;
-    }
-    if (picked.empty()) return false;
-    policy_.sent(w, picked.size());
-    sender_.send(picked, w, dest, policy_.answer_each());
-    return true;
-  }
-
-  void handle(transport::incoming& msg) {
-    auto wit = index_of_rank_.find(msg.source);
-    wire::header h;
-    try {
-      if (wit == index_of_rank_.end()) throw decode_error("message from a rank that is not a worker");
-      h = wire::decode_header(msg.bytes.data(), msg.bytes.size());
-    } catch (const std::exception& e) {
-      RANKPOOL_LOG(warn, "root dropped a malformed message from rank %d: %s", msg.source, e.what());
-      return;
-    }
-    in_buffer body(msg.bytes.data() + sizeof(wire::header), msg.bytes.size() - sizeof(wire::header));
-    if (h.kind == static_cast<std::uint8_t>(wire::kind::init_failed)) {
-      std::exception_ptr cause;
-      try {
-        reader in(body.current(), body.remaining());
-        if (in.raw().get_value<std::uint8_t>() == result_exception) cause = read_exception(in);
-      } catch (...) {
-      }
-      mark_broken("rankpool: the executor is broken: the initializer failed on worker rank " +
-                      std::to_string(msg.source) + (cause ? ": " + describe(cause) : std::string()),
-                  cause);
-      return;
-    }
-    if (h.kind == static_cast<std::uint8_t>(wire::kind::worker_failed)) {
-      lose_worker(wit->second, msg.source, std::string(body.current(), body.remaining()));
-      return;
-    }
-    if (h.kind == static_cast<std::uint8_t>(wire::kind::answer)) {
-      take_answer(wit->second, msg.source, h, body);
-      return;
-    }
-    if (h.kind != static_cast<std::uint8_t>(wire::kind::result_batch)) {
-      RANKPOOL_LOG(warn, "root ignored a message of kind %u from rank %d", unsigned(h.kind), msg.source);
-      return;
-    }
-    const std::int64_t received = hooks_.stamp();
-    try {
-      for (std::uint64_t i = 0; i < h.id; ++i) {
-        auto rec = body.get_value<wire::result_record>();
-        if (rec.bytes > body.remaining()) throw decode_error("result record longer than its message");
-        complete(rec, body.current(), wit->second, msg.source, received);
-        body.skip(static_cast<std::size_t>(rec.bytes));
-      }
-    } catch (const std::exception& e) {
-      RANKPOOL_LOG(warn, "root dropped the rest of a malformed result batch from rank %d: %s", msg.source, e.what());
-    }
-    hooks_.received(received, h.id, msg.bytes.size());
-  }
-
-  void complete(const wire::result_record& rec, const char* data, std::size_t worker, int rank, std::int64_t received) {
-    auto it = running_.find(rec.id);
-    if (it == running_.end() || it->second.worker != worker) {
-      RANKPOOL_LOG(warn, "root ignored a result for unknown task %llu from rank %d",
-                   static_cast<unsigned long long>(rec.id), rank);
-      return;
-    }
-    hooks_.result(*it->second.t, worker, rec, it->second.dispatched, it->second.bytes_in, received);
-    auto entry = std::move(it->second);
-    running_.erase(it);
-    policy_.finished(worker, 1, rec.exec_ns);
-    entry.send.wait();  // the worker answered, so the send is over: this only releases it
-    reader in(data, static_cast<std::size_t>(rec.bytes));
-    entry.t->complete_from(in);
-  }
-
-  // A worker's answer to cancel and take-back requests: the tasks it will not run, and the
-  // cancels that came after their task started. A returned task is cancelled if a cancel()
-  // asked for it, and otherwise goes back to the front of the queue, in its order.
-  void take_answer(std::size_t w, int rank, const wire::header& h, in_buffer& body) {
-    unanswered_[w] -= std::min<std::size_t>(unanswered_[w], static_cast<std::size_t>(h.id));
-    std::vector<std::pair<std::uint64_t, task_ptr>> back;
-    std::size_t gone = 0;
-    try {
-      const auto counts = body.get_value<wire::answer_counts>();
-      for (std::uint64_t i = 0; i < counts.returned + counts.refused; ++i) {
-        const auto id = body.get_value<std::uint64_t>();
-        auto it = running_.find(id);
-        if (it == running_.end() || it->second.worker != w) continue;
-        if (i >= counts.returned) {
-          it->second.t->state().refuse_withdraw();
-          continue;
-        }
-        auto entry = std::move(it->second);
-        running_.erase(it);
-        ++gone;
-        if (entry.t->state().withdrawn()) {
-          sender_.retire(std::move(entry));  // a task cancelled before it arrived may still be on its way
-        } else {
-          entry.send.wait();  // the worker had it, so this only releases the send
-          back.emplace_back(id, std::move(entry.t));
-        }
-      }
-    } catch (const std::exception& e) {
-      RANKPOOL_LOG(warn, "root dropped the rest of a malformed answer from rank %d: %s", rank, e.what());
-    }
-    policy_.returned(w, gone);
-    std::sort(back.begin(), back.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (auto& [id, t] : back) queue_.push_front(std::move(t));
-    if (!back.empty()) RANKPOOL_LOG(debug, "rank %d returned %zu unstarted tasks", rank, back.size());
-  }
-
-  // ---- the root's own compute slot (root_computes) -----------------------------------------
-
-  bool give_local(std::size_t room) {
-    std::vector<task_ptr> handed;
-    while (handed.size() < room) {
-      task_ptr t = next_task(0, -1);
-      if (!t) break;
-      handed.push_back(std::move(t));
-    }
-    if (handed.empty()) return false;
-    policy_.sent(local_slot(), handed.size());
-    local_->give(handed);
-    return true;
-  }
 
   bool collect_local() {
     if (!local_) return false;
@@ -406,7 +219,7 @@ class scheduler final : public executor_core {
     mark_broken("rankpool: the executor is broken: worker rank " + std::to_string(rank) + " failed: " + why);
     std::erase_if(running_, [w](const auto& entry) { return entry.second.worker == w; });
     policy_.forget(w);
-    unanswered_[w] = 0;  // it answers nothing more
+    control_.forget(w);
   }
 
   // Breaks the pool: every unfinished future fails with broken_executor(why), nesting `cause`.
@@ -442,13 +255,13 @@ class scheduler final : public executor_core {
   scheduler_config cfg_;
   hooks hooks_;             // trace and summary, when asked for; before the parts that keep a reference
   dispatch_policy policy_;  // which slot gets the next tasks; the loads and the window
-  std::unordered_map<int, std::size_t> index_of_rank_;
-  std::uint64_t next_id_ = 1;
   std::deque<task_ptr> queue_;
   in_flight_map running_;
-  std::vector<std::size_t> unanswered_;  // per worker: cancel and take-back requests not yet answered
   task_sender sender_;
   stop_queue stops_;
+  control_channel control_;  // stops, cancels, take-backs; their answers
+  intake intake_;            // every message from the workers
+  dispatcher dispatcher_;    // queued tasks to the slots
   inbox inbox_;
 
   std::optional<root_slot> local_;  // the root's own compute slot (root_computes)

@@ -131,7 +131,7 @@ TEST(fairness, cancel_of_many_tasks_in_windows_skips_them_all) {
   rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.in_flight = 64});
   if (!pool.is_root()) return;
   std::vector<rankpool::future<int>> fs;
-  for (int i = 0; i < 200; ++i) fs.push_back(pool.submit(sleepy, 5));
+  for (int i = 0; i < 100; ++i) fs.push_back(pool.submit(sleepy, 50));
   std::this_thread::sleep_for(10ms);
   std::size_t cancelled = 0;
   for (auto& f : fs) cancelled += f.cancel() ? 1 : 0;
@@ -141,12 +141,12 @@ TEST(fairness, cancel_of_many_tasks_in_windows_skips_them_all) {
     if (f.cancelled()) {
       EXPECT_THROW(f.result(), rankpool::cancelled_error);
     } else {
-      EXPECT_EQ(f.result(), 5);
+      EXPECT_EQ(f.result(), 50);
       ++finished;
     }
   }
   EXPECT_EQ(cancelled + finished, fs.size()) << "cancel() said true exactly for the tasks that did not run";
-  EXPECT_GT(cancelled, 100u) << "most tasks were still waiting, in windows or on the root";
+  EXPECT_GE(cancelled, 50u) << "most tasks were still waiting, in windows or on the root";
 }
 
 }  // namespace

@@ -1,0 +1,48 @@
+#pragma once
+// Internal: the root's control messages to its workers (tag_control): stop requests, cancels of
+// tasks sent ahead, and requests for unstarted tasks back; and the count of those a worker has
+// not answered yet. The pool must not end while any is unanswered: MPI reuses a freed
+// communicator's context id, so an answer still on its way would reach the next pool.
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "root/dispatch_policy.hpp"
+#include "root/stop_queue.hpp"
+#include "root/task_sender.hpp"
+#include "wire/framing.hpp"
+
+namespace rankpool::detail {
+
+class control_channel {
+ public:
+  /// Sends on `comm` to the worker ranks `workers` (slot i is rank workers[i]) what user threads
+  /// queued in `stops`.
+  control_channel(MPI_Comm comm, const std::vector<int>& workers, stop_queue& stops)
+      : comm_(comm), workers_(workers), stops_(stops), unanswered_(workers.size(), 0) {}
+
+  /// Forwards the queued stop requests, and the cancels of tasks still in `running` (a task
+  /// that finished meanwhile has answered its waiting cancel() by finishing).
+  void forward(const in_flight_map& running);
+  /// When `policy` says a slot should hand unstarted tasks back, asks it.
+  void ask_back(dispatch_policy& policy);
+  /// Worker slot `slot` answered `n` cancel and take-back requests.
+  void answered(std::size_t slot, std::size_t n) { unanswered_[slot] -= std::min(n, unanswered_[slot]); }
+  /// Worker slot `slot` was lost: nothing more will come from it.
+  void forget(std::size_t slot) { unanswered_[slot] = 0; }
+  /// Whether every cancel and take-back has its answer.
+  bool all_answered() const;
+
+ private:
+  void send(wire::kind k, std::uint64_t id, int rank);
+
+  MPI_Comm comm_;
+  const std::vector<int>& workers_;
+  stop_queue& stops_;
+  std::vector<std::size_t> unanswered_;  // per worker slot
+};
+
+}  // namespace rankpool::detail

@@ -1,0 +1,46 @@
+#pragma once
+// Internal: moving the root's queued tasks to the slots dispatch_policy picks: a batch (or one
+// large task) to a worker, or a share to the root's own thread. A task sent to a worker is marked
+// running there, under a new id, but stays withdrawable until it starts.
+
+#include <cstdint>
+#include <deque>
+#include <rankpool/detail/task.hpp>
+#include <vector>
+
+#include "root/dispatch_policy.hpp"
+#include "root/root_slot.hpp"
+#include "root/stop_queue.hpp"
+#include "root/task_sender.hpp"
+
+namespace rankpool::detail {
+
+class dispatcher {
+ public:
+  /// The scheduler's parts that dispatch uses.
+  struct books {
+    std::deque<task_ptr>& queue;      // tasks waiting on the root
+    dispatch_policy& policy;          // which slot, how many
+    task_sender& sender;              // sends to workers
+    stop_queue& stops;                // where the tasks' stop and cancel requests go
+    const std::vector<int>& workers;  // worker slot -> rank
+    root_slot* local;                 // the root's own compute slot, or null
+  };
+  explicit dispatcher(books b) : b_(b) {}
+  /// The root's own compute slot, once it exists.
+  void set_local(root_slot* local) { b_.local = local; }
+
+  /// Hands queued tasks to the slots the policy picks until the queue or every window is full;
+  /// true when any task left.
+  bool dispatch();
+
+ private:
+  task_ptr next_task(std::uint64_t id, int where);
+  bool send_to(std::size_t w, std::size_t room);
+  bool give_local(std::size_t room);
+
+  books b_;
+  std::uint64_t next_id_ = 1;  // task ids, unique per pool and rising per worker
+};
+
+}  // namespace rankpool::detail
