@@ -22,6 +22,7 @@
 #include "wire/framing.hpp"
 #include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
+#include "worker/answer.hpp"
 #include "worker/crash.hpp"
 #include "worker/isolation.hpp"
 #include "worker/result_sender.hpp"
@@ -206,7 +207,11 @@ class worker {
         RANKPOOL_LOG(info, "worker rank %d: the root says shut down", rank_);
         acknowledge_ = (h.reserved[0] & wire::flag_acknowledge) != 0;
         stopping_ = true;
-        drop_late_requests();
+        // The root sends shutdown when every task is done, so a stop, cancel or take-back still
+        // unread is moot. It must not be left behind: MPI reuses a freed communicator's context for a
+        // later one, and a stale cancel read by the next pool on this rank would drop a task of the
+        // same id. The root sent them before the shutdown, so they have arrived by now.
+        board_.drop_pending();
         break;
       case wire::kind::task:
         enqueue({h.id, shared, body, body_n, true});
@@ -232,18 +237,6 @@ class worker {
     }
   }
 
-  // The root sends shutdown when every task is done, so a stop, cancel or take-back still
-  // unread is moot. It must not be left behind: MPI reuses a freed communicator's context for a
-  // later one, and a stale cancel read by the next pool on this rank would drop a task of the
-  // same id. The root sent them before the shutdown, so they have arrived by now.
-  void drop_late_requests() {
-    char h[sizeof(wire::header)];
-    std::size_t n = 0;
-    while (transport::try_receive_control(root_, comm_, h)) ++n;
-    (void)board_.take_requests();
-    if (n) RANKPOOL_LOG(debug, "worker rank %d dropped %zu requests that came before the shutdown", rank_, n);
-  }
-
   void enqueue(task_queue::item it) {
     if (team_) {
       team_->push(std::move(it));
@@ -261,30 +254,11 @@ class worker {
     board_.pull();
     auto requests = board_.take_requests();
     if (requests.empty()) return false;
-    std::vector<std::uint64_t> returned, refused;
-    for (const auto& r : requests) {
-      if (r.kind == static_cast<std::uint8_t>(wire::kind::cancel)) {
-        (team_ ? team_->cancel(r.id) : queue_.cancel(r.id)) ? returned.push_back(r.id) : refused.push_back(r.id);
-      } else {
-        auto ids = team_ ? team_->take_back(static_cast<std::size_t>(r.id)) : queue_.take_back(r.id);
-        returned.insert(returned.end(), ids.begin(), ids.end());
-      }
-    }
-    RANKPOOL_LOG(debug, "worker rank %d answers %zu requests: %zu tasks returned, %zu cancels refused", rank_,
-                 requests.size(), returned.size(), refused.size());
-    const wire::answer_counts counts{returned.size(), refused.size()};
-    std::vector<char> b(sizeof(wire::header) + sizeof counts +
-                        (returned.size() + refused.size()) * sizeof(std::uint64_t));
-    wire::put_header(b.data(), wire::kind::answer, requests.size(), b.size() - sizeof(wire::header));
-    char* at = b.data() + sizeof(wire::header);
-    std::memcpy(at, &counts, sizeof counts);
-    at += sizeof counts;
-    for (const auto* ids : {&returned, &refused}) {
-      if (ids->empty()) continue;
-      std::memcpy(at, ids->data(), ids->size() * sizeof(std::uint64_t));
-      at += ids->size() * sizeof(std::uint64_t);
-    }
-    transport::send(b.data(), b.size(), root_, comm_);
+    const auto answer = detail::answer_requests(
+        requests, [&](std::uint64_t id) { return team_ ? team_->cancel(id) : queue_.cancel(id); },
+        [&](std::size_t n) { return team_ ? team_->take_back(n) : queue_.take_back(n); });
+    RANKPOOL_LOG(debug, "worker rank %d answers %zu requests", rank_, requests.size());
+    transport::send(answer.data(), answer.size(), root_, comm_);
     return true;
   }
 

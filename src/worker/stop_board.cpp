@@ -27,6 +27,14 @@ void stop_board::pull() {
   }
 }
 
+std::size_t stop_board::drop_pending() {
+  char h[sizeof(wire::header)];
+  std::size_t n = requests_.size();
+  requests_.clear();
+  while (transport::try_receive_control(root_, comm_, h)) ++n;
+  return n;
+}
+
 bool stop_board::asked(std::uint64_t id) {
   if (!flag_.load(std::memory_order_acquire)) return false;
   std::lock_guard lk(m_);

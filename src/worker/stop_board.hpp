@@ -28,6 +28,9 @@ class stop_board {
 
   /// Reads pending control messages (only the thread that owns MPI calls this).
   void pull();
+  /// Reads and discards every control message waiting, and what take_requests() would return
+  /// (the MPI owner, at the shutdown, when they are moot); how many there were.
+  std::size_t drop_pending();
   /// The control messages other than stops read since the last call (the MPI owner).
   std::vector<wire::header> take_requests() { return std::exchange(requests_, {}); }
   /// Whether task `id` was asked to stop.
