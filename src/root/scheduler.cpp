@@ -39,7 +39,8 @@ class scheduler final : public executor_core {
  public:
   explicit scheduler(scheduler_config cfg)
       : cfg_(std::move(cfg)),
-        policy_({cfg_.workers.size(), cfg_.threads_per_worker, cfg_.root_computes, cfg_.in_flight}, busy_),
+        policy_({cfg_.workers.size(), cfg_.threads_per_worker, cfg_.root_computes, cfg_.in_flight, cfg_.lead_ns},
+                busy_),
         sender_(cfg_.comm, running_, hooks_) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     for (std::size_t i = 0; i < cfg_.workers.size(); ++i) index_of_rank_[cfg_.workers[i]] = i;
