@@ -3,7 +3,7 @@ JSON lines with the same fields and "impl": "mpi4py.futures".
 
     mpiexec -n 2 /usr/bin/python3 -m mpi4py.futures bench/mpi4py_peer.py [--runs R] [--quick] BENCH...
 
-BENCH: latency submit map bandwidth scrypt svd (or all). Rank 0 runs this script and prints;
+BENCH: latency submit map bandwidth scrypt svd granularity (or all). Rank 0 runs this script and prints;
 the other ranks are mpi4py.futures' workers. Sizes follow rankpool-bench, except where
 mpi4py.futures is too slow for them to finish in reasonable time (submit: 20k tasks); the
 figures are rates, so the task count only affects how long a run takes.
@@ -38,6 +38,14 @@ def identity(x):
 
 def payload_size(b):
     return len(b)
+
+
+def busy_wait(us):
+    """Busy until this thread has used `us` µs of CPU, as rankpool-bench's busy_wait."""
+    until = time.thread_time() + us * 1e-6
+    while time.thread_time() < until:
+        pass
+    return us
 
 
 def scrypt_hash(password):
@@ -151,14 +159,49 @@ def bench_svd(ex, a):
          chunksize=SVD_CHUNKSIZE)
 
 
+GRID = (1, 2, 3, 5, 7, 10, 20, 30, 50, 70, 100, 200, 300, 500, 700, 1000)
+QUICK_GRID = (1, 200, 1000)
+
+
+def granularity_tasks(a, d):
+    # As rankpool-bench (about 0.2 s of busy time per worker), but at most 2000 tasks (200 with
+    # --quick): at a few thousand tasks/s more would take minutes and change nothing.
+    n = int((0.01 if a.quick else 0.2) * 1e6 / d) * a.workers
+    return max(16 * a.workers, min(n, 200 if a.quick else 2000))
+
+
+def bench_granularity(ex, a):
+    grid = a.grid or (QUICK_GRID if a.quick else GRID)
+    effs = {("submit", d): [] for d in grid} | {("map", d): [] for d in grid}
+    for _ in range(a.runs):
+        for d in grid:
+            n = granularity_tasks(a, d)
+            # map's chunksize as rankpool's automatic one: about 16 chunks per worker.
+            chunksize = max(1, -(-n // (16 * a.workers)))
+            for api in ("submit", "map"):
+                t0 = time.perf_counter()
+                if api == "submit":
+                    got = sum(f.result() for f in [ex.submit(busy_wait, d) for _ in range(n)])
+                else:
+                    got = sum(ex.map(busy_wait, [d] * n, chunksize=chunksize))
+                elapsed = time.perf_counter() - t0
+                assert got == n * d
+                effs[(api, d)].append(n * d * 1e-6 / (a.workers * elapsed))
+    for (api, d), values in effs.items():
+        emit("granularity", a.workers, values, True, "efficiency", a.runs, api=api, d_us=d,
+             tasks=granularity_tasks(a, d))
+
+
 BENCHES = dict(latency=bench_latency, submit=bench_submit, map=bench_map, bandwidth=bench_bandwidth,
-               scrypt=bench_scrypt, svd=bench_svd)
+               scrypt=bench_scrypt, svd=bench_svd, granularity=bench_granularity)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    p.add_argument("--grid", type=lambda t: [int(x) for x in t.split(",")], default=None,
+                   help="granularity: task lengths in µs (comma-separated) instead of the default sweep")
     p.add_argument("benches", nargs="+", choices=[*BENCHES, "all"])
     a = p.parse_args()
     if a.runs < 1:

@@ -2,7 +2,9 @@
 // and on bare MPI baselines, printed as JSON lines (one object per measurement) on rank 0's
 // stdout. Every rank runs the program; only rank 0 prints.
 //
-//     mpirun -n 2 rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] <benchmark>...
+//     mpirun -n 2 rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] [--grid D,...] <benchmark>...
+//
+// --grid 200,1000 runs the granularity sweep at those task lengths (µs) only.
 //
 // Benchmarks (impl "rankpool" unless said):
 //   latency        submit(noop).result() round trips: median and p99 in µs
@@ -14,6 +16,12 @@
 //                  static split (impl raw-mpi) and serial on rank 0 (impl serial): wall seconds
 //   svd            4000 x JacobiSVD singular values of 1000x10: as scrypt, map chunksize 50
 //   memory         rank 0's RSS growth while 1M submitted futures are pending: MB (10^6 B)
+//   granularity    efficiency (tasks x d / (workers x wall)) of tasks that each busy-wait d µs of
+//                  CPU, d = 1..1000: unchunked submit, map (automatic chunksize) and a bare MPI
+//                  farm (impl raw-mpi, 16 tasks in flight per worker); one line per d and way
+//   mixed          makespan of busy-waiting tasks submitted one by one, against the greedy list
+//                  schedule of the same durations in the same order: one 1 s task among many
+//                  1 ms ones, and lognormal durations (median 1 ms, sigma 1)
 //   raw-latency    MPI_Send/MPI_Recv ping-pong of 8 bytes between ranks 0 and 1 (impl raw-mpi)
 //   raw-farm       a bare rank-0 farm of 100k 16-byte tasks, 4 in flight per worker: tasks/s
 //   raw-bandwidth  1 MiB MPI_Send to rank 1, 8-byte reply: MB/s (the same exchange as bandwidth)
@@ -41,6 +49,7 @@
 #include <openssl/evp.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <Eigen/SVD>
 #include <algorithm>
@@ -55,6 +64,8 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <queue>
+#include <random>
 #include <rankpool/eigen.hpp>
 #include <rankpool/rankpool.hpp>
 #include <set>
@@ -246,6 +257,7 @@ struct config {
   bool quick = false;
   std::set<std::string> variants{"pool", "static", "serial"};
   std::vector<std::string> benches;
+  std::vector<int> grid;  // --grid: the granularity sweep's task lengths (µs) instead of the default
   int rank = 0;
   int size = 1;
   bool root() const { return rank == 0; }
@@ -254,12 +266,14 @@ struct config {
   std::size_t pick(std::size_t full, std::size_t quick_size) const { return quick ? quick_size : full; }
 };
 
-const std::vector<std::string> all_benches = {"latency", "submit", "map",         "bandwidth", "idle",         "scrypt",
-                                              "svd",     "memory", "raw-latency", "raw-farm",  "raw-bandwidth"};
+const std::vector<std::string> all_benches = {"latency",     "submit",   "map",          "bandwidth",   "idle",
+                                              "scrypt",      "svd",      "memory",       "granularity", "mixed",
+                                              "raw-latency", "raw-farm", "raw-bandwidth"};
 
 constexpr const char* usage_text =
-    "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] <benchmark>...\n"
-    "benchmarks: latency submit map bandwidth idle scrypt svd memory raw-latency raw-farm raw-bandwidth,\n"
+    "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] [--grid D,...] <benchmark>...\n"
+    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed\n"
+    "            raw-latency raw-farm raw-bandwidth,\n"
     "            raw (the three raw-*), all\n"
     "Run under mpirun (2 ranks or more); rank 0 prints one JSON object per measurement.\n";
 
@@ -278,6 +292,16 @@ std::optional<std::string> parse(int argc, char** argv, config& c) {
         long r = std::strtol(v.c_str(), &end, 10);
         if (v.empty() || *end != '\0' || r < 1 || r > 100000) return "--runs: '" + v + "' is not a positive integer";
         c.runs = static_cast<int>(r);
+      } else if (a == "--grid") {
+        std::istringstream s(value());
+        std::string v;
+        while (std::getline(s, v, ',')) {
+          char* end = nullptr;
+          long d = std::strtol(v.c_str(), &end, 10);
+          if (v.empty() || *end != '\0' || d < 1 || d > 10000000)
+            return "--grid: '" + v + "' is not a task length in µs";
+          c.grid.push_back(static_cast<int>(d));
+        }
       } else if (a == "--quick") {
         c.quick = true;
       } else if (a == "--variants") {
@@ -313,6 +337,31 @@ void noop() {}
 
 int identity(int x) {
   return x;
+}
+
+// Keeps its thread busy until it has used `us` µs of CPU (the granularity and mixed workloads'
+// task). CPU time, not wall time: a task whose core is taken by a spinning rank takes longer,
+// so stolen CPU shows in the efficiency, as it does for real compute.
+int busy_wait(int us) {
+  auto cpu_ns = [] {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+  };
+  const std::int64_t until = cpu_ns() + static_cast<std::int64_t>(us) * 1000;
+  while (cpu_ns() < until) {
+  }
+  return us;
+}
+
+// Waits `us` µs of wall time, sleeping through all but the last 100 µs (the mixed workloads'
+// task): the list-schedule comparison is about where tasks are placed, and 4 workers on a
+// 2-core machine can then all run their tasks as the ideal assumes.
+int hold(int us) {
+  const auto until = steady::now() + std::chrono::microseconds(us);
+  if (us > 100) std::this_thread::sleep_until(until - 100us);
+  while (steady::now() < until) std::this_thread::yield();
+  return us;
 }
 
 std::uint64_t payload_size(const std::vector<char>& v) {
@@ -892,69 +941,239 @@ void bench_raw_bandwidth(const config& c) {
 }
 
 // A bare farm: rank 0 keeps `depth` 16-byte tasks in flight per worker, one posted Irecv per
-// worker, MPI_Waitany for the next reply; a worker answers each task with MPI_Send.
+// worker, MPI_Waitany for the next reply; a worker runs each task (identity, or busy_wait of
+// `task_us` µs when that is positive) and answers with MPI_Send. Every rank takes part; the
+// seconds from the first send to the last reply on rank 0 (0 elsewhere).
+double farm_seconds(const config& c, std::size_t tasks, std::size_t depth, int task_us) {
+  const int workers = c.size - 1;
+  constexpr int task_tag = 8, stop_tag = 9, reply_tag = 10;
+  quiet_barrier();
+  if (!c.root()) {
+    while (true) {
+      std::int64_t msg[2];
+      MPI_Status st;
+      MPI_Recv(msg, 2, MPI_INT64_T, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+      if (st.MPI_TAG == stop_tag) return 0;
+      if (task_us > 0) {
+        busy_wait(task_us);
+      } else {
+        msg[1] = identity(static_cast<int>(msg[1]));
+      }
+      MPI_Send(msg, 2, MPI_INT64_T, 0, reply_tag, MPI_COMM_WORLD);
+    }
+  }
+  auto t0 = steady::now();
+  const auto nw = static_cast<std::size_t>(workers);
+  std::vector<std::int64_t> reply(2 * nw);
+  std::vector<MPI_Request> reqs(nw, MPI_REQUEST_NULL);
+  std::vector<std::size_t> outstanding(nw, 0);
+  std::size_t sent = 0, received = 0;
+  long long sum = 0;
+  auto send_task = [&](std::size_t w) {
+    std::int64_t msg[2] = {static_cast<std::int64_t>(sent), static_cast<std::int64_t>(sent)};
+    MPI_Send(msg, 2, MPI_INT64_T, static_cast<int>(w + 1), task_tag, MPI_COMM_WORLD);
+    ++sent;
+    ++outstanding[w];
+  };
+  auto post_receive = [&](std::size_t w) {
+    MPI_Irecv(&reply[2 * w], 2, MPI_INT64_T, static_cast<int>(w + 1), reply_tag, MPI_COMM_WORLD, &reqs[w]);
+  };
+  for (std::size_t w = 0; w < nw; ++w) {
+    for (std::size_t d = 0; d < depth && sent < tasks; ++d) send_task(w);
+    if (outstanding[w] > 0) post_receive(w);
+  }
+  while (received < tasks) {
+    int idx = 0;
+    MPI_Waitany(workers, reqs.data(), &idx, MPI_STATUS_IGNORE);
+    const auto w = static_cast<std::size_t>(idx);
+    ++received;
+    --outstanding[w];
+    sum += reply[2 * w + 1];
+    if (sent < tasks) send_task(w);
+    if (outstanding[w] > 0) post_receive(w);  // replies from one worker arrive in order
+  }
+  double total = seconds_since(t0);
+  for (int w = 1; w <= workers; ++w) MPI_Send(nullptr, 0, MPI_INT64_T, w, stop_tag, MPI_COMM_WORLD);
+  if (sum != static_cast<long long>(tasks) * static_cast<long long>(tasks - 1) / 2)
+    throw std::runtime_error("farm: wrong results");
+  return total;
+}
+
 void bench_raw_farm(const config& c) {
   if (needs_two_ranks(c, "raw-farm")) return;
   const std::size_t tasks = c.pick(100000, 20000), depth = 4;
-  const int workers = c.size - 1;
-  constexpr int task_tag = 8, stop_tag = 9, reply_tag = 10;
   std::vector<double> rates;
   for (int r = -1; r < c.runs; ++r) {
-    quiet_barrier();
-    if (c.root()) {
-      auto t0 = steady::now();
-      const auto nw = static_cast<std::size_t>(workers);
-      std::vector<std::int64_t> reply(2 * nw);
-      std::vector<MPI_Request> reqs(nw, MPI_REQUEST_NULL);
-      std::vector<std::size_t> outstanding(nw, 0);
-      std::size_t sent = 0, received = 0;
-      long long sum = 0;
-      auto send_task = [&](std::size_t w) {
-        std::int64_t msg[2] = {static_cast<std::int64_t>(sent), static_cast<std::int64_t>(sent)};
-        MPI_Send(msg, 2, MPI_INT64_T, static_cast<int>(w + 1), task_tag, MPI_COMM_WORLD);
-        ++sent;
-        ++outstanding[w];
-      };
-      auto post_receive = [&](std::size_t w) {
-        MPI_Irecv(&reply[2 * w], 2, MPI_INT64_T, static_cast<int>(w + 1), reply_tag, MPI_COMM_WORLD, &reqs[w]);
-      };
-      for (std::size_t w = 0; w < nw; ++w) {
-        for (std::size_t d = 0; d < depth && sent < tasks; ++d) send_task(w);
-        if (outstanding[w] > 0) post_receive(w);
-      }
-      while (received < tasks) {
-        int idx = 0;
-        MPI_Waitany(workers, reqs.data(), &idx, MPI_STATUS_IGNORE);
-        const auto w = static_cast<std::size_t>(idx);
-        ++received;
-        --outstanding[w];
-        sum += reply[2 * w + 1];
-        if (sent < tasks) send_task(w);
-        if (outstanding[w] > 0) post_receive(w);  // replies from one worker arrive in order
-      }
-      double total = seconds_since(t0);
-      for (int w = 1; w <= workers; ++w) MPI_Send(nullptr, 0, MPI_INT64_T, w, stop_tag, MPI_COMM_WORLD);
-      if (sum != static_cast<long long>(tasks) * static_cast<long long>(tasks - 1) / 2)
-        throw std::runtime_error("raw-farm: wrong results");
-      if (r >= 0) rates.push_back(static_cast<double>(tasks) / total);
-    } else {
-      while (true) {
-        std::int64_t msg[2];
-        MPI_Status st;
-        MPI_Recv(msg, 2, MPI_INT64_T, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
-        if (st.MPI_TAG == stop_tag) break;
-        msg[1] = identity(static_cast<int>(msg[1]));
-        MPI_Send(msg, 2, MPI_INT64_T, 0, reply_tag, MPI_COMM_WORLD);
-      }
-    }
+    double total = farm_seconds(c, tasks, depth, 0);
+    if (r >= 0 && c.root()) rates.push_back(static_cast<double>(tasks) / total);
   }
   quiet_barrier();
   if (c.root())
-    record("farm", "raw-mpi", c.size, static_cast<std::size_t>(workers))
+    record("farm", "raw-mpi", c.size, static_cast<std::size_t>(c.size - 1))
         .stats(rates, true, "tasks/s", c.runs)
         .integer("tasks", tasks)
         .integer("in_flight", depth)
         .print();
+}
+
+// ---- granularity (METG) and mixed-length workloads --------------------------------------
+
+// Task lengths of the granularity sweep, µs; --quick keeps three.
+std::vector<int> granularity_grid(const config& c) {
+  if (!c.grid.empty()) return c.grid;
+  if (c.quick) return {1, 200, 1000};
+  return {1, 2, 3, 5, 7, 10, 20, 30, 50, 70, 100, 200, 300, 500, 700, 1000};
+}
+
+// Tasks of one point: about 0.2 s of busy time per worker (10 ms with --quick), at least 16 per
+// worker, at most 100k (2000).
+std::size_t granularity_tasks(const config& c, int d_us) {
+  const auto workers = static_cast<std::size_t>(c.size - 1);
+  const double work_s = c.quick ? 0.01 : 0.2;
+  const auto n = static_cast<std::size_t>(work_s * 1e6 / d_us) * workers;
+  return std::clamp<std::size_t>(n, 16 * workers, c.pick(100000, 2000));
+}
+
+// Task Bench's efficiency: the busy time the tasks asked for over the workers' wall time.
+double efficiency(std::size_t tasks, int d_us, std::size_t workers, double seconds) {
+  return static_cast<double>(tasks) * d_us * 1e-6 / (static_cast<double>(workers) * seconds);
+}
+
+// Seconds to submit `tasks` tasks of busy_wait(d_us) one by one and take every result.
+double submit_seconds(rankpool::comm_executor& pool, std::size_t tasks, int d_us) {
+  std::vector<rankpool::future<int>> fs;
+  fs.reserve(tasks);
+  auto t0 = steady::now();
+  for (std::size_t i = 0; i < tasks; ++i) fs.push_back(pool.submit(busy_wait, d_us));
+  for (auto& f : fs)
+    if (f.result() != d_us) throw std::runtime_error("granularity: wrong result");
+  return seconds_since(t0);
+}
+
+// The same tasks through map with the automatic chunksize.
+double map_seconds(rankpool::comm_executor& pool, std::size_t tasks, int d_us) {
+  const std::vector<int> ds(tasks, d_us);
+  auto t0 = steady::now();
+  std::size_t n = 0;
+  for (int v : pool.map(busy_wait, ds, {.chunksize = 0})) n += v == d_us ? 1 : 0;
+  if (n != tasks) throw std::runtime_error("granularity: wrong map results");
+  return seconds_since(t0);
+}
+
+// Efficiencies by task length, one per run.
+using sweep = std::map<int, std::vector<double>>;
+
+void bench_granularity(const config& c) {
+  if (needs_two_ranks(c, "granularity")) return;
+  const auto grid = granularity_grid(c);
+  const auto workers = static_cast<std::size_t>(c.size - 1);
+  constexpr std::size_t farm_depth = 16;
+  sweep farm, submitted, mapped;
+  // Each run sweeps the farm, then the pool, so a change in the machine's load touches both.
+  for (int r = 0; r < c.runs; ++r) {
+    for (int d : grid) {
+      const auto n = granularity_tasks(c, d);
+      farm_seconds(c, n / 10 + 1, farm_depth, d);  // warm-up
+      const double s = farm_seconds(c, n, farm_depth, d);
+      if (c.root()) farm[d].push_back(efficiency(n, d, workers, s));
+    }
+    quiet_barrier();
+    rankpool::comm_executor pool;
+    if (!pool.is_root()) continue;
+    for (int d : grid) {
+      const auto n = granularity_tasks(c, d);
+      // Warm-ups: the in-flight window adapts to the task time the workers report.
+      submit_seconds(pool, n / 10 + 1, d);
+      submitted[d].push_back(efficiency(n, d, workers, submit_seconds(pool, n, d)));
+      map_seconds(pool, n / 10 + 1, d);
+      mapped[d].push_back(efficiency(n, d, workers, map_seconds(pool, n, d)));
+    }
+  }
+  quiet_barrier();
+  if (!c.root()) return;
+  auto emit = [&](const char* impl, const char* api, const sweep& s) {
+    for (const auto& [d, effs] : s) {
+      record rec("granularity", impl, c.size, workers);
+      rec.stats(effs, true, "efficiency", c.runs).str("api", api).integer("d_us", static_cast<std::uint64_t>(d));
+      rec.integer("tasks", granularity_tasks(c, d));
+      if (std::string(api) == "farm") rec.integer("in_flight", farm_depth);
+      rec.print();
+    }
+  };
+  emit("raw-mpi", "farm", farm);
+  emit("rankpool", "submit", submitted);
+  emit("rankpool", "map", mapped);
+}
+
+// The greedy list schedule of `us` on `workers`: each task, in order, starts on the worker that
+// is free first. Its makespan in seconds is the ideal a dynamic scheduler is held to.
+double list_schedule(const std::vector<int>& us, std::size_t workers) {
+  std::priority_queue<double, std::vector<double>, std::greater<>> free_at;
+  for (std::size_t w = 0; w < workers; ++w) free_at.push(0.0);
+  double makespan = 0;
+  for (int d : us) {
+    const double end = free_at.top() + d * 1e-6;
+    free_at.pop();
+    free_at.push(end);
+    makespan = std::max(makespan, end);
+  }
+  return makespan;
+}
+
+// The mixed workloads, 1000 tasks per worker (50 with --quick): "one-long" is 1 ms tasks with
+// one 1 s task (50 ms) in the middle; "lognormal" has durations of median 1 ms, sigma 1, seeded.
+std::vector<int> mixed_durations(const config& c, const std::string& workload, std::size_t workers) {
+  const std::size_t n = c.pick(1000, 50) * workers;
+  if (workload == "one-long") {
+    std::vector<int> us(n, 1000);
+    us.insert(us.begin() + static_cast<std::ptrdiff_t>(n / 2), c.quick ? 50000 : 1000000);
+    return us;
+  }
+  std::mt19937_64 gen(20261127);
+  std::lognormal_distribution<double> dist(std::log(1000.0), 1.0);
+  std::vector<int> us(n);
+  for (int& d : us) d = static_cast<int>(std::clamp(std::lround(dist(gen)), 1L, 1000000L));
+  return us;
+}
+
+void bench_mixed(const config& c) {
+  if (needs_two_ranks(c, "mixed")) return;
+  const auto workers = static_cast<std::size_t>(c.size - 1);
+  const std::vector<std::string> workloads = {"one-long", "lognormal"};
+  std::map<std::string, std::vector<double>> ratios, seconds;
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root()) {
+      std::vector<rankpool::future<int>> warm_up;
+      for (std::size_t i = 0; i < 100 * workers; ++i) warm_up.push_back(pool.submit(hold, 1000));
+      for (auto& f : warm_up) f.result();
+      for (int r = 0; r < c.runs; ++r) {
+        for (const auto& w : workloads) {
+          const auto us = mixed_durations(c, w, workers);
+          std::vector<rankpool::future<int>> fs;
+          fs.reserve(us.size());
+          auto t0 = steady::now();
+          for (int d : us) fs.push_back(pool.submit(hold, d));
+          for (auto& f : fs) f.result();
+          const double s = seconds_since(t0);
+          seconds[w].push_back(s);
+          ratios[w].push_back(s / list_schedule(us, workers));
+        }
+      }
+    }
+  }
+  if (!c.root()) return;
+  for (const auto& w : workloads) {
+    const auto us = mixed_durations(c, w, workers);
+    record("mixed", "rankpool", c.size, workers)
+        .stats(ratios[w], false, "ratio", c.runs)
+        .str("workload", w)
+        .str("api", "submit")
+        .integer("tasks", us.size())
+        .num("list_schedule_s", list_schedule(us, workers))
+        .num("seconds", summarize(seconds[w], false).median)
+        .print();
+  }
 }
 
 void run(const config& c, const std::string& bench) {
@@ -966,6 +1185,8 @@ void run(const config& c, const std::string& bench) {
                                                                        {"scrypt", bench_scrypt},
                                                                        {"svd", bench_svd},
                                                                        {"memory", bench_memory},
+                                                                       {"granularity", bench_granularity},
+                                                                       {"mixed", bench_mixed},
                                                                        {"raw-latency", bench_raw_latency},
                                                                        {"raw-farm", bench_raw_farm},
                                                                        {"raw-bandwidth", bench_raw_bandwidth}};

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "common/cpu_share.hpp"
 #include "executors/options.hpp"
 #include "executors/spawn_executor.hpp"
 #include "registry/handshake.hpp"
@@ -53,12 +54,19 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   const detail::worker_config wcfg = detail::worker_config_of(o);
   const auto max_workers = detail::max_workers_of(o);
   MPI_Comm dup = MPI_COMM_NULL;
+  bool spin = true;
   mpi::call("MPI_Comm_dup", MPI_Comm_dup, comm, &dup);
   try {
     // A dup inherits the user's error handler (by default, errors abort the job): the pool's
     // own communicator returns errors instead, so they reach mpi_error and the futures.
     mpi::set_errors_return(dup);
     detail::handshake(dup, root, size > 1);
+    // Busy threads of a rank: the root's progress thread (and its compute slot), or the
+    // worker's task threads.
+    if (size > 1) {
+      const bool computes = detail::option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
+      spin = detail::cpu_share::configure(dup, rank == root ? (computes ? 2 : 1) : wcfg.threads);
+    }
   } catch (...) {
     mpi::try_call("MPI_Comm_free", MPI_Comm_free, &dup);
     throw;
@@ -78,6 +86,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   if (rank == root) {
     detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "comm_executor");
     cfg.comm = dup;
+    cfg.lead_ns = detail::cpu_share::lead_ns(spin);
     assign_ranks(cfg, size, root, n);
     core_ = detail::make_scheduler(std::move(cfg));
     return;

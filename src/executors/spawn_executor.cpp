@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cpu_share.hpp"
 #include "common/self_exe.hpp"
 #include "executors/options.hpp"
 #include "registry/handshake.hpp"
@@ -90,6 +91,7 @@ void serve_if_spawned_worker() {
       w.threads = sh.threads == 0 ? 1 : sh.threads;
       w.isolate = sh.isolate != 0;
       w.deadline_ns = sh.deadline_ns;
+      cpu_share::configure_alone(w.threads, 1);  // the parent's progress thread shares the node
       serve(parent, 0, init, w);
     }
   } catch (const std::exception& e) {
@@ -195,6 +197,9 @@ spawn_executor::spawn_executor(executor_options o) {
   MPI_Comm inter = detail::spawn_workers(n);
   detail::greet(inter, sh, n);
   detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "spawn_executor");
+  // The children are placed beside this process unless a hostfile says otherwise: count them here.
+  cfg.lead_ns =
+      detail::cpu_share::lead_ns(detail::cpu_share::configure_alone(cfg.root_computes ? 2 : 1, n * wcfg.threads));
   cfg.comm = inter;
   cfg.disconnect = true;
   for (std::size_t i = 0; i < n; ++i) cfg.workers.push_back(static_cast<int>(i));

@@ -20,7 +20,7 @@ std::size_t dispatch_policy::window() const {
   const std::size_t threads = cfg_.threads_per_worker;
   if (cfg_.in_flight) return cfg_.in_flight * threads;
   if (avg_exec_ns_ <= 0) return 2 * threads;
-  return threads * std::clamp<std::size_t>(static_cast<std::size_t>(lead_ns / avg_exec_ns_), 2, max_window);
+  return threads * std::clamp<std::size_t>(static_cast<std::size_t>(cfg_.lead_ns / avg_exec_ns_), 2, max_window);
 }
 
 std::optional<dispatch_policy::pick> dispatch_policy::next(std::size_t queued) const {

@@ -26,6 +26,7 @@ class dispatch_policy {
     std::size_t threads_per_worker = 1;
     bool root_slot = false;
     std::size_t in_flight = 0;
+    double lead_ns = 100'000;  ///< work kept queued at each worker thread (cpu_share::lead_ns)
   };
   dispatch_policy(config c, std::atomic<std::size_t>& busy);
 
@@ -81,7 +82,6 @@ class dispatch_policy {
   std::size_t root_load() const { return cfg_.root_slot ? load_[root_slot()] : 0; }
 
   static constexpr std::size_t max_window = 512;  ///< most tasks in flight per thread
-  static constexpr double lead_ns = 100'000;      ///< work kept queued at each worker thread
 
  private:
   // Changes a slot's load and the busy count (a slot runs at most its threads at once).

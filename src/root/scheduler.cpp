@@ -42,7 +42,8 @@ class scheduler final : public executor_core {
  public:
   explicit scheduler(scheduler_config cfg)
       : cfg_(std::move(cfg)),
-        policy_({cfg_.workers.size(), cfg_.threads_per_worker, cfg_.root_computes, cfg_.in_flight}, busy_),
+        policy_({cfg_.workers.size(), cfg_.threads_per_worker, cfg_.root_computes, cfg_.in_flight, cfg_.lead_ns},
+                busy_),
         sender_(cfg_.comm, running_, hooks_),
         control_(cfg_.comm, cfg_.workers, stops_),
         intake_(cfg_.workers, {running_, queue_, policy_, control_, sender_, hooks_},

@@ -18,6 +18,7 @@ struct scheduler_config {
   std::vector<int> workers;            // ranks (in comm, or in its remote group) that run tasks
   std::vector<int> idle_ranks;         // ranks left out by max_workers: they only wait for shutdown
   std::size_t in_flight = 0;           // tasks outstanding per worker; 0 = sized from the task time
+  double lead_ns = 100'000;            // work in flight per worker thread when sized (cpu_share::lead_ns)
   bool root_computes = false;          // a thread of the root runs tasks too
   std::size_t threads_per_worker = 1;  // threads running tasks inside each worker rank
   std::uint64_t task_deadline_ns = 0;  // root-run tasks past this fail (workers enforce their own)

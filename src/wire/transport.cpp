@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <rankpool/detail/spin.hpp>
 #include <thread>
 
 #include "wire/framing.hpp"
@@ -158,8 +159,10 @@ bool try_receive(int source, MPI_Comm comm, incoming& into) {
 std::chrono::microseconds backoff::next() {
   auto now = std::chrono::steady_clock::now();
   if (!idle_since_) idle_since_ = now;
-  if (now - *idle_since_ < spin_) {
-    sched_yield();  // oversubscribed ranks hand the core to whoever has work
+  // Without a core of its own (cpu_share) a rank sleeps at once: even a yielding spin kept the
+  // core from the worker that shared it.
+  if (spin_allowed() && now - *idle_since_ < spin_) {
+    sched_yield();
     return std::chrono::microseconds(0);
   }
   const auto cap = now - *idle_since_ < long_idle_ ? max_sleep_ : deep_sleep_;

@@ -73,6 +73,8 @@ bool try_receive(int source, MPI_Comm comm, incoming& into);
 /// Spin-then-sleep pacing for a polling loop: after `spin` of inactivity it sleeps, starting at
 /// a few microseconds and doubling up to `max_sleep`; after `long_idle` without activity the cap
 /// rises to `deep_sleep`, so a pool idle for long costs almost nothing per rank.
+/// Where this process's ranks outnumber the node's cores (detail::spin_allowed() false, set by
+/// common/cpu_share) there is no spin phase: the first idle round already sleeps.
 class backoff {
  public:
   explicit backoff(std::chrono::microseconds spin = std::chrono::microseconds(100),

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <rankpool/detail/clock.hpp>
+#include <rankpool/detail/spin.hpp>
 #include <thread>
 #include <vector>
 
@@ -279,7 +280,7 @@ class state_base : public std::enable_shared_from_this<state_base> {
 #endif
     }
     static const bool spare_cores = std::thread::hardware_concurrency() >= 4;
-    if (!spare_cores) return done();
+    if (!spare_cores || !spin_allowed()) return done();
     const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
     do {
       if (done()) return true;
