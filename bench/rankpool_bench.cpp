@@ -266,13 +266,13 @@ struct config {
   std::size_t pick(std::size_t full, std::size_t quick_size) const { return quick ? quick_size : full; }
 };
 
-const std::vector<std::string> all_benches = {"latency",     "submit",   "map",          "bandwidth",   "idle",
-                                              "scrypt",      "svd",      "memory",       "granularity", "mixed",
-                                              "raw-latency", "raw-farm", "raw-bandwidth"};
+const std::vector<std::string> all_benches = {"latency", "submit",      "map",      "bandwidth",    "idle",
+                                              "scrypt",  "svd",         "memory",   "granularity",  "mixed",
+                                              "held",    "raw-latency", "raw-farm", "raw-bandwidth"};
 
 constexpr const char* usage_text =
     "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] [--grid D,...] <benchmark>...\n"
-    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed\n"
+    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed held\n"
     "            raw-latency raw-farm raw-bandwidth,\n"
     "            raw (the three raw-*), all\n"
     "Run under mpirun (2 ranks or more); rank 0 prints one JSON object per measurement.\n";
@@ -1176,6 +1176,37 @@ void bench_mixed(const config& c) {
   }
 }
 
+// When the task ended, on the node's monotonic clock (shared by the processes of one node).
+std::int64_t end_stamp() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
+}
+
+// How long a finished result takes to reach the caller when its worker goes on with a long task
+// (the scheduler issue's "results leave a worker as they finish", target p99 <= 1 ms): one
+// worker, warmed up with tiny tasks so its window is wide; then, each round, a quick task and a
+// 5 ms task right behind it; the figure is from the quick task's end to result() returning.
+void bench_held(const config& c) {
+  if (needs_two_ranks(c, "held")) return;
+  const int rounds = static_cast<int>(c.pick(100, 10));
+  std::vector<double> us;
+  {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.max_workers = 1});
+    if (pool.is_root()) {
+      std::vector<rankpool::future<int>> warm;
+      for (int i = 0; i < 5000; ++i) warm.push_back(pool.submit(identity, i));
+      for (auto& f : warm) f.result();
+      for (int r = 0; r < c.runs * rounds; ++r) {
+        auto quick = pool.submit(end_stamp);
+        auto slow = pool.submit(hold, 5000);
+        const std::int64_t ended = quick.result();
+        us.push_back(static_cast<double>(end_stamp() - ended) / 1e3);
+        slow.result();
+      }
+    }
+  }
+  if (c.root()) record("held", "rankpool", c.size, 1).stats(us, false, "us", c.runs).integer("rounds", rounds).print();
+}
+
 void run(const config& c, const std::string& bench) {
   static const std::map<std::string, void (*)(const config&)> table = {{"latency", bench_latency},
                                                                        {"submit", bench_submit},
@@ -1187,6 +1218,7 @@ void run(const config& c, const std::string& bench) {
                                                                        {"memory", bench_memory},
                                                                        {"granularity", bench_granularity},
                                                                        {"mixed", bench_mixed},
+                                                                       {"held", bench_held},
                                                                        {"raw-latency", bench_raw_latency},
                                                                        {"raw-farm", bench_raw_farm},
                                                                        {"raw-bandwidth", bench_raw_bandwidth}};
