@@ -161,7 +161,9 @@ events, slices = check_trace(trace, workers, rank_tracks)
 check_summary(p.stderr, pool_name, workers, rank_labels, moves_bytes=RANKS > 1)
 sends = [e for e in events if e.get("ph") == "X" and e.get("cat") == "scheduler" and e["name"] == "send"]
 if RANKS > 1:
-    check(sum(e["args"]["count"] for e in sends) == TASKS + CHUNKS, "scheduler sends cover every task")
+    # At least once each: a task an idle worker takes back from a busy one's window is sent again.
+    sent = sum(e["args"]["count"] for e in sends)
+    check(sent >= TASKS + CHUNKS, f"scheduler sends cover every task ({sent} sent)")
     check(any(e.get("ph") == "C" and e.get("name") == "tasks" for e in events), "queue counter events")
 check(events[-1].get("name") == "rankpool" and events[-1]["args"]["dropped_records"] == 0, "no dropped records")
 check("rankpool[" not in p.stderr, "no log lines by default")
