@@ -51,18 +51,16 @@ void result_sender::finish(std::uint64_t id, std::uint64_t exec_ns, clock::time_
   writer& s = scratch();
   s.reset_archive();
   auto& b = s.raw().bytes();
-  const auto rec = record_of(id, exec_ns, b.size() - room, started, lane);
-  if (count_ == 0) {
-    // Nothing held: the scratch already is a batch of one.
-    std::memcpy(b.data() + sizeof(wire::header), &rec, sizeof rec);
-    which_ = 1 - which_;
-    first_ = clock::now();
-    count_ = 1;
+  if (count_ > 0) {
+    add(id, b.data() + room, b.size() - room, exec_ns, started, lane);
     return;
   }
-  batch().raw().put_value(rec);
-  batch().raw().put(b.data() + room, b.size() - room);
-  ++count_;
+  // Nothing held: the scratch already is a batch of one.
+  const auto rec = record_of(id, exec_ns, b.size() - room, started, lane);
+  std::memcpy(b.data() + sizeof(wire::header), &rec, sizeof rec);
+  which_ = 1 - which_;
+  first_ = clock::now();
+  count_ = 1;
 }
 
 void result_sender::add(std::uint64_t id, const char* body, std::size_t n, std::uint64_t exec_ns,

@@ -30,8 +30,6 @@ class result_sender {
   /// Adds a result body computed elsewhere (a thread of a team) to the batch.
   void add(std::uint64_t id, const char* body, std::size_t n, std::uint64_t exec_ns, clock::time_point started,
            std::uint32_t lane);
-  /// Whether a result is held.
-  bool holding() const noexcept { return count_ > 0; }
   /// Whether the batch should leave now rather than wait for more results: a result has waited
   /// past the hold time, or the last task was long enough that holding would delay its answer.
   bool overdue(std::uint64_t last_exec_ns) const;

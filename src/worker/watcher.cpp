@@ -74,6 +74,7 @@ void watcher::serve_once(std::uint64_t seq) {
   } catch (...) {
     std::lock_guard lk(m_);
     error_ = std::current_exception();
+    failed_.store(true, std::memory_order_release);
   }
 }
 

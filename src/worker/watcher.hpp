@@ -33,7 +33,9 @@ class watcher {
   /// The main thread is back from the task (and holds the lock again).
   void task_ended() noexcept { running_.store(0, std::memory_order_release); }
   /// What the service threw, if it did (it then stops running); the main thread rethrows it.
+  /// Checked after every task, so the usual answer costs an atomic load, not a lock.
   std::exception_ptr error() {
+    if (!failed_.load(std::memory_order_acquire)) return nullptr;
     std::lock_guard lk(m_);
     return error_;
   }
@@ -53,6 +55,7 @@ class watcher {
   std::uint64_t seq_ = 0;                    // the main thread's task count
   bool stop_ = false;
   std::exception_ptr error_;
+  std::atomic<bool> failed_{false};  // error_ is set
   std::thread thread_;
 };
 

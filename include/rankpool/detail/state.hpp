@@ -131,8 +131,9 @@ class state_base : public std::enable_shared_from_this<state_base> {
     return true;
   }
 
-  /// The executor got the task back unstarted. If a cancel() asked for it, the future is
-  /// cancelled (true); otherwise it is pending again, for the executor to send elsewhere (false).
+  /// The executor got the task back unstarted. True when the executor must drop it: a cancel()
+  /// asked for it (the future is now cancelled) or the future is already done (the pool broke
+  /// meanwhile). Otherwise it is pending again, for the executor to send elsewhere (false).
   bool withdrawn() {
     std::unique_lock lk(m_);
     if (is_done_locked()) return true;
