@@ -2,7 +2,8 @@
 // and on bare MPI baselines, printed as JSON lines (one object per measurement) on rank 0's
 // stdout. Every rank runs the program; only rank 0 prints.
 //
-//     mpirun -n 2 rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] [--grid D,...] <benchmark>...
+//     mpirun -n 2 rankpool-bench [--runs R] [--quick] [--variants pool,static,serial,shared,static-shared] [--grid
+//     D,...] <benchmark>...
 //
 // --grid 200,1000 runs the granularity sweep at those task lengths (µs) only.
 //
@@ -14,7 +15,11 @@
 //   idle           a pool left idle for 5 s: CPU of all ranks as % of one core; then latency again
 //   scrypt         32 x EVP_PBE_scrypt(n=128, r=1024, p=8, dklen=64): pool (map, chunksize 1),
 //                  static split (impl raw-mpi) and serial on rank 0 (impl serial): wall seconds
-//   svd            4000 x JacobiSVD singular values of 1000x10: as scrypt, map chunksize 50
+//   svd            4000 x JacobiSVD singular values of 1000x10: as scrypt, map chunksize 50; also
+//                  the input placed once per node with share() and tasks that carry indices
+//                  (impl rankpool-shared, with the bytes rank 0 sent of it), and the static split
+//                  reading a node's MPI-3 shared window (impl raw-mpi-shared); both times
+//                  include placing the input
 //   memory         rank 0's RSS growth while 1M submitted futures are pending: MB (10^6 B)
 //   granularity    efficiency (tasks x d / (workers x wall)) of tasks that each busy-wait d µs of
 //                  CPU, d = 1..1000: unchunked submit, map (automatic chunksize) and a bare MPI
@@ -66,9 +71,11 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <ranges>
 #include <rankpool/eigen.hpp>
 #include <rankpool/rankpool.hpp>
 #include <set>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -255,7 +262,7 @@ class record {
 struct config {
   int runs = 5;
   bool quick = false;
-  std::set<std::string> variants{"pool", "static", "serial"};
+  std::set<std::string> variants{"pool", "static", "serial", "shared", "static-shared"};
   std::vector<std::string> benches;
   std::vector<int> grid;  // --grid: the granularity sweep's task lengths (µs) instead of the default
   int rank = 0;
@@ -271,7 +278,8 @@ const std::vector<std::string> all_benches = {"latency", "submit",      "map",  
                                               "held",    "raw-latency", "raw-farm", "raw-bandwidth"};
 
 constexpr const char* usage_text =
-    "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial] [--grid D,...] <benchmark>...\n"
+    "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial,shared,static-shared] [--grid D,...] "
+    "<benchmark>...\n"
     "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed held\n"
     "            raw-latency raw-farm raw-bandwidth,\n"
     "            raw (the three raw-*), all\n"
@@ -309,7 +317,8 @@ std::optional<std::string> parse(int argc, char** argv, config& c) {
         std::istringstream s(value());
         std::string v;
         while (std::getline(s, v, ',')) {
-          if (v != "pool" && v != "static" && v != "serial") return "--variants: unknown variant '" + v + "'";
+          if (v != "pool" && v != "static" && v != "serial" && v != "shared" && v != "static-shared")
+            return "--variants: unknown variant '" + v + "'";
           c.variants.insert(v);
         }
       } else if (a == "-h" || a == "--help") {
@@ -691,6 +700,12 @@ struct compute_variants {
   std::function<Result()> split_root;                             // rank 0: scatter and gather
   std::function<void()> split_worker;                             // ranks 1..P-1
   std::function<Result(rankpool::comm_executor&, double&)> pool;  // rank 0; sets map() call seconds
+  // Optional: the input placed once per node (executor.share) and tasks that carry indices; the
+  // time includes placing it.
+  std::function<Result(rankpool::comm_executor&, double&)> pool_shared;
+  // Optional: the static split with the input in an MPI-3 shared window the ranks read (every
+  // rank; the result on rank 0). The time includes filling the window.
+  std::function<Result()> split_shared;
 };
 
 struct variant_result {
@@ -706,7 +721,8 @@ struct variant_result {
 template <class Result>
 void run_compute(const config& c, const std::string& bench, const compute_variants<Result>& v, std::size_t chunksize,
                  const std::function<void(record&, const std::optional<Result>&)>& params) {
-  variant_result serial, split, pooled;
+  variant_result serial, split, pooled, pooled_shared, split_shared;
+  std::vector<double> shared_bytes;  // what rank 0 sent of the shared input, per run
   std::optional<Result> reference;
   auto take = [&](variant_result& vr, steady::time_point t0, Result got) {
     vr.seconds.push_back(seconds_since(t0));
@@ -734,17 +750,28 @@ void run_compute(const config& c, const std::string& bench, const compute_varian
         v.split_worker();
       }
     }
-    if (c.wants("pool")) {
+    auto run_pool = [&](variant_result& vr, const std::function<Result(rankpool::comm_executor&, double&)>& fn) {
       quiet_barrier();
       rankpool::comm_executor pool;
       if (pool.is_root()) {
-        pooled.workers = pool.num_workers();
+        vr.workers = pool.num_workers();
         double call = 0;
+        const auto sent = rankpool::detail::share_bytes_sent();
         auto t0 = steady::now();
-        Result got = v.pool(pool, call);
-        take(pooled, t0, std::move(got));
-        pooled.map_call_seconds.push_back(call);
+        Result got = fn(pool, call);
+        take(vr, t0, std::move(got));
+        vr.map_call_seconds.push_back(call);
+        if (&vr == &pooled_shared)
+          shared_bytes.push_back(static_cast<double>(rankpool::detail::share_bytes_sent() - sent));
       }
+    };
+    if (c.wants("pool")) run_pool(pooled, v.pool);
+    if (v.pool_shared && c.wants("shared")) run_pool(pooled_shared, v.pool_shared);
+    if (v.split_shared && c.wants("static-shared") && c.size >= 2) {
+      quiet_barrier();
+      auto t0 = steady::now();
+      Result got = v.split_shared();
+      if (c.root()) take(split_shared, t0, std::move(got));
     }
   }
   quiet_barrier();
@@ -763,6 +790,12 @@ void run_compute(const config& c, const std::string& bench, const compute_varian
        [](record& rec) { rec.str("variant", "static split over ranks 1..P-1"); });
   emit("rankpool", pooled, pooled.workers, [&](record& rec) {
     rec.integer("chunksize", chunksize).num("map_call_s", summarize(pooled.map_call_seconds, false).median);
+  });
+  emit("raw-mpi-shared", split_shared, static_cast<std::size_t>(c.size - 1),
+       [](record& rec) { rec.str("variant", "static split over ranks 1..P-1 reading a node's shared window"); });
+  emit("rankpool-shared", pooled_shared, pooled_shared.workers, [&](record& rec) {
+    rec.integer("chunksize", chunksize).str("variant", "share() once per node, tasks carry indices");
+    if (!shared_bytes.empty()) rec.num("root_sent_bytes", summarize(shared_bytes, false).median);
   });
 }
 
@@ -807,6 +840,63 @@ void bench_scrypt(const config& c) {
     rec.integer("count", count).integer("n", scrypt_n).integer("r", scrypt_r).integer("p", scrypt_p);
     rec.integer("dklen", 64).str("digest0", ref && !ref->empty() ? hex((*ref)[0], 8) : "");
   });
+}
+
+// The SVD of matrix `i` of a stack placed with share() (column-major matrices, one after another).
+Eigen::VectorXd svd_of_shared(const rankpool::shared<std::vector<double>>& stack, std::size_t i) {
+  const auto per = static_cast<std::size_t>(svd_rows * svd_cols);
+  return singular_values(Eigen::Map<const Eigen::MatrixXd>(stack.view().data() + i * per, svd_rows, svd_cols));
+}
+
+// Tasks that carry indices only: chunks for balance, about 16 per worker (as map's automatic size).
+std::size_t shared_chunksize(std::size_t count, std::size_t workers) {
+  return rankpool::comm_executor::auto_chunksize(count, std::max<std::size_t>(workers, 1));
+}
+
+// The static split reading shared memory: rank 0 fills a window on its node (every rank of this
+// benchmark runs on one node), ranks 1..P-1 each compute an even share of the matrices straight
+// from it and send rank 0 their singular values. Returns them on rank 0.
+std::vector<double> svd_split_shared(const config& c, const std::vector<Eigen::MatrixXd>& mats, std::size_t count) {
+  const auto per = static_cast<std::size_t>(svd_rows * svd_cols);
+  const auto cols = static_cast<std::size_t>(svd_cols);
+  const auto parts = static_cast<std::size_t>(c.size - 1);
+  MPI_Comm node;
+  check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c.rank, MPI_INFO_NULL, &node), "split_type");
+  double* base = nullptr;
+  MPI_Win win;
+  const MPI_Aint own = c.root() ? static_cast<MPI_Aint>(count * per * sizeof(double)) : 0;
+  check_mpi(MPI_Win_allocate_shared(own, sizeof(double), MPI_INFO_NULL, node, &base, &win), "MPI_Win_allocate_shared");
+  MPI_Aint size = 0;
+  int unit = 0;
+  check_mpi(MPI_Win_shared_query(win, 0, &size, &unit, &base), "MPI_Win_shared_query");
+  if (c.root())
+    for (std::size_t i = 0; i < count; ++i) std::copy_n(mats[i].data(), per, base + i * per);
+  quiet_barrier();  // filled
+  std::vector<double> got;
+  if (c.root()) {
+    got.resize(count * cols);
+    std::vector<MPI_Request> reqs;
+    for (std::size_t k = 0; k < parts; ++k) {
+      auto [first, last] = share(count, k, parts);
+      if (first == last) continue;
+      reqs.emplace_back();
+      MPI_Irecv(got.data() + first * cols, static_cast<int>((last - first) * cols), MPI_DOUBLE, static_cast<int>(k + 1),
+                4, MPI_COMM_WORLD, &reqs.back());
+    }
+    quiet_waitall(reqs);
+  } else {
+    auto [first, last] = share(count, static_cast<std::size_t>(c.rank - 1), parts);
+    std::vector<double> out;
+    for (std::size_t i = first; i < last; ++i) {
+      Eigen::VectorXd s = singular_values(Eigen::Map<const Eigen::MatrixXd>(base + i * per, svd_rows, svd_cols));
+      out.insert(out.end(), s.data(), s.data() + s.size());
+    }
+    if (!out.empty()) MPI_Send(out.data(), static_cast<int>(out.size()), MPI_DOUBLE, 0, 4, MPI_COMM_WORLD);
+  }
+  quiet_barrier();
+  MPI_Win_free(&win);
+  MPI_Comm_free(&node);
+  return got;
 }
 
 void bench_svd(const config& c) {
@@ -872,6 +962,17 @@ void bench_svd(const config& c) {
     call = seconds_since(t0);
     return flatten(results.to_vector());
   };
+  v.pool_shared = [&](rankpool::comm_executor& pool, double& call) {
+    auto t0 = steady::now();
+    auto stack = pool.share_array<double>(count * per, [&](std::span<double> to) {
+      for (std::size_t i = 0; i < count; ++i) std::copy_n(mats[i].data(), per, to.data() + i * per);
+    });
+    auto results = pool.map(rankpool::partial(svd_of_shared, stack), std::views::iota(std::size_t{0}, count),
+                            {.chunksize = shared_chunksize(count, pool.num_workers())});
+    call = seconds_since(t0);
+    return flatten(results.to_vector());
+  };
+  v.split_shared = [&] { return svd_split_shared(c, mats, count); };
   run_compute<std::vector<double>>(c, "svd", v, chunksize, [&](record& rec, const std::optional<std::vector<double>>&) {
     rec.integer("count", count).integer("rows", svd_rows).integer("cols", svd_cols);
   });

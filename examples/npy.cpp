@@ -1,5 +1,7 @@
 #include "npy.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -390,8 +392,9 @@ void byteswap_all(std::span<double> data) {
   }
 }
 
-array read_impl(const std::filesystem::path& path, bool stack) {
-  open_file o = open_and_read_header(path);
+// The checks read() and mapped_stack share: a float64, C-order array (3-D without a zero
+// dimension for a stack) whose data fills the file exactly. Returns the byte order.
+std::endian check_layout(const open_file& o, bool stack, std::size_t& count) {
   const header& h = o.h;
   const auto order = float64_byte_order(h.descr);
   if (!order)
@@ -409,7 +412,6 @@ array read_impl(const std::filesystem::path& path, bool stack) {
       if (d == 0)
         throw error(o.name, "shape " + shape_text + " has a zero dimension; K, M and N must all be at least 1");
   }
-  std::size_t count = 0;
   if (!checked_product(h.shape, count) || count > std::numeric_limits<std::size_t>::max() / sizeof(double))
     throw error(o.name, "absurd shape " + shape_text + ": its size in bytes overflows 64 bits");
   const std::size_t bytes = count * sizeof(double);
@@ -420,18 +422,25 @@ array read_impl(const std::filesystem::path& path, bool stack) {
   if (available > bytes)
     throw error(o.name, "the file holds " + std::to_string(available - bytes) + " more bytes than shape " + shape_text +
                             " of float64 needs (corrupt file or wrong header)");
+  return *order;
+}
 
+array read_impl(const std::filesystem::path& path, bool stack) {
+  open_file o = open_and_read_header(path);
+  std::size_t count = 0;
+  const std::endian order = check_layout(o, stack, count);
+  const std::size_t bytes = count * sizeof(double);
   array a;
-  a.shape = h.shape;
+  a.shape = o.h.shape;
   try {
     a.data.resize(count);
   } catch (const std::bad_alloc&) {
     throw error(o.name, "not enough memory for " + std::to_string(bytes) + " bytes of data");
   }
-  if (std::fseek(o.f.get(), static_cast<long>(h.data_offset), SEEK_SET) != 0)
+  if (std::fseek(o.f.get(), static_cast<long>(o.h.data_offset), SEEK_SET) != 0)
     throw error(o.name, std::string("cannot seek to the data: ") + std::strerror(errno));
   read_exactly(o, a.data.data(), bytes, "the data");
-  if (*order != std::endian::native) byteswap_all(a.data);
+  if (order != std::endian::native) byteswap_all(a.data);
   return a;
 }
 
@@ -539,6 +548,33 @@ std::string format_shape(std::span<const std::size_t> shape) {
   }
   if (shape.size() == 1) out += ",";
   return out + ")";
+}
+
+}  // namespace npy
+
+namespace npy {
+
+mapped_stack::mapped_stack(const std::filesystem::path& path) {
+  open_file o = open_and_read_header(path);
+  std::size_t count = 0;
+  swap_ = check_layout(o, true, count) != std::endian::native;
+  shape_ = {o.h.shape[0], o.h.shape[1], o.h.shape[2]};
+  count_ = count;
+  map_bytes_ = static_cast<std::size_t>(o.size);
+  void* p = ::mmap(nullptr, map_bytes_, PROT_READ, MAP_PRIVATE, ::fileno(o.f.get()), 0);
+  if (p == MAP_FAILED) throw error(o.name, std::string("cannot map the file: ") + std::strerror(errno));
+  map_ = p;
+  data_ = static_cast<const char*>(p) + o.h.data_offset;
+  ::madvise(p, map_bytes_, MADV_SEQUENTIAL);
+}
+
+mapped_stack::~mapped_stack() {
+  if (map_) ::munmap(map_, map_bytes_);
+}
+
+void mapped_stack::copy_to(double* to) const {
+  std::memcpy(to, data_, count_ * sizeof(double));
+  if (swap_) byteswap_all(std::span<double>(to, count_));
 }
 
 }  // namespace npy

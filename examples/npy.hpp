@@ -7,6 +7,7 @@
 /// what is wrong. Reading never trusts the header: the file's size is checked against the
 /// shape before any memory is allocated for the data.
 
+#include <array>
 #include <cstddef>
 #include <cstdio>
 #include <filesystem>
@@ -59,6 +60,32 @@ array read(const std::filesystem::path& path);
 /// As read(), and also requires a 3-D shape (K, M, N) with no zero dimension: a stack of K
 /// matrices of M rows and N columns.
 array read_stack(const std::filesystem::path& path);
+
+/// A float64 (K, M, N) stack file checked as read_stack() checks it, then mapped read-only
+/// instead of read: its elements are copied once, to where the caller wants them (svd_batch:
+/// straight into the node's shared window), with no buffer of the whole stack in between.
+class mapped_stack {
+ public:
+  /// Throws npy::error as read_stack() does, and when the file cannot be mapped.
+  explicit mapped_stack(const std::filesystem::path& path);
+  ~mapped_stack();
+  mapped_stack(const mapped_stack&) = delete;
+  mapped_stack& operator=(const mapped_stack&) = delete;
+  /// K, M and N.
+  const std::array<std::size_t, 3>& shape() const noexcept { return shape_; }
+  /// K * M * N.
+  std::size_t count() const noexcept { return count_; }
+  /// Writes the count() elements, in C order and native byte order, to `to`.
+  void copy_to(double* to) const;
+
+ private:
+  std::array<std::size_t, 3> shape_{};
+  std::size_t count_ = 0;
+  bool swap_ = false;  // the file is big-endian
+  void* map_ = nullptr;
+  std::size_t map_bytes_ = 0;
+  const char* data_ = nullptr;
+};
 
 /// Writes `data` (C order, product of `shape` elements) as '<f8' with a version 1.0 header
 /// padded so that the data starts at a multiple of 64 bytes, as NumPy does. The file is

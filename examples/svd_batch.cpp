@@ -45,76 +45,59 @@ class bad_input : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// K matrices of M x N doubles, each row-major, one after the other (the .npy layout).
-struct stack {
+/// The shape of a stack: K matrices of M x N doubles, each row-major, one after the other (the
+/// .npy layout). Travels with every task, beside the handle of the stack's data. `fingerprint`
+/// (only with --journal) makes a journal's keys tell one input from another, for the data itself
+/// never travels.
+struct shape {
   std::size_t count = 0;
   std::size_t rows = 0;
   std::size_t cols = 0;
-  std::vector<double> data;
+  std::uint64_t fingerprint = 0;
 };
 
-/// Matrix `k` of `s`, converted from the file's row-major layout to Eigen's column-major one.
-Eigen::MatrixXd matrix_at(const stack& s, std::size_t k) {
+/// A stack: its shape, and its elements placed once per node by the pool (executor.share).
+struct stack {
+  svd_batch::shape shape;
+  rankpool::shared<std::vector<double>> data;
+};
+
+/// Matrix `k` of a stack's elements `all`, converted from the file's row-major layout to
+/// Eigen's column-major one.
+Eigen::MatrixXd matrix_at(std::span<const double> all, const shape& s, std::size_t k) {
   using row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const double* first = s.data.data() + k * s.rows * s.cols;
+  const double* first = all.data() + k * s.rows * s.cols;
   return Eigen::Map<const row_major>(first, static_cast<Eigen::Index>(s.rows), static_cast<Eigen::Index>(s.cols));
 }
 
-/// The task. A free function, so that workers find it by address; the serial check calls this
-/// same function in the same executable, which is what makes bit-identical results a fair test.
+/// The singular values of one matrix, by Eigen's JacobiSVD.
 Eigen::VectorXd singular_values(const Eigen::MatrixXd& m) {
   return m.jacobiSvd().singularValues();
 }
 
-/// The matrices of a stack as a lazy input range: each is built only when map reaches it, so no
-/// second copy of the whole stack is ever held. (A hand-written range rather than
-/// views::iota | views::transform, which Clang 14 cannot compile with libstdc++ 12.)
-class matrix_range {
- public:
-  class iterator {
-   public:
-    using value_type = Eigen::MatrixXd;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    iterator(const stack* s, std::size_t k) : s_(s), k_(k) {}
-    Eigen::MatrixXd operator*() const { return matrix_at(*s_, k_); }
-    iterator& operator++() {
-      ++k_;
-      return *this;
-    }
-    iterator operator++(int) {
-      iterator before = *this;
-      ++k_;
-      return before;
-    }
-    bool operator==(const iterator&) const = default;
+/// The task: the singular values of matrix `k`, read in place from the node's copy of the
+/// stack. A free function, so that workers find it by address; the serial check calls this same
+/// function in the same executable, which is what makes bit-identical results a fair test.
+Eigen::VectorXd singular_values_of(const rankpool::shared<std::vector<double>>& data, shape s, std::size_t k) {
+  return singular_values(matrix_at(data.view(), s, k));
+}
 
-   private:
-    const stack* s_ = nullptr;
-    std::size_t k_ = 0;
-  };
-  explicit matrix_range(const stack& s) : s_(&s) {}
-  iterator begin() const { return {s_, 0}; }
-  iterator end() const { return {s_, s_->count}; }
-
- private:
-  const stack* s_;
-};
-
-static_assert(std::ranges::input_range<matrix_range>);
-
-/// The singular values of every matrix of `s`, in order, computed on `pool`'s workers.
-/// With `journal`, results of a killed earlier run with the same input and chunk size are taken
-/// from that file instead of computed again (MPI executors only). `progress`: the progress bar
-/// switch (map_options::progress; unset: on when stderr is a terminal).
+/// The singular values of every matrix of `s`, in order, computed on `pool`'s workers: a map of
+/// singular_values_of over the matrices' indices, in chunks of `chunksize` indices, so a task
+/// carries a range of indices and the handle, never matrices. With `journal`, results of a killed
+/// earlier run with the same input and chunk size are taken from that file instead of computed
+/// again (MPI executors only). `progress`: the progress bar switch (map_options::progress;
+/// unset: on when stderr is a terminal).
 template <class Executor>
 std::vector<Eigen::VectorXd> compute(Executor& pool, const stack& s, std::size_t chunksize,
                                      std::optional<std::string> journal = {}, std::optional<bool> progress = {}) {
   std::vector<Eigen::VectorXd> out;
-  out.reserve(s.count);
+  out.reserve(s.shape.count);
   rankpool::map_options mo{.chunksize = chunksize, .progress = progress};
   if constexpr (std::is_same_v<Executor, rankpool::comm_executor>) mo.journal = std::move(journal);
-  for (Eigen::VectorXd& v : pool.map(singular_values, matrix_range(s), mo)) out.push_back(std::move(v));
+  const auto indices = std::views::iota(std::size_t{0}, s.shape.count);
+  for (Eigen::VectorXd& v : pool.map(rankpool::partial(singular_values_of, s.data, s.shape), indices, mo))
+    out.push_back(std::move(v));
   return out;
 }
 
@@ -246,35 +229,54 @@ options parse_options(int argc, char** argv) {
   return o;
 }
 
-stack random_stack(std::size_t count, std::size_t rows, std::size_t cols, std::uint64_t seed) {
-  stack s{count, rows, cols, {}};
+// Throws bad_input when a stack of this shape cannot be addressed.
+void check_addressable(std::size_t count, std::size_t rows, std::size_t cols) {
   if (rows > std::numeric_limits<std::size_t>::max() / cols ||
       count > std::numeric_limits<std::size_t>::max() / sizeof(double) / (rows * cols))
     throw bad_input("a stack of " + std::to_string(count) + " matrices of " + std::to_string(rows) + " x " +
                     std::to_string(cols) + " is too large to address");
-  s.data.resize(count * rows * cols);
-  std::mt19937_64 gen(seed);
-  std::normal_distribution<double> normal;
-  for (double& x : s.data) x = normal(gen);
+}
+
+// A seeded normal stack, drawn straight into the pool's shared window (never held twice).
+template <class Executor>
+stack random_stack(Executor& pool, std::size_t count, std::size_t rows, std::size_t cols, std::uint64_t seed) {
+  check_addressable(count, rows, cols);
+  stack s{{count, rows, cols, 0}, {}};
+  s.data = pool.template share_array<double>(count * rows * cols, [&](std::span<double> to) {
+    std::mt19937_64 gen(seed);
+    std::normal_distribution<double> normal;
+    for (double& x : to) x = normal(gen);
+  });
   return s;
 }
 
-stack read_stack(const std::string& path) {
-  npy::array a = npy::read_stack(path);
-  stack s{a.shape[0], a.shape[1], a.shape[2], std::move(a.data)};
+// The stack of an .npy file: checked, mapped, and copied once into the pool's shared window.
+template <class Executor>
+stack read_stack(Executor& pool, const std::string& path) {
+  const npy::mapped_stack file(path);
+  const auto& shp = file.shape();
+  stack s{{shp[0], shp[1], shp[2], 0}, {}};
+  s.data = pool.template share_array<double>(file.count(), [&](std::span<double> to) { file.copy_to(to.data()); });
   // JacobiSVD gives no meaningful answer for NaN or infinity; say where the first one is.
-  const auto bad = std::ranges::find_if(s.data, [](double x) { return !std::isfinite(x); });
-  if (bad != s.data.end()) {
-    const auto at = static_cast<std::size_t>(bad - s.data.begin());
-    const std::size_t per = s.rows * s.cols;
+  const std::span<const double> all = s.data.view();
+  const auto bad = std::ranges::find_if(all, [](double x) { return !std::isfinite(x); });
+  if (bad != all.end()) {
+    const auto at = static_cast<std::size_t>(bad - all.begin());
+    const std::size_t per = s.shape.rows * s.shape.cols;
     throw bad_input(path + ": matrix " + std::to_string(at / per) + " holds a non-finite value (" +
-                    std::to_string(*bad) + ") at row " + std::to_string(at % per / s.cols) + ", column " +
-                    std::to_string(at % s.cols) + "; singular values need finite input");
+                    std::to_string(*bad) + ") at row " + std::to_string(at % per / s.shape.cols) + ", column " +
+                    std::to_string(at % s.shape.cols) + "; singular values need finite input");
   }
   return s;
 }
 
-void write_output(atomic_file::atomic_output& out, const stack& s, const std::vector<Eigen::VectorXd>& sv) {
+// A cheap digest of the stack's bytes, for the journal's keys (see shape::fingerprint).
+std::uint64_t fingerprint_of(std::span<const double> all) {
+  const std::string_view bytes(reinterpret_cast<const char*>(all.data()), all.size_bytes());
+  return static_cast<std::uint64_t>(std::hash<std::string_view>{}(bytes));
+}
+
+void write_output(atomic_file::atomic_output& out, const shape& s, const std::vector<Eigen::VectorXd>& sv) {
   const std::size_t p = std::min(s.rows, s.cols);
   std::vector<double> flat;
   flat.reserve(s.count * p);
@@ -284,8 +286,8 @@ void write_output(atomic_file::atomic_output& out, const stack& s, const std::ve
                              std::to_string(p));
     flat.insert(flat.end(), v.data(), v.data() + v.size());
   }
-  const std::array<std::size_t, 2> shape{s.count, p};
-  npy::write(out.file(), out.destination().string(), shape, flat);
+  const std::array<std::size_t, 2> dims{s.count, p};
+  npy::write(out.file(), out.destination().string(), dims, flat);
   out.commit();
 }
 
@@ -309,26 +311,26 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
   std::string origin;
   stack s;
   if (opt.input) {
-    s = read_stack(*opt.input);
+    s = read_stack(pool, *opt.input);
     origin = *opt.input;
   } else {
     const std::uint64_t seed = opt.seed.value_or(0);
-    s = random_stack(opt.count.value_or(2000), opt.rows.value_or(1000), opt.cols.value_or(10), seed);
+    s = random_stack(pool, opt.count.value_or(2000), opt.rows.value_or(1000), opt.cols.value_or(10), seed);
     origin = "random (seed " + std::to_string(seed) + ")";
   }
+  if (opt.journal) s.shape.fingerprint = fingerprint_of(s.data.view());
   const double load_s = seconds_since(t0);
+  const shape& k = s.shape;
 
   int ranks = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   const std::size_t workers = pool.num_workers();
-  // Tasks of about 512 KiB: sending one then overlaps computing others, where multi-megabyte
-  // chunks measured up to twice as slow on the default job; and at least 8 tasks per worker, to
-  // even out the load at the end.
-  const std::size_t tasks = 8 * std::max<std::size_t>(workers, 1);
-  const std::size_t by_size = std::max<std::size_t>(1, (std::size_t{512} << 10) / (s.rows * s.cols * sizeof(double)));
-  const std::size_t chunksize = opt.chunksize.value_or(std::min(by_size, (s.count + tasks - 1) / tasks));
-  std::printf("input:     %s, %zu %s of %zu x %zu (%.3f s)\n", origin.c_str(), s.count,
-              s.count == 1 ? "matrix" : "matrices", s.rows, s.cols, load_s);
+  // Tasks carry indices only (the matrices are in every node's shared window), so a chunk is
+  // sized for balance alone: about 16 per worker (the map's automatic size).
+  const std::size_t chunksize =
+      opt.chunksize.value_or(rankpool::comm_executor::auto_chunksize(k.count, std::max<std::size_t>(workers, 1)));
+  std::printf("input:     %s, %zu %s of %zu x %zu, shared once per node (%.3f s)\n", origin.c_str(), k.count,
+              k.count == 1 ? "matrix" : "matrices", k.rows, k.cols, load_s);
   std::printf("workers:   %zu on %d MPI rank%s, chunksize %zu\n", workers, ranks, ranks == 1 ? "" : "s", chunksize);
   std::fflush(stdout);
 
@@ -338,50 +340,50 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
   t0 = std::chrono::steady_clock::now();
   const std::vector<Eigen::VectorXd> sv = compute(pool, s, chunksize, opt.journal, opt.progress);
   const double parallel_s = seconds_since(t0);
-  std::printf("parallel:  %.3f s, %.1f matrices/s\n", parallel_s, static_cast<double>(s.count) / parallel_s);
+  std::printf("parallel:  %.3f s, %.1f matrices/s\n", parallel_s, static_cast<double>(k.count) / parallel_s);
   if (journal)
     std::printf("journal:   %s, %zu of %zu tasks taken from an earlier run\n", opt.journal->c_str(), journal->hits(),
-                (s.count + chunksize - 1) / chunksize);
+                (k.count + chunksize - 1) / chunksize);
 
   if (opt.output) {
-    write_output(*output, s, sv);
-    std::printf("output:    %s, shape (%zu, %zu)\n", opt.output->c_str(), s.count, std::min(s.rows, s.cols));
+    write_output(*output, k, sv);
+    std::printf("output:    %s, shape (%zu, %zu)\n", opt.output->c_str(), k.count, std::min(k.rows, k.cols));
   }
   std::fflush(stdout);
   if (!opt.check) return 0;
 
   t0 = std::chrono::steady_clock::now();
   std::vector<Eigen::VectorXd> serial;
-  serial.reserve(s.count);
-  for (std::size_t k = 0; k < s.count; ++k) serial.push_back(singular_values(matrix_at(s, k)));
+  serial.reserve(k.count);
+  for (std::size_t i = 0; i < k.count; ++i) serial.push_back(singular_values_of(s.data, k, i));
   const double serial_s = seconds_since(t0);
-  std::printf("serial:    %.3f s, %.1f matrices/s, speedup %.2fx\n", serial_s, static_cast<double>(s.count) / serial_s,
+  std::printf("serial:    %.3f s, %.1f matrices/s, speedup %.2fx\n", serial_s, static_cast<double>(k.count) / serial_s,
               serial_s / parallel_s);
 
   std::size_t differing = 0;
   double max_diff = 0;
-  for (std::size_t k = 0; k < s.count; ++k) {
-    if (sv[k].size() != serial[k].size()) {
+  for (std::size_t i = 0; i < k.count; ++i) {
+    if (sv[i].size() != serial[i].size()) {
       ++differing;
       max_diff = std::numeric_limits<double>::infinity();
       continue;
     }
     bool same = true;
-    for (Eigen::Index j = 0; j < sv[k].size(); ++j) {
-      same = same && sv[k][j] == serial[k][j];
-      max_diff = std::max(max_diff, std::abs(sv[k][j] - serial[k][j]));
+    for (Eigen::Index j = 0; j < sv[i].size(); ++j) {
+      same = same && sv[i][j] == serial[i][j];
+      max_diff = std::max(max_diff, std::abs(sv[i][j] - serial[i][j]));
     }
     if (!same) ++differing;
   }
   if (differing != 0) {
-    std::printf("check:     FAILED, %zu of %zu results differ (max abs difference %.17g)\n", differing, s.count,
+    std::printf("check:     FAILED, %zu of %zu results differ (max abs difference %.17g)\n", differing, k.count,
                 max_diff);
     std::fflush(stdout);
     std::fprintf(stderr, "svd_batch: check failed: %zu of %zu results differ from the serial run\n", differing,
-                 s.count);
+                 k.count);
     return 1;
   }
-  std::printf("check:     passed, all %zu results bit-identical (max abs difference %g)\n", s.count, max_diff);
+  std::printf("check:     passed, all %zu results bit-identical (max abs difference %g)\n", k.count, max_diff);
   std::fflush(stdout);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <rankpool/detail/codec.hpp>
 #include <rankpool/serialization.hpp>
+#include <rankpool/shared.hpp>
 
 namespace rankpool {
 namespace detail {
@@ -57,6 +58,26 @@ struct codec<M, std::enable_if_t<is_eigen_dense<M>::value>> {
     } else {
       for (Eigen::Index i = 0; i < m.size(); ++i) decode(r, m.data()[i]);
     }
+  }
+};
+/// A dense Eigen value of plain scalars in a shared window: rows, columns, the coefficients in
+/// the matrix's own storage order; read in place as an Eigen::Map.
+template <class M>
+struct shared_layout<M, std::enable_if_t<is_eigen_dense<M>::value && raw_bytes<typename M::Scalar> &&
+                                         !std::is_trivially_copyable_v<M>>> {
+  using scalar = typename M::Scalar;
+  static constexpr bool contiguous = true;
+  static std::size_t bytes(const M& m) noexcept { return static_cast<std::size_t>(m.size()) * sizeof(scalar); }
+  static const void* data(const M& m) noexcept { return m.data(); }
+  static std::array<std::uint64_t, 2> dims(const M& m) noexcept {
+    return {static_cast<std::uint64_t>(m.rows()), static_cast<std::uint64_t>(m.cols())};
+  }
+  static Eigen::Map<const M> view(const char* p, std::size_t, std::uint64_t rows, std::uint64_t cols) {
+    return Eigen::Map<const M>(reinterpret_cast<const scalar*>(p), static_cast<Eigen::Index>(rows),
+                               static_cast<Eigen::Index>(cols));
+  }
+  static M rebuild(const char* p, std::size_t bytes, std::uint64_t rows, std::uint64_t cols) {
+    return M(view(p, bytes, rows, cols));
   }
 };
 }  // namespace detail

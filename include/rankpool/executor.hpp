@@ -4,7 +4,9 @@
 /// shutdown, num_workers). The executors themselves are in thread_executor.hpp and
 /// comm_executor.hpp; the results of map in map_range.hpp.
 
+#include <atomic>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <ranges>
 #include <rankpool/detail/core.hpp>
@@ -17,6 +19,8 @@
 #include <rankpool/map_range.hpp>
 #include <rankpool/options.hpp>
 #include <rankpool/serialization.hpp>
+#include <rankpool/shared.hpp>
+#include <span>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -110,6 +114,67 @@ class basic_executor {
     return chunks.finish(o.unordered);
   }
 
+  /// Places `value` where every task of this executor can read it, and returns its handle
+  /// (shared.hpp): on an MPI executor a contiguous value (arithmetic vector, trivially copyable
+  /// type, dense Eigen type) goes once into each node's shared-memory window, any other
+  /// sendable value once to each worker rank; a local executor keeps the value itself. Pass the
+  /// handle as a task argument, or bind it with rankpool::partial, instead of the value: it
+  /// travels as a few bytes. Blocks until the root's node holds the value (the other nodes get
+  /// theirs before any later task starts there). The value is released when the last handle on
+  /// the root is gone and no task holding it runs.
+  ///
+  /// Throws invalid_state_error after shutdown and on a rank that is not the root, and what
+  /// encoding the value throws.
+  ///
+  ///     auto h = pool.share(std::move(matrices));                 // std::vector<double>, say
+  ///     auto sums = pool.map(rankpool::partial(block_sum, h), std::views::iota(0, 100));
+  template <class T>
+  shared<std::decay_t<T>> share(T&& value) {
+    using V = std::decay_t<T>;
+    using L = detail::shared_layout<V>;
+    if constexpr (Remote) static_assert(detail::require_sendable<V>::value);
+    detail::share_service* svc = Remote ? core().sharing() : nullptr;
+    if (!svc) {
+      if (core().num_workers() == 0)
+        throw invalid_state_error("rankpool: cannot share a value after shutdown (or on a broken executor)");
+      auto v = std::make_shared<const V>(std::forward<T>(value));
+      auto b = std::make_shared<detail::shared_block>(++local_shares_, detail::shared_block::where::local);
+      if constexpr (L::contiguous) {
+        const auto d = L::dims(*v);
+        b->set_value(v, L::data(*v), L::bytes(*v), d[0], d[1]);
+      } else {
+        b->set_value(v);
+      }
+      return shared<V>(std::move(b));
+    } else if constexpr (L::contiguous) {
+      const auto d = L::dims(value);
+      const std::size_t n = L::bytes(value);
+      return shared<V>(svc->place(n, d[0], d[1], [&](char* to) { std::memcpy(to, L::data(value), n); }));
+    } else {
+      detail::writer w;
+      detail::encode(w, value);
+      auto b = svc->send(w.take());
+      b->set_value(std::make_shared<const V>(std::forward<T>(value)));
+      return shared<V>(std::move(b));
+    }
+  }
+
+  /// share() for `n` elements of type E written in place by `fill(std::span<E>)`: on an MPI
+  /// executor straight into the root's node window, so a large input is never held twice
+  /// (svd_batch builds its stack this way). Throws as share(), and what `fill` throws.
+  template <class E, class Fill>
+  shared<std::vector<E>> share_array(std::size_t n, Fill&& fill) {
+    static_assert(detail::raw_bytes<E>, "rankpool: share_array takes a plain element type");
+    detail::share_service* svc = Remote ? core().sharing() : nullptr;
+    if (!svc) {
+      std::vector<E> v(n);
+      fill(std::span<E>(v));
+      return share(std::move(v));
+    }
+    return shared<std::vector<E>>(
+        svc->place(n * sizeof(E), n, 0, [&](char* to) { fill(std::span<E>(reinterpret_cast<E*>(to), n)); }));
+  }
+
   /// Encoded bytes an automatic chunk aims at, at most (MPI executors); see auto_chunksize.
   static constexpr std::size_t auto_chunk_bytes = detail::auto_chunk_bytes;
 
@@ -151,6 +216,8 @@ class basic_executor {
   std::unique_ptr<detail::executor_core> core_;
   /// The result journal of executor_options::journal, if any.
   std::shared_ptr<detail::journal> journal_;
+  /// Numbers the values share() keeps in this process (a pool of local threads).
+  std::atomic<std::uint64_t> local_shares_{0};
 
  private:
   template <class Fn, class R, class... A>

@@ -1,6 +1,7 @@
 #pragma once
 /// \file rankpool.hpp
-/// Everything rankpool offers: executors (thread, comm, spawn), futures, wait, errors, options.
+/// Everything rankpool offers: executors (thread, comm, spawn), futures, wait, errors, options,
+/// shared values and partial.
 /// `<rankpool/eigen.hpp>` adds Eigen matrices and arrays as sendable types.
 
 #include <rankpool/comm_executor.hpp>
@@ -10,7 +11,9 @@
 #include <rankpool/future.hpp>
 #include <rankpool/map_range.hpp>
 #include <rankpool/options.hpp>
+#include <rankpool/partial.hpp>
 #include <rankpool/serialization.hpp>
+#include <rankpool/shared.hpp>
 #include <rankpool/this_task.hpp>
 #include <rankpool/thread_executor.hpp>
 #include <rankpool/wait.hpp>

@@ -106,10 +106,8 @@ std::optional<bool> mpi_yield_setting() {
   return once;
 }
 
-bool configure(MPI_Comm comm, std::size_t threads) {
+bool configure(MPI_Comm node, std::size_t threads) {
   facts f = from_environment();
-  MPI_Comm node = MPI_COMM_NULL;
-  mpi::call("MPI_Comm_split_type", MPI_Comm_split_type, comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
   struct share {
     cpu_set_t mask;
     std::uint64_t threads;
@@ -118,14 +116,8 @@ bool configure(MPI_Comm comm, std::size_t threads) {
   int n = 0;
   mpi::call("MPI_Comm_size", MPI_Comm_size, node, &n);
   std::vector<share> all(static_cast<std::size_t>(n));
-  try {
-    mpi::call("MPI_Allgather", MPI_Allgather, &mine, static_cast<int>(sizeof mine), MPI_BYTE, all.data(),
-              static_cast<int>(sizeof mine), MPI_BYTE, node);
-  } catch (...) {
-    mpi::try_call("MPI_Comm_free", MPI_Comm_free, &node);
-    throw;
-  }
-  mpi::try_call("MPI_Comm_free", MPI_Comm_free, &node);
+  mpi::call("MPI_Allgather", MPI_Allgather, &mine, static_cast<int>(sizeof mine), MPI_BYTE, all.data(),
+            static_cast<int>(sizeof mine), MPI_BYTE, node);
   std::vector<cpu_set_t> masks;
   f.demand = 0;
   for (const share& s : all) {

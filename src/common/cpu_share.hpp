@@ -45,10 +45,10 @@ cpu_set_t own_mask() noexcept;
 /// else true when the library reports it on (through MPI_T), else nullopt.
 std::optional<bool> mpi_yield_setting();
 
-/// Gathers the facts over the ranks of `comm` (an intracommunicator; collective) that share
-/// this node, each running `threads` busy threads, decides and sets the process-wide switch.
-/// Returns the decision.
-bool configure(MPI_Comm comm, std::size_t threads);
+/// Gathers the facts over `node` (the pool's ranks that share this node, as
+/// MPI_Comm_split_type gives them; collective), each running `threads` busy threads, decides
+/// and sets the process-wide switch. Returns the decision.
+bool configure(MPI_Comm node, std::size_t threads);
 
 /// As configure, for a process that cannot meet its node's ranks in a collective (a spawn
 /// executor and its children): Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE ranks of this world with

@@ -4,6 +4,7 @@
 // other rank serves tasks until the root shuts the pool down.
 
 #include <algorithm>
+#include <optional>
 #include <rankpool/comm_executor.hpp>
 #include <rankpool/detail/thread_core.hpp>
 #include <stdexcept>
@@ -55,6 +56,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   const auto max_workers = detail::max_workers_of(o);
   MPI_Comm dup = MPI_COMM_NULL;
   bool spin = true;
+  std::optional<detail::node_layout> nodes;  // where shared values live (executor.share)
   mpi::call("MPI_Comm_dup", MPI_Comm_dup, comm, &dup);
   try {
     // A dup inherits the user's error handler (by default, errors abort the job): the pool's
@@ -64,10 +66,12 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     // Busy threads of a rank: the root's progress thread (and its compute slot), or the
     // worker's task threads.
     if (size > 1) {
+      nodes = detail::node_layout::of(dup, root);
       const bool computes = detail::option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
-      spin = detail::cpu_share::configure(dup, rank == root ? (computes ? 2 : 1) : wcfg.threads);
+      spin = detail::cpu_share::configure(nodes->node, rank == root ? (computes ? 2 : 1) : wcfg.threads);
     }
   } catch (...) {
+    if (nodes) nodes->release();
     mpi::try_call("MPI_Comm_free", MPI_Comm_free, &dup);
     throw;
   }
@@ -87,6 +91,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "comm_executor");
     cfg.comm = dup;
     cfg.lead_ns = detail::cpu_share::lead_ns(spin);
+    cfg.nodes = std::move(nodes);
     assign_ranks(cfg, size, root, n);
     core_ = detail::make_scheduler(std::move(cfg));
     return;
@@ -94,7 +99,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   // A worker rank: serve (or, when left out by max_workers, only wait for the shutdown).
   const auto my_index = static_cast<std::size_t>(rank < root ? rank : rank - 1);
   try {
-    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), wcfg);
+    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), wcfg, std::move(nodes));
   } catch (...) {
     mpi::try_call("MPI_Comm_free", MPI_Comm_free, &dup);
     throw;

@@ -19,6 +19,7 @@
 #include "executors/options.hpp"
 #include "registry/handshake.hpp"
 #include "registry/registry.hpp"
+#include "share/node_layout.hpp"
 #include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
 
@@ -92,7 +93,7 @@ void serve_if_spawned_worker() {
       w.isolate = sh.isolate != 0;
       w.deadline_ns = sh.deadline_ns;
       cpu_share::configure_alone(w.threads, 1);  // the parent's progress thread shares the node
-      serve(parent, 0, init, w);
+      serve(parent, 0, init, w, node_layout::of_spawned(parent, false));
     }
   } catch (const std::exception& e) {
     RANKPOOL_LOG(error, "spawned worker failed: %s", e.what());
@@ -200,6 +201,12 @@ spawn_executor::spawn_executor(executor_options o) {
   // The children are placed beside this process unless a hostfile says otherwise: count them here.
   cfg.lead_ns =
       detail::cpu_share::lead_ns(detail::cpu_share::configure_alone(cfg.root_computes ? 2 : 1, n * wcfg.threads));
+  try {
+    cfg.nodes = detail::node_layout::of_spawned(inter, true);  // shared values once per node
+  } catch (...) {
+    mpi::try_call("MPI_Comm_disconnect", MPI_Comm_disconnect, &inter);
+    throw;
+  }
   cfg.comm = inter;
   cfg.disconnect = true;
   for (std::size_t i = 0; i < n; ++i) cfg.workers.push_back(static_cast<int>(i));

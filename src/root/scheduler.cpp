@@ -29,6 +29,7 @@
 #include "root/root_slot.hpp"
 #include "root/stop_queue.hpp"
 #include "root/task_sender.hpp"
+#include "share/node_share.hpp"
 #include "wire/framing.hpp"
 #include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
@@ -52,6 +53,11 @@ class scheduler final : public executor_core {
         dispatcher_({queue_, policy_, sender_, stops_, cfg_.workers, nullptr}) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     workers_.store(num_workers(), std::memory_order_relaxed);
+    std::vector<int> serving = cfg_.workers;
+    serving.insert(serving.end(), cfg_.idle_ranks.begin(), cfg_.idle_ranks.end());
+    shares_ = std::make_shared<node_share>(cfg_.comm, cfg_.nodes ? std::move(*cfg_.nodes) : node_layout{},
+                                           std::move(serving));
+    cfg_.nodes.reset();
     try {
       hooks_.attach(make_telemetry(cfg_.telemetry, cfg_.name));
     } catch (...) {
@@ -105,10 +111,12 @@ class scheduler final : public executor_core {
   }
   bool wants_bytes() const noexcept override { return true; }
   bool runs_locally() const noexcept override { return cfg_.root_computes; }
+  share_service* sharing() noexcept override { return shares_.get(); }
 
  private:
   void run() {
     stops_.set_owner(std::this_thread::get_id());
+    shares_->set_progress_thread(std::this_thread::get_id());
     try {
       loop();
     } catch (...) {
@@ -155,6 +163,8 @@ class scheduler final : public executor_core {
       }
     }
     while (sender_.under_way()) std::this_thread::yield();
+    // Every task is done: the shared values leave the nodes before the workers do.
+    shares_->close_all();
     RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
     hooks_.instant("shutdown");
     stop_workers();
@@ -209,6 +219,7 @@ class scheduler final : public executor_core {
     const std::exception_ptr e = broken_because(why, thread_error_);
     std::vector<task_ptr> waiting;
     inbox_.break_with(e, waiting);
+    shares_->abandon();
     fail_everything(e, waiting);
     release_ranks(cfg_.comm, {&cfg_.workers, &cfg_.idle_ranks});
   }
@@ -228,6 +239,7 @@ class scheduler final : public executor_core {
     const auto e = broken_because(why, cause);
     std::vector<task_ptr> waiting;
     if (!inbox_.break_with(e, waiting)) return;
+    shares_->abandon();
     RANKPOOL_LOG(error, "%s", why.c_str());
     hooks_.instant("broken");
     fail_everything(e, waiting);
@@ -265,7 +277,8 @@ class scheduler final : public executor_core {
   dispatcher dispatcher_;    // queued tasks to the slots
   inbox inbox_;
 
-  std::optional<root_slot> local_;  // the root's own compute slot (root_computes)
+  std::optional<root_slot> local_;      // the root's own compute slot (root_computes)
+  std::shared_ptr<node_share> shares_;  // shared values; handles hold it weakly
 
   std::mutex join_mutex_;
   std::exception_ptr thread_error_;

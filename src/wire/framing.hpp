@@ -25,8 +25,28 @@ enum class kind : std::uint8_t {
                       // (uint64) of the tasks it will not run, then of those cancelled too late
   cancel = 10,        // root -> worker on the control tag, id = task: skip it unless it started
   take_back = 11,     // root -> worker on the control tag, id = n: return up to n unstarted tasks
-  last = take_back
+  share_open = 12,    // root -> every worker and idle rank, id = shared value; body = share_record
+                      // (its bytes follow on tag_share where the record says)
+  share_close = 13,   // root -> every worker and idle rank, id = shared value: no task holds it any more
+  last = share_close
 };
+
+/// How a shared value reaches a rank (the body of a share_open).
+enum class share_mode : std::uint8_t {
+  window = 0,  // contiguous bytes in the node's shared window; the node's leader receives them
+               // on tag_share unless the root is on its node
+  copy = 1,    // contiguous bytes, a copy for every rank, on tag_share (no node windows: spawn)
+  encoded = 2  // the value as codec<T> wrote it, for every rank, on tag_share
+};
+
+/// The body of a share_open.
+struct share_record {
+  std::uint64_t bytes;    // the value's bytes (contiguous) or its encoding's
+  std::uint64_t dims[2];  // elements, or rows and columns
+  std::uint8_t mode;      // share_mode
+  std::uint8_t reserved[15];
+};
+static_assert(sizeof(share_record) == 40);
 
 /// Opens the body of an answer: how many task ids of each list follow.
 struct answer_counts {

@@ -89,6 +89,48 @@ void send(const char* data, std::size_t n, int dest, MPI_Comm comm) {
   } while (sent < n);
 }
 
+void wait_sleeping(std::vector<MPI_Request>& reqs) {
+  backoff pace(std::chrono::microseconds(20));
+  while (true) {
+    int done = 0;
+    mpi::call("MPI_Testall", MPI_Testall, static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE);
+    if (done) return;
+    auto pause = pace.next();
+    if (pause.count() > 0) std::this_thread::sleep_for(pause);
+  }
+}
+
+namespace {
+// One request per part of at most max_part_bytes, each posted by `post`.
+template <class Post>
+std::vector<MPI_Request> post_parts(std::size_t n, Post post) {
+  const std::size_t part = max_part_bytes();
+  std::vector<MPI_Request> reqs;
+  std::size_t at = 0;
+  do {
+    const auto k = std::min(part, n - at);
+    reqs.push_back(MPI_REQUEST_NULL);
+    post(at, static_cast<int>(k), &reqs.back());
+    at += k;
+  } while (at < n);
+  return reqs;
+}
+}  // namespace
+
+void send_bulk(const char* data, std::size_t n, int dest, MPI_Comm comm) {
+  auto reqs = post_parts(n, [&](std::size_t at, int k, MPI_Request* r) {
+    mpi::call("MPI_Isend", MPI_Isend, data + at, k, MPI_BYTE, dest, tag_share, comm, r);
+  });
+  wait_sleeping(reqs);
+}
+
+void receive_bulk(char* into, std::size_t n, int source, MPI_Comm comm) {
+  auto reqs = post_parts(n, [&](std::size_t at, int k, MPI_Request* r) {
+    mpi::call("MPI_Irecv", MPI_Irecv, into + at, k, MPI_BYTE, source, tag_share, comm, r);
+  });
+  wait_sleeping(reqs);
+}
+
 void receive_small(char* into, std::size_t n, int source, MPI_Comm comm) {
   MPI_Status st;
   mpi::call("MPI_Recv", MPI_Recv, into, static_cast<int>(n), MPI_BYTE, source, tag_message, comm, &st);

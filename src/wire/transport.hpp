@@ -16,6 +16,7 @@ namespace rankpool::detail::transport {
 inline constexpr int tag_message = 0x5250;       // first part of every message
 inline constexpr int tag_continuation = 0x5251;  // further parts of a message over the limit
 inline constexpr int tag_control = 0x5252;       // stop requests, read even while a task runs
+inline constexpr int tag_share = 0x5253;         // a shared value's bytes (share_open says how many)
 
 /// Largest part sent in one MPI call: just under 2 GiB, or RANKPOOL_MAX_MESSAGE bytes when set
 /// (so tests can exercise the split path with small payloads).
@@ -48,6 +49,19 @@ void send(const char* data, std::size_t n, int dest, MPI_Comm comm);
 /// Blocks until a message of exactly `n` bytes (at most max_part_bytes) arrives from `source` on
 /// tag_message and copies it to `into`; for handshakes. Throws decode_error for another size.
 void receive_small(char* into, std::size_t n, int source, MPI_Comm comm);
+
+/// Waits for `reqs` with growing sleeps between tests: a large transfer or a collective that
+/// waits for busy ranks takes long enough that a blocking wait would spin a core that the ranks
+/// computing beside it need.
+void wait_sleeping(std::vector<MPI_Request>& reqs);
+
+/// Sends `n` bytes of a shared value on tag_share (in parts under MPI's int count) and blocks
+/// until they have gone. Only the root's share service sends on this tag, one value at a time.
+void send_bulk(const char* data, std::size_t n, int dest, MPI_Comm comm);
+
+/// Receives the `n` bytes send_bulk sends from `source` into `into`, sleeping (not spinning)
+/// while they are on their way.
+void receive_bulk(char* into, std::size_t n, int source, MPI_Comm comm);
 
 /// Sends a small control message (tag_control) and blocks until the buffer may be reused.
 void send_control(const char* data, std::size_t n, int dest, MPI_Comm comm);

@@ -25,6 +25,12 @@ class isolated_runner {
   /// the result is timeout_error, and a child still busy a second later is killed.
   void run(std::uint64_t id, const char* body, std::size_t n, writer& out, std::uint64_t deadline_ns,
            const std::function<bool()>& stop_asked);
+  /// Replaces the child with a fresh fork, which sees this process's memory as it is now (a
+  /// shared value's window opened since the last fork).
+  void restart() {
+    stop();
+    start();
+  }
 
  private:
   void start();

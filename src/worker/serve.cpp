@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/worker_identity.hpp"
+#include "share/share_table.hpp"
 #include "wire/framing.hpp"
 #include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
@@ -71,8 +72,14 @@ void acknowledge_shutdown(MPI_Comm comm, int root) {
 
 class worker {
  public:
-  worker(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg)
-      : comm_(comm), root_(root), cfg_(cfg), board_(comm, root), results_(comm, root) {
+  worker(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg,
+         std::optional<node_layout> nodes)
+      : comm_(comm),
+        root_(root),
+        cfg_(cfg),
+        board_(comm, root),
+        results_(comm, root),
+        shares_(comm, root, std::move(nodes)) {
     mpi::call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank_);
     this_worker().rank = rank_;
     crash::install(rank_);
@@ -231,10 +238,28 @@ class worker {
         }
         break;
       }
+      case wire::kind::share_open:
+      case wire::kind::share_close:
+        share(h, body, body_n);
+        break;
       default:
         RANKPOOL_LOG(warn, "worker rank %d ignored a message of kind %u", rank_, unsigned(h.kind));
         break;
     }
+  }
+
+  // A shared value arrives or leaves. It comes before any task that names it and leaves after
+  // the last one is done, in the order of the task stream, so it is handled at once, even by the
+  // watcher while a task runs (the other ranks of the node wait for this one in the window's
+  // collective). An isolated child forked earlier would not map a new window: a fresh one is
+  // forked before the next task (not now: the watcher may be here while the child runs one).
+  void share(const wire::header& h, const char* body, std::size_t n) {
+    if (h.kind == static_cast<std::uint8_t>(wire::kind::share_open)) {
+      shares_.open(h.id, body, n);
+    } else {
+      shares_.close(h.id);
+    }
+    refork_ = isolated_.has_value();
   }
 
   void enqueue(task_queue::item it) {
@@ -267,6 +292,10 @@ class worker {
   void run_one(const task_queue::item& it, std::unique_lock<std::mutex>& lk) {
     writer& out = results_.start();
     task_timing t;
+    if (refork_) {
+      isolated_->restart();
+      refork_ = false;
+    }
     if (watch_) watch_->task_started();
     lk.unlock();
     if (init_error_ || isolated_) {
@@ -319,17 +348,20 @@ class worker {
   std::mutex comm_lock_;  // MPI calls, queue_, results_ and the board's requests
   stop_board board_;
   result_sender results_;
-  task_queue queue_;  // unstarted tasks run here (a team keeps its own)
+  share_table shares_;  // the shared values this rank holds
+  task_queue queue_;    // unstarted tasks run here (a team keeps its own)
   std::exception_ptr init_error_;
   std::optional<thread_team> team_;
   std::optional<isolated_runner> isolated_;
+  bool refork_ = false;           // the isolated child predates a shared value's change
   std::optional<watcher> watch_;  // last: stopped before what its service uses
 };
 
 }  // namespace
 
-void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg) {
-  worker w(comm, root, initializer, cfg);
+void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg,
+           std::optional<node_layout> nodes) {
+  worker w(comm, root, initializer, cfg, std::move(nodes));
   try {
     w.serve();
   } catch (const std::exception& e) {

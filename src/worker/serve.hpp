@@ -7,6 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
+
+#include "share/node_layout.hpp"
 
 namespace rankpool::detail {
 
@@ -18,6 +21,9 @@ struct worker_config {
 };
 
 /// Runs `initializer`, then executes tasks from `root` on `comm` until it says shutdown.
-void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg);
+/// `nodes`: this rank's node, where shared values live once per node (none: spawned workers,
+/// which get copies); serve frees its communicator.
+void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg,
+           std::optional<node_layout> nodes = std::nullopt);
 
 }  // namespace rankpool::detail

@@ -30,7 +30,27 @@ void throw_range(int) {
 void failing_init() {
   throw std::runtime_error("nope");
 }
+double element_of(const rankpool::shared<std::vector<double>>& v, std::size_t i) {
+  return v.view()[i];
+}
+std::size_t size_of(const rankpool::shared<std::vector<std::string>>& v) {
+  return v->size();
+}
 }  // namespace
+
+TEST(spawn_executor, shares_values_with_spawned_workers) {
+  rankpool::spawn_executor pool({.max_workers = 2});
+  std::vector<double> v(100'000);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i) * 0.25;
+  const auto sent = rankpool::detail::share_bytes_sent();
+  auto h = pool.share(v);
+  // Parent and children run on this machine: one node, whose window the parent fills itself.
+  EXPECT_EQ(rankpool::detail::share_bytes_sent() - sent, 0u);
+  std::vector<std::size_t> idx{0, 7, 99'999};
+  EXPECT_EQ(pool.map(rankpool::partial(element_of, h), idx).to_vector(), (std::vector<double>{0.0, 1.75, 24999.75}));
+  auto words = pool.share(std::vector<std::string>{"a", "bb", "ccc"});  // not contiguous: one copy per child
+  EXPECT_EQ(pool.submit(size_of, words).result(), 3u);
+}
 
 TEST(spawn_executor, runs_tasks_in_spawned_processes) {
   rankpool::spawn_executor pool({.max_workers = 2});

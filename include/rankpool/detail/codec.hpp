@@ -12,6 +12,7 @@
 #include <limits>
 #include <list>
 #include <map>
+#include <memory>
 #include <new>
 #include <optional>
 #include <rankpool/detail/buffer.hpp>
@@ -48,10 +49,16 @@ class writer {
     ar_.reset();
     return buf_.take();
   }
+  /// Keeps `p` alive with the task being encoded: a shared value's handle writes only its
+  /// number, and the value must stay placed until the task is done (shared.hpp).
+  void keep(std::shared_ptr<const void> p) { kept_.push_back(std::move(p)); }
+  /// What keep() collected, for the task to hold.
+  std::vector<std::shared_ptr<const void>> take_kept() noexcept { return std::move(kept_); }
 
  private:
   out_buffer buf_;
   std::optional<boost::archive::binary_oarchive> ar_;
+  std::vector<std::shared_ptr<const void>> kept_;
 };
 
 class reader {

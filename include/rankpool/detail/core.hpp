@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <rankpool/detail/shared_block.hpp>
 #include <rankpool/detail/task.hpp>
 #include <rankpool/options.hpp>
 #include <vector>
@@ -43,6 +44,9 @@ class executor_core {
   virtual bool wants_bytes() const noexcept = 0;
   /// Whether tasks may run in this process (and must keep their arguments).
   virtual bool runs_locally() const noexcept = 0;
+  /// Where shared values go (executor.share): the MPI pool's node windows, or null for a pool
+  /// in this process, which keeps the value itself.
+  virtual share_service* sharing() noexcept { return nullptr; }
 
  protected:
   /// Kept by the derived core: workers running a task now, and workers in all. Base members, so

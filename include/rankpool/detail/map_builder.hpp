@@ -173,7 +173,10 @@ class map_builder {
     if constexpr (Remote) {
       if (stream_) {
         const auto n = encoder_.count();
-        return std::make_unique<task_t>(s, fn_, encoder_.finish(), n);
+        auto kept = encoder_.take_kept();
+        auto t = std::make_unique<task_t>(s, fn_, encoder_.finish(), n);
+        t->keep(std::move(kept));
+        return t;
       }
     }
     auto t = std::make_unique<task_t>(s, fn_, std::move(items_));

@@ -15,6 +15,7 @@
 #include <rankpool/detail/registry.hpp>
 #include <rankpool/detail/state.hpp>
 #include <rankpool/future.hpp>
+#include <rankpool/partial.hpp>
 #include <rankpool/this_task.hpp>
 #include <string>
 #include <tuple>
@@ -49,19 +50,35 @@ template <class F>
 concept function_pointer = std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
 
 template <class F>
+struct callable_codec;
+
+/// Whether the bound values of a partial can travel (is_sendable of each).
+template <class P>
+struct partial_sendable : std::false_type {};
+template <class F, class... B>
+struct partial_sendable<partial_fn<F, B...>>
+    : std::bool_constant<callable_codec<F>::sendable && (is_sendable_v<B> && ... && true)> {};
+
+template <class F>
 struct callable_codec {
-  static constexpr bool by_address = function_pointer<F>;
-  static constexpr bool by_serialize = !by_address && has_serialize<F>;
+  // rankpool::partial: its function as any callable travels, then its bound values.
+  static constexpr bool by_parts = is_partial<F>::value;
+  static constexpr bool by_address = !by_parts && function_pointer<F>;
+  static constexpr bool by_serialize = !by_parts && !by_address && has_serialize<F>;
   static constexpr bool by_type =
-      !by_address && !by_serialize && std::is_empty_v<F> && std::is_default_constructible_v<F>;
-  static constexpr bool by_bytes = !by_address && !by_serialize && !by_type && std::is_class_v<F> &&
+      !by_parts && !by_address && !by_serialize && std::is_empty_v<F> && std::is_default_constructible_v<F>;
+  static constexpr bool by_bytes = !by_parts && !by_address && !by_serialize && !by_type && std::is_class_v<F> &&
                                    std::is_trivially_copyable_v<F> && std::is_default_constructible_v<F> &&
                                    !std::is_same_v<F, std::function<void()>>;
   /// The worker can rebuild F (require_sendable_callable says why not).
-  static constexpr bool sendable = by_address || by_serialize || by_type || by_bytes;
+  static constexpr bool sendable =
+      (by_parts && partial_sendable<F>::value) || by_address || by_serialize || by_type || by_bytes;
 
   static void write(writer& w, const F& f) {
-    if constexpr (by_address) {
+    if constexpr (by_parts) {
+      callable_codec<std::decay_t<decltype(f.f)>>::write(w, f.f);
+      encode(w, f.bound);
+    } else if constexpr (by_address) {
       auto a = encode_code_address(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(f)));
       w.raw().put_value(a);
     } else if constexpr (by_type) {
@@ -71,7 +88,11 @@ struct callable_codec {
     }
   }
   static F read(reader& r) {
-    if constexpr (by_address) {
+    if constexpr (by_parts) {
+      F f{callable_codec<std::decay_t<decltype(std::declval<F&>().f)>>::read(r), {}};
+      decode(r, f.bound);
+      return f;
+    } else if constexpr (by_address) {
       auto a = r.raw().get_value<code_address>();
       return reinterpret_cast<F>(reinterpret_cast<std::uintptr_t>(decode_code_address(a)));
     } else {
@@ -243,6 +264,11 @@ class task {
   std::size_t weight = 1;
   /// When the task was submitted (steady clock, ns), recorded only while a trace or summary is on.
   std::int64_t submitted_ns = 0;
+  /// Keeps what the encoded bytes refer to by number alive until the task is done (the
+  /// shared values whose handles it carries).
+  void keep(std::vector<std::shared_ptr<const void>> kept) {
+    for (auto& k : kept) kept_.push_back(std::move(k));
+  }
   /// Mangled type name of the invoker that would run it remotely: names the task in traces.
   /// (typeid does not instantiate the invoker's code, so local-only callables are fine.)
   virtual const char* type_name() const noexcept = 0;
@@ -252,6 +278,7 @@ class task {
  protected:
   std::shared_ptr<state_base> state_;
   std::vector<char> bytes_;
+  std::vector<std::shared_ptr<const void>> kept_;
 };
 
 using task_ptr = std::unique_ptr<task>;
@@ -286,6 +313,7 @@ class call_task final : public task {
     w.raw().put_value(invoker<F, A...>::key);
     callable_codec<F>::write(w, f_);
     encode(w, *args_);
+    keep(w.take_kept());
     bytes_ = w.take();
   }
   void drop_local() { args_.reset(); }
@@ -363,6 +391,8 @@ class chunk_encoder {
   }
   /// Encoded size of the first element of the current chunk (0 before one was added).
   std::size_t first_element_bytes() const noexcept { return count_ ? first_bytes_ : 0; }
+  /// What the chunk's encoding must keep alive (see writer::keep); taken before finish().
+  std::vector<std::shared_ptr<const void>> take_kept() { return w_ ? w_->take_kept() : decltype(w_->take_kept()){}; }
   std::vector<char> finish() {
     auto& b = w_->raw().bytes();
     const std::uint64_t n = count_;
@@ -404,6 +434,7 @@ class chunk_task final : public task {
     w.raw().put_value(chunk_invoker<F, X>::key);
     callable_codec<F>::write(w, f_);
     encode(w, items_);
+    keep(w.take_kept());
     bytes_ = w.take();
   }
   void drop_local() { items_ = {}; }

@@ -1,0 +1,126 @@
+// A worker's shared values (share_table.hpp) and find_shared, which a task's decoder calls
+// through the process's current table.
+
+#include "share/share_table.hpp"
+
+#include <cstring>
+#include <new>
+#include <rankpool/detail/buffer.hpp>
+#include <rankpool/detail/log.hpp>
+#include <string>
+#include <vector>
+
+#include "wire/framing.hpp"
+#include "wire/transport.hpp"
+
+namespace rankpool::detail {
+
+namespace {
+std::mutex current_lock;
+share_table* current = nullptr;  // the table of the pool this process serves
+
+std::shared_ptr<char> aligned_bytes(std::size_t n) {
+  return {static_cast<char*>(::operator new (n ? n : 1, std::align_val_t{64})),
+          [](char* p) { ::operator delete (p, std::align_val_t{64}); }};
+}
+}  // namespace
+
+std::size_t shared_values_held() noexcept {
+  std::lock_guard lk(current_lock);
+  return current ? current->size() : 0;
+}
+
+std::shared_ptr<shared_block> find_shared(std::uint64_t id) {
+  std::lock_guard lk(current_lock);
+  std::shared_ptr<shared_block> b = current ? current->find(id) : nullptr;
+  if (!b)
+    throw decode_error("rankpool: a task names shared value " + std::to_string(id) + ", which this rank does not hold");
+  return b;
+}
+
+share_table::share_table(MPI_Comm pool, int root, std::optional<node_layout> layout)
+    : pool_(pool), root_(root), layout_(std::move(layout)) {
+  std::lock_guard lk(current_lock);
+  current = this;
+}
+
+share_table::~share_table() {
+  {
+    std::lock_guard lk(current_lock);
+    if (current == this) current = nullptr;
+  }
+  // The root closes every value before the shutdown; a value left here means the pool failed,
+  // and a collective free could wait for a rank that will not come: the window is left to
+  // MPI_Finalize.
+  if (!entries_.empty())
+    RANKPOOL_LOG(warn, "worker leaves %zu shared values open (the pool ended early)", entries_.size());
+  if (layout_) layout_->release();
+}
+
+void share_table::open(std::uint64_t id, const char* body, std::size_t n) {
+  in_buffer in(body, n);
+  const auto rec = in.get_value<wire::share_record>();
+  const auto bytes = static_cast<std::size_t>(rec.bytes);
+  entry e;
+  switch (static_cast<wire::share_mode>(rec.mode)) {
+    case wire::share_mode::window: {
+      if (!layout_) throw decode_error("rankpool: a shared window for a rank without a node");
+      e.window = node_window::open(layout_->node, bytes);
+      e.block = std::make_shared<shared_block>(id, shared_block::where::window);
+      e.block->set_window(e.window.header, bytes, rec.dims[0], rec.dims[1]);
+      if (layout_->leader && !layout_->root_here) {
+        // This rank fills its node's window from the one copy the root sends the node.
+        auto* h = e.window.header;
+        transport::receive_bulk(reinterpret_cast<char*>(h + 1), bytes, root_, pool_);
+        h->bytes = rec.bytes;
+        h->dims[0] = rec.dims[0];
+        h->dims[1] = rec.dims[1];
+        h->ready.store(1, std::memory_order_release);
+      }
+      break;
+    }
+    case wire::share_mode::copy: {
+      auto own = aligned_bytes(bytes);
+      transport::receive_bulk(own.get(), bytes, root_, pool_);
+      e.block = std::make_shared<shared_block>(id, shared_block::where::copy);
+      e.block->set_storage(own, own.get(), bytes, rec.dims[0], rec.dims[1]);
+      break;
+    }
+    case wire::share_mode::encoded: {
+      std::vector<char> enc(bytes);
+      transport::receive_bulk(enc.data(), bytes, root_, pool_);
+      e.block = std::make_shared<shared_block>(id, shared_block::where::per_rank);
+      e.block->set_encoded(std::move(enc));
+      break;
+    }
+    default:
+      throw decode_error("rankpool: a share_open of unknown mode " + std::to_string(rec.mode));
+  }
+  std::lock_guard lk(m_);
+  entries_[id] = std::move(e);
+}
+
+void share_table::close(std::uint64_t id) {
+  entry e;
+  {
+    std::lock_guard lk(m_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    e = std::move(it->second);
+    entries_.erase(it);
+  }
+  if (layout_) e.window.close(layout_->node);
+}
+
+std::size_t share_table::size() {
+  std::lock_guard lk(m_);
+  return entries_.size();
+}
+
+std::shared_ptr<shared_block> share_table::find(std::uint64_t id) {
+  std::lock_guard lk(m_);
+  auto it = entries_.find(id);
+  return it == entries_.end() ? nullptr : it->second.block;
+}
+
+}  // namespace rankpool::detail

@@ -1,0 +1,50 @@
+#pragma once
+// Internal: a worker rank's shared values (executor.share), opened and closed by the root's
+// share_open and share_close messages in the order tasks arrive, and found by number when a task
+// that names one is decoded (find_shared). One table serves one pool at a time in a process.
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <rankpool/detail/shared_block.hpp>
+
+#include "share/node_layout.hpp"
+
+namespace rankpool::detail {
+
+class share_table {
+ public:
+  /// `layout`: this rank's node (no node comm: a spawned worker, which gets copies). The table
+  /// is the process's for find_shared until it is destroyed.
+  share_table(MPI_Comm pool, int root, std::optional<node_layout> layout);
+  ~share_table();
+  share_table(const share_table&) = delete;
+  share_table& operator=(const share_table&) = delete;
+
+  /// Value `id` arrives: `body` is its share_record. Joins the node's window (and fills it when
+  /// this rank leads a node without the root) or receives this rank's copy.
+  void open(std::uint64_t id, const char* body, std::size_t n);
+  /// No task holds value `id` any more: leaves its window or drops the copy.
+  void close(std::uint64_t id);
+  /// Values held now.
+  std::size_t size();
+  /// The value `id`, or null.
+  std::shared_ptr<shared_block> find(std::uint64_t id);
+
+ private:
+  struct entry {
+    std::shared_ptr<shared_block> block;
+    node_window window;
+  };
+  MPI_Comm pool_;
+  int root_;
+  std::optional<node_layout> layout_;
+  std::mutex m_;  // entries_ (task threads of a team decode while the serve loop opens)
+  std::map<std::uint64_t, entry> entries_;
+};
+
+}  // namespace rankpool::detail

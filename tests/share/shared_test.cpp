@@ -1,0 +1,294 @@
+// Shared values (executor.share, rankpool::partial): placed once per node and read by tasks on
+// every worker, for contiguous values (vectors, trivially copyable types, Eigen matrices) and
+// for any other sendable type; released when the last handle is gone (the workers' count of
+// values drops to zero, the root's memory returns); one node's values cost the root no sends.
+// Run at 1, 2, 4 and 5 ranks; with a thread_executor the value is not copied at all.
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <Eigen/Dense>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <rankpool/eigen.hpp>
+#include <rankpool/rankpool.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/world.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using rankpool_test::world_size;
+using vec = std::vector<double>;
+
+// Sum of elements [i, i + n) of a shared vector, read in place.
+double slice_sum(const rankpool::shared<vec>& h, std::size_t i, std::size_t n) {
+  auto all = h.view();
+  if (i + n > all.size()) throw std::out_of_range("slice past the end");
+  return std::accumulate(all.begin() + static_cast<std::ptrdiff_t>(i), all.begin() + static_cast<std::ptrdiff_t>(i + n),
+                         0.0);
+}
+
+// The same through *h (a vector built from the window once per rank).
+double whole_sum(const rankpool::shared<vec>& h) {
+  return std::accumulate(h->begin(), h->end(), 0.0);
+}
+
+// Element i of the shared vector: map over indices with partial.
+double element(const rankpool::shared<vec>& h, std::size_t i) {
+  return h.view()[i];
+}
+
+struct params {
+  double scale;
+  int offset;
+  std::int64_t table[16];
+};
+
+double apply_params(const rankpool::shared<params>& p, int x) {
+  return p->scale * x + p->offset + static_cast<double>(p->table[x % 16]);
+}
+
+double column_norm(const rankpool::shared<Eigen::MatrixXd>& m, Eigen::Index c) {
+  return m.view().col(c).norm();
+}
+
+double trace_of(const rankpool::shared<Eigen::MatrixXd>& m) {
+  return m->trace();
+}
+
+int lookup(const rankpool::shared<std::map<std::string, int>>& m, std::string key) {
+  return m->at(key);
+}
+
+std::size_t held_here(int) {
+  return rankpool::detail::shared_values_held();
+}
+
+int nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+int add3(int a, int b, int c) {
+  return a * 100 + b * 10 + c;
+}
+
+vec ramp(std::size_t n) {
+  vec v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i % 1000) * 0.5;
+  return v;
+}
+
+// Resident memory of this process, from /proc/self/statm (pages).
+std::size_t resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  std::size_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Polls every worker (a task each, twice over) until none holds a shared value, or gives up.
+template <class Pool>
+bool workers_hold_nothing(Pool& pool, std::chrono::milliseconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    std::size_t held = 0;
+    std::vector<int> probe(2 * pool.num_workers(), 0);
+    for (std::size_t n : pool.map(held_here, probe, {.chunksize = 1})) held += n;
+    if (held == 0) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(partial, binds_the_first_arguments_locally_and_on_workers) {
+  auto p = rankpool::partial(add3, 1, 2);
+  EXPECT_EQ(p(3), 123);
+  rankpool::thread_executor local(2);
+  EXPECT_EQ(local.submit(rankpool::partial(add3, 4), 5, 6).result(), 456);
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  EXPECT_EQ(pool.submit(rankpool::partial(add3, 7, 8), 9).result(), 789);
+  auto lambda = rankpool::partial([](int a, int b) { return a - b; }, 10);
+  std::vector<int> xs{1, 2, 3};
+  EXPECT_EQ(pool.map(lambda, xs).to_vector(), (std::vector<int>{9, 8, 7}));
+}
+
+TEST(shared, a_vector_is_read_in_place_by_every_task) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  const vec v = ramp(100'000);
+  const double expect = std::accumulate(v.begin(), v.end(), 0.0);
+  auto h = pool.share(v);
+  EXPECT_EQ(h.view().size(), v.size());
+  std::vector<rankpool::future<double>> parts;
+  for (std::size_t i = 0; i < v.size(); i += 10'000) parts.push_back(pool.submit(slice_sum, h, i, 10'000));
+  double sum = 0;
+  for (auto& f : parts) sum += f.result();
+  EXPECT_DOUBLE_EQ(sum, expect);
+  EXPECT_DOUBLE_EQ(pool.submit(whole_sum, h).result(), expect);
+  EXPECT_DOUBLE_EQ(whole_sum(h), expect);  // on the root too
+  std::vector<std::size_t> idx{0, 1, 999, 1000, 99'999};
+  auto got = pool.map(rankpool::partial(element, h), idx).to_vector();
+  for (std::size_t k = 0; k < idx.size(); ++k) EXPECT_EQ(got[k], v[idx[k]]);
+  EXPECT_THROW(pool.submit(slice_sum, h, v.size() - 5, 10).result(), std::out_of_range);
+}
+
+TEST(shared, one_node_costs_the_root_no_sends) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  if (pool.num_workers() < 1 || world_size() < 2) GTEST_SKIP() << "needs a worker rank";
+  const auto before = rankpool::detail::share_bytes_sent();
+  auto h = pool.share(ramp(1 << 20));  // 8 MiB
+  EXPECT_DOUBLE_EQ(pool.submit(slice_sum, h, 0, 1000).result(),
+                   std::accumulate(h.view().begin(), h.view().begin() + 1000, 0.0));
+  // Every rank of this test runs on this machine: one node, whose window the root fills itself.
+  EXPECT_EQ(rankpool::detail::share_bytes_sent() - before, 0u);
+}
+
+TEST(shared, trivially_copyable_eigen_and_other_values) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  params p{2.5, 3, {}};
+  for (int i = 0; i < 16; ++i) p.table[i] = i * i;
+  auto hp = pool.share(p);
+  EXPECT_DOUBLE_EQ(pool.submit(apply_params, hp, 7).result(), 2.5 * 7 + 3 + 49);
+
+  Eigen::MatrixXd m = Eigen::MatrixXd::Random(50, 7);
+  auto hm = pool.share(m);
+  auto norms = pool.map(rankpool::partial(column_norm, hm), std::vector<Eigen::Index>{0, 3, 6}).to_vector();
+  EXPECT_DOUBLE_EQ(norms[0], m.col(0).norm());
+  EXPECT_DOUBLE_EQ(norms[1], m.col(3).norm());
+  EXPECT_DOUBLE_EQ(norms[2], m.col(6).norm());
+  EXPECT_DOUBLE_EQ(pool.submit(trace_of, hm).result(), m.trace());
+  EXPECT_EQ(hm.view().rows(), 50);
+
+  std::map<std::string, int> dict{{"one", 1}, {"two", 2}, {"three", 3}};
+  auto hd = pool.share(dict);
+  EXPECT_EQ(pool.submit(lookup, hd, std::string("three")).result(), 3);
+  EXPECT_EQ(lookup(hd, "two"), 2);
+  EXPECT_THROW(pool.submit(lookup, hd, std::string("four")).result(), std::out_of_range);
+}
+
+TEST(shared, released_when_the_last_handle_and_task_are_gone) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  if (world_size() < 2) GTEST_SKIP() << "needs a worker rank (a local pool keeps the value itself)";
+  ASSERT_TRUE(workers_hold_nothing(pool, 5s)) << "values of earlier tests are still held";
+  constexpr std::size_t n = 32u << 20;  // 256 MiB of doubles
+  const std::size_t before = resident_bytes();
+  {
+    auto h = pool.share_array<double>(n, [](std::span<double> s) {
+      for (std::size_t i = 0; i < s.size(); ++i) s[i] = 1.0;
+    });
+    const std::size_t placed = resident_bytes();
+    // The root holds the value once: in its node's window, never as a second copy.
+    EXPECT_LT(placed - before, n * sizeof(double) * 11 / 10);
+    auto f = pool.submit(slice_sum, h, n - 1000, 1000);
+    EXPECT_DOUBLE_EQ(f.result(), 1000.0);
+    // A task still holding a copy of the handle keeps the value: it is not released here.
+    auto g = pool.submit(slice_sum, h, 0, 10);
+    h = {};
+    EXPECT_DOUBLE_EQ(g.result(), 10.0);
+  }
+  EXPECT_TRUE(workers_hold_nothing(pool, 10s)) << "the workers still hold the value after its last handle went";
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (resident_bytes() > before + (64u << 20) && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_LT(resident_bytes(), before + (64u << 20)) << "the root's node window was not freed";
+}
+
+TEST(shared, many_values_come_and_go_while_tasks_run) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  std::vector<rankpool::future<double>> fs;
+  std::vector<double> expect;
+  for (int round = 0; round < 30; ++round) {
+    auto h = pool.share(ramp(1000 + static_cast<std::size_t>(round)));
+    fs.push_back(pool.submit(whole_sum, h));
+    expect.push_back(whole_sum(h));
+  }
+  for (std::size_t i = 0; i < fs.size(); ++i) EXPECT_DOUBLE_EQ(fs[i].result(), expect[i]);
+  if (world_size() > 1) {
+    EXPECT_TRUE(workers_hold_nothing(pool, 10s));
+  }
+}
+
+TEST(shared, after_shutdown_sharing_and_reading_throw) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  auto h = pool.share(ramp(100));
+  EXPECT_DOUBLE_EQ(pool.submit(whole_sum, h).result(), whole_sum(h));
+  pool.shutdown();
+  EXPECT_THROW(pool.share(ramp(10)), rankpool::invalid_state_error);
+  if (world_size() > 1) {
+    EXPECT_THROW(h.view(), rankpool::invalid_state_error);
+  }
+}
+
+TEST(shared, a_done_callback_cannot_share) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  if (world_size() < 2) GTEST_SKIP() << "a local pool runs callbacks where sharing cannot block anything";
+  std::atomic<int> outcome{0};  // 1: refused with invalid_state_error, 2: placed
+  auto g = pool.submit(nap, 300);
+  ASSERT_FALSE(g.done());  // so the callback runs when the result arrives, on the progress thread
+  g.add_done_callback([&](const rankpool::future<int>&) {
+    try {
+      auto h = pool.share(ramp(10));
+      outcome = 2;
+    } catch (const rankpool::invalid_state_error&) {
+      outcome = 1;
+    }
+  });
+  g.result();
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (outcome == 0 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(outcome.load(), 1) << "share() in a done callback on the progress thread must be refused";
+  auto h = pool.share(ramp(10));  // the pool still works
+  EXPECT_DOUBLE_EQ(pool.submit(whole_sum, h).result(), whole_sum(h));
+}
+
+TEST(shared, works_with_idle_ranks_root_computing_teams_and_isolation) {
+  const std::vector<rankpool::executor_options> setups{
+      {.max_workers = 1}, {.root_computes = true}, {.threads_per_worker = 2}, {.isolate = true}};
+  for (const auto& o : setups) {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, o);
+    if (!pool.is_root()) continue;
+    const vec v = ramp(20'000);
+    auto h = pool.share(v);
+    std::vector<std::size_t> idx(200);
+    std::iota(idx.begin(), idx.end(), 0);
+    auto got = pool.map(rankpool::partial(element, h), idx, {.chunksize = 3}).to_vector();
+    for (std::size_t k = 0; k < idx.size(); ++k) ASSERT_EQ(got[k], v[idx[k]]);
+    auto h2 = pool.share(ramp(10));  // a second value after tasks ran (an isolated child re-forks)
+    EXPECT_DOUBLE_EQ(pool.submit(whole_sum, h2).result(), whole_sum(h2));
+  }
+}
+
+TEST(shared, a_thread_executor_keeps_the_value_itself) {
+  rankpool::thread_executor pool(2);
+  vec v = ramp(1000);
+  const double* where = v.data();
+  auto h = pool.share(std::move(v));
+  EXPECT_EQ(h.view().data(), where);
+  EXPECT_EQ(&*h, &h.get());
+  EXPECT_EQ(pool.submit([](const rankpool::shared<vec>& s) { return s.view().data(); }, h).result(), where);
+  auto picked = pool.map(rankpool::partial(element, h), std::vector<std::size_t>{0, 501}).to_vector();
+  EXPECT_EQ(picked, (std::vector<double>{0.0, 250.5}));
+  EXPECT_EQ(pool.submit(whole_sum, h).result(), whole_sum(h));
+  rankpool::shared<vec> empty;
+  EXPECT_FALSE(empty);
+  EXPECT_THROW(empty.get(), rankpool::invalid_state_error);
+}
+
+}  // namespace
