@@ -31,8 +31,17 @@ cd "$work"
 
 echo "== svd_batch on $hosts_np ranks across the namespace hosts"
 t0=$(date +%s.%N)
-"$here/netns_hosts.sh" run -n "$hosts_np" "$exe" "${args[@]}" -o "$work/out_hosts.npy"
+"$here/netns_hosts.sh" run -n "$hosts_np" "$exe" "${args[@]}" -o "$work/out_hosts.npy" | tee "$work/hosts.log"
 t1=$(date +%s.%N)
+# The input goes once to each node other than rank 0's, never once per worker rank: with rank 0
+# on rp-h1, the root sends it to rp-h2 and rp-h3, twice in all (SVD_NODES hosts hold ranks).
+read -r placed sent < <(sed -n 's/^placed: *\([0-9]*\) bytes of input, \([0-9]*\) bytes sent.*/\1 \2/p' "$work/hosts.log")
+nodes=${SVD_NODES:-3}
+echo "input bytes $placed, sent by rank 0 $sent: $((sent / placed)) copies for $nodes nodes and $((hosts_np - 1)) workers"
+if [[ -z "$placed" || "$sent" -ne $(((nodes - 1) * placed)) ]]; then
+  echo "rank 0 sent $sent bytes of input; once per other node is $(((nodes - 1) * placed))"
+  exit 1
+fi
 
 echo "== svd_batch on $local_np ranks on this host"
 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none \

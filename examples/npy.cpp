@@ -1,6 +1,7 @@
 #include "npy.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -573,7 +574,22 @@ mapped_stack::~mapped_stack() {
 }
 
 void mapped_stack::copy_to(double* to) const {
-  std::memcpy(to, data_, count_ * sizeof(double));
+  // In blocks, each dropped from this process's memory once copied: the mapped file never adds a
+  // second copy of the stack to the resident memory of the caller.
+  constexpr std::size_t block = std::size_t{16} << 20;
+  const std::size_t bytes = count_ * sizeof(double);
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const auto* map_start = static_cast<const char*>(map_);
+  for (std::size_t at = 0; at < bytes; at += block) {
+    const std::size_t n = std::min(block, bytes - at);
+    std::memcpy(reinterpret_cast<char*>(to) + at, data_ + at, n);
+    // Whole pages that lie before the end of what is copied so far.
+    const auto done = static_cast<std::size_t>(data_ + at + n - map_start) / page * page;
+    if (done > released_) {
+      ::madvise(const_cast<char*>(map_start) + released_, done - released_, MADV_DONTNEED);
+      released_ = done;
+    }
+  }
   if (swap_) byteswap_all(std::span<double>(to, count_));
 }
 

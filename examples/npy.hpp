@@ -75,7 +75,8 @@ class mapped_stack {
   const std::array<std::size_t, 3>& shape() const noexcept { return shape_; }
   /// K * M * N.
   std::size_t count() const noexcept { return count_; }
-  /// Writes the count() elements, in C order and native byte order, to `to`.
+  /// Writes the count() elements, in C order and native byte order, to `to`; the file's pages
+  /// leave this process's resident memory as they are copied. Call it once.
   void copy_to(double* to) const;
 
  private:
@@ -85,6 +86,7 @@ class mapped_stack {
   void* map_ = nullptr;
   std::size_t map_bytes_ = 0;
   const char* data_ = nullptr;
+  mutable std::size_t released_ = 0;  // bytes from the mapping's start dropped after copying
 };
 
 /// Writes `data` (C order, product of `shape` elements) as '<f8' with a version 1.0 header

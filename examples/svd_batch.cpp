@@ -7,6 +7,7 @@
 // 2 for a bad option or bad input.
 
 #include <mpi.h>
+#include <sys/resource.h>
 
 #include <Eigen/Core>
 #include <Eigen/SVD>
@@ -291,6 +292,17 @@ void write_output(atomic_file::atomic_output& out, const shape& s, const std::ve
   out.commit();
 }
 
+// Rank 0's peak resident memory against the stack's size: the stack is held once, in the
+// node's window (a second copy would show as about twice the input).
+void report_memory(const shape& k) {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  const double peak = static_cast<double>(u.ru_maxrss) * 1024.0;
+  const auto input = static_cast<double>(k.count * k.rows * k.cols * sizeof(double));
+  std::printf("memory:    rank 0 peak resident %.1f MB, %.2f x the input (%.1f MB)\n", peak / 1e6, peak / input,
+              input / 1e6);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -308,6 +320,7 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
   if (opt.output) output.emplace(*opt.output);
 
   auto t0 = std::chrono::steady_clock::now();
+  const std::uint64_t sent_before = rankpool::detail::share_bytes_sent();
   std::string origin;
   stack s;
   if (opt.input) {
@@ -331,6 +344,10 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
       opt.chunksize.value_or(rankpool::comm_executor::auto_chunksize(k.count, std::max<std::size_t>(workers, 1)));
   std::printf("input:     %s, %zu %s of %zu x %zu, shared once per node (%.3f s)\n", origin.c_str(), k.count,
               k.count == 1 ? "matrix" : "matrices", k.rows, k.cols, load_s);
+  // What the root sent of the stack: one copy per node other than its own (0 on one machine).
+  std::printf("placed:    %zu bytes of input, %llu bytes sent by rank 0 to other nodes\n",
+              k.count * k.rows * k.cols * sizeof(double),
+              static_cast<unsigned long long>(rankpool::detail::share_bytes_sent() - sent_before));
   std::printf("workers:   %zu on %d MPI rank%s, chunksize %zu\n", workers, ranks, ranks == 1 ? "" : "s", chunksize);
   std::fflush(stdout);
 
@@ -349,6 +366,7 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
     write_output(*output, k, sv);
     std::printf("output:    %s, shape (%zu, %zu)\n", opt.output->c_str(), k.count, std::min(k.rows, k.cols));
   }
+  report_memory(k);
   std::fflush(stdout);
   if (!opt.check) return 0;
 

@@ -18,6 +18,14 @@ void control_channel::forward(const in_flight_map& running) {
   }
 }
 
+void control_channel::withdraw_all(const in_flight_map& running) {
+  for (const auto& [id, entry] : running) {
+    if (!entry.t->state().ask_withdraw()) continue;
+    send(wire::kind::cancel, id, workers_[entry.worker]);
+    ++unanswered_[entry.worker];
+  }
+}
+
 void control_channel::ask_back(dispatch_policy& policy) {
   const auto now = dispatch_policy::clock::now();
   const auto p = policy.take_back(now);

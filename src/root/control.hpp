@@ -27,6 +27,9 @@ class control_channel {
   /// Forwards the queued stop requests, and the cancels of tasks still in `running` (a task
   /// that finished meanwhile has answered its waiting cancel() by finishing).
   void forward(const in_flight_map& running);
+  /// Asks the workers back for every task of `running` sent ahead and not known to have
+  /// started (shutdown with cancel_futures): each is cancelled when its worker skips it.
+  void withdraw_all(const in_flight_map& running);
   /// When `policy` says a slot should hand unstarted tasks back, asks it.
   void ask_back(dispatch_policy& policy);
   /// Worker slot `slot` answered `n` cancel and take-back requests.

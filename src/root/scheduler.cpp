@@ -189,6 +189,8 @@ class scheduler final : public executor_core {
     if (n.cancel) {
       for (auto& t : queue_) t->state().cancel();
       queue_.clear();
+      // Tasks waiting in the workers' windows are not started either: ask for them back.
+      control_.withdraw_all(running_);
     }
     return !n.tasks.empty() || n.cancel;
   }

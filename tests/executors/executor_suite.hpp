@@ -202,6 +202,17 @@ testing::AssertionResult becomes_running(const rankpool::future<T>& f, std::chro
   return testing::AssertionSuccess();
 }
 
+/// As becomes_running, and then long enough for the task to have begun where it runs. On an MPI
+/// executor running() turns true once a task is sent ahead to its worker, where cancel() and
+/// shutdown(cancel_futures) may still take it back until it starts; a task sent to an idle
+/// worker starts within microseconds, so 100 ms (a fifth of kLongMs) settles it.
+template <class T>
+testing::AssertionResult has_started(const rankpool::future<T>& f, std::chrono::seconds limit = kPatience) {
+  auto r = becomes_running(f, limit);
+  if (r) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return r;
+}
+
 /// A thread-safe event counter that can be waited on.
 class counter {
  public:
@@ -705,7 +716,7 @@ TYPED_TEST_P(executor_suite, ShutdownWithCancelFuturesCancelsQueuedTasks) {
   const std::size_t queued = 3;
   std::vector<rankpool::future<int>> fs;
   for (std::size_t i = 0; i < busy + queued; ++i) fs.push_back(ex->submit(t::sleep_then, kLongMs, static_cast<int>(i)));
-  ASSERT_TRUE(executor_suite_support::becomes_running(fs.front()));
+  ASSERT_TRUE(executor_suite_support::has_started(fs.front()));
   ex->shutdown(/*wait=*/true, /*cancel_futures=*/true);
   std::size_t cancelled = 0;
   for (std::size_t i = 0; i < fs.size(); ++i) {
@@ -757,7 +768,7 @@ TYPED_TEST_P(executor_suite, CancelARunningOrFinishedTaskFails) {
   auto ex = TypeParam::make(2);
   if (!ex) return;
   auto running = ex->submit(t::sleep_then, kLongMs, 1);
-  ASSERT_TRUE(executor_suite_support::becomes_running(running));
+  ASSERT_TRUE(executor_suite_support::has_started(running));
   EXPECT_FALSE(running.cancel());
   EXPECT_FALSE(running.cancelled());
   EXPECT_EQ(running.result(), 1);

@@ -126,6 +126,32 @@ TEST(fairness, cancel_works_until_the_task_starts_on_its_worker) {
   std::remove(ran.c_str());
 }
 
+TEST(fairness, shutdown_with_cancel_futures_cancels_tasks_waiting_in_windows) {
+  if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks or more (one worker rank)";
+  const std::string started = scratch_path("shutdown_started"), ran = scratch_path("shutdown_ran");
+  std::remove(started.c_str());
+  std::remove(ran.c_str());
+  std::vector<rankpool::future<int>> behind;
+  rankpool::future<int> busy;
+  {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.max_workers = 1, .in_flight = 64});
+    if (!pool.is_root()) return;
+    busy = pool.submit(mark_then_sleep, started, 400);
+    for (int i = 0; i < 20; ++i) behind.push_back(pool.submit(mark_then_sleep, ran, 0));
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!exists(started) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(exists(started)) << "the first task never started";
+    std::this_thread::sleep_for(20ms);  // the others wait in the worker's window by now
+    for (auto& f : behind) EXPECT_TRUE(f.running()) << "each task should wait on the worker, sent ahead";
+    pool.shutdown(true, true);
+  }
+  EXPECT_EQ(busy.result(), 400) << "the running task finishes";
+  for (auto& f : behind) EXPECT_TRUE(f.cancelled()) << "a task waiting unstarted in a window must be cancelled";
+  EXPECT_FALSE(exists(ran)) << "a task cancelled by shutdown(cancel_futures) ran anyway";
+  std::remove(started.c_str());
+  std::remove(ran.c_str());
+}
+
 TEST(fairness, cancel_of_many_tasks_in_windows_skips_them_all) {
   if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks or more";
   rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.in_flight = 64});

@@ -1,8 +1,9 @@
 // Shared values (executor.share, rankpool::partial): placed once per node and read by tasks on
 // every worker, for contiguous values (vectors, trivially copyable types, Eigen matrices) and
 // for any other sendable type; released when the last handle is gone (the workers' count of
-// values drops to zero, the root's memory returns); one node's values cost the root no sends.
-// Run at 1, 2, 4 and 5 ranks; with a thread_executor the value is not copied at all.
+// values drops to zero, the root's memory returns); the root sends one copy per other node.
+// Run at 1, 2, 4 and 5 ranks and over the namespace hosts of cluster/ (3 nodes); with a
+// thread_executor the value is not copied at all.
 
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -143,16 +144,35 @@ TEST(shared, a_vector_is_read_in_place_by_every_task) {
   EXPECT_THROW(pool.submit(slice_sum, h, v.size() - 5, 10).result(), std::out_of_range);
 }
 
-TEST(shared, one_node_costs_the_root_no_sends) {
+// The nodes of MPI_COMM_WORLD (ranks that share memory), counted on every rank (collective).
+int node_count() {
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int node_rank = 0, leaders = 0;
+  MPI_Comm_rank(node, &node_rank);
+  const int leader = node_rank == 0 ? 1 : 0;
+  MPI_Allreduce(&leader, &leaders, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Comm_free(&node);
+  return leaders;
+}
+
+TEST(shared, the_root_sends_one_copy_per_other_node) {
+  const int nodes = node_count();
   rankpool::comm_executor pool;
   if (!pool.is_root()) return;
-  if (pool.num_workers() < 1 || world_size() < 2) GTEST_SKIP() << "needs a worker rank";
+  if (world_size() < 2) GTEST_SKIP() << "needs a worker rank";
   const auto before = rankpool::detail::share_bytes_sent();
-  auto h = pool.share(ramp(1 << 20));  // 8 MiB
-  EXPECT_DOUBLE_EQ(pool.submit(slice_sum, h, 0, 1000).result(),
-                   std::accumulate(h.view().begin(), h.view().begin() + 1000, 0.0));
-  // Every rank of this test runs on this machine: one node, whose window the root fills itself.
-  EXPECT_EQ(rankpool::detail::share_bytes_sent() - before, 0u);
+  const vec v = ramp(1 << 20);  // 8 MiB
+  auto h = pool.share(v);
+  // One copy per node other than the root's (none on one machine), never one per worker.
+  EXPECT_EQ(rankpool::detail::share_bytes_sent() - before,
+            static_cast<std::uint64_t>(nodes - 1) * v.size() * sizeof(double))
+      << nodes << " nodes";
+  std::vector<rankpool::future<double>> sums;
+  for (std::size_t i = 0; i < 4 * pool.num_workers(); ++i) sums.push_back(pool.submit(slice_sum, h, i * 1000, 1000));
+  for (std::size_t i = 0; i < sums.size(); ++i)
+    EXPECT_DOUBLE_EQ(sums[i].result(), std::accumulate(v.begin() + static_cast<std::ptrdiff_t>(i * 1000),
+                                                       v.begin() + static_cast<std::ptrdiff_t>(i * 1000 + 1000), 0.0));
 }
 
 TEST(shared, trivially_copyable_eigen_and_other_values) {

@@ -114,6 +114,18 @@ class state_base : public std::enable_shared_from_this<state_base> {
     return true;
   }
 
+  /// For shutdown(cancel_futures): marks a task sent ahead and not known to have started as
+  /// asked back, without waiting (the executor sends the request and applies the answer as for
+  /// cancel()). True when the executor must send the request now.
+  bool ask_withdraw() noexcept {
+    std::lock_guard lk(m_);
+    if (status_.load(std::memory_order_relaxed) != status::running || !withdrawable_.load(std::memory_order_relaxed) ||
+        !sink_ || withdraw_asked_)
+      return false;
+    withdraw_asked_ = true;
+    return true;
+  }
+
   /// pending -> running, as concurrent.futures' set_running_or_notify_cancel: false when the
   /// future was cancelled, and the executor must then drop the task.
   /// `sink`, `id`, `where`: whom to tell of a later stop request (null: the flag is enough).
