@@ -69,12 +69,22 @@ class basic_executor {
   ///     double a = f.result();
   template <class F, class... Args>
   future<detail::call_result_t<F, Args...>> submit(F&& f, Args&&... args) {
+    return submit_with(submit_options{}, std::forward<F>(f), std::forward<Args>(args)...);
+  }
+
+  /// submit() with options for this call: `o.priority` (higher starts first among the tasks not
+  /// yet started; equal priorities keep submission order). Throws as submit().
+  ///
+  ///     auto urgent = pool.submit_with({.priority = 10}, area, 1.0);
+  template <class F, class... Args>
+  future<detail::call_result_t<F, Args...>> submit_with(const submit_options& o, F&& f, Args&&... args) {
     using R = detail::call_result_t<F, Args...>;
     using Fn = std::decay_t<F>;
     check_sendable<Fn, R, std::decay_t<Args>...>();
     auto s = std::make_shared<detail::shared_state<R>>();
     auto t = std::make_unique<detail::call_task<R, Fn, std::decay_t<Args>...>>(
         s, std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
+    t->priority = o.priority;
     if constexpr (Remote) {
       if (journal_ && detail::replay_or_record(*t, *s, journal_)) return future<R>(std::move(s));
     }

@@ -27,6 +27,17 @@ struct map_options {
   /// RANKPOOL_PROGRESS decides (1/true/yes/on, 0/false/no/off), else it is on exactly when
   /// stderr is a terminal, so batch jobs' logs stay clean unless asked.
   std::optional<bool> progress{};
+  /// Every chunk of this map starts before the waiting tasks of lower priority and after those
+  /// of higher priority; equal priorities keep submission order (see submit_options::priority).
+  int priority = 0;
+};
+
+/// Options of one call, `executor.submit_with(options, f, args...)`.
+struct submit_options {
+  /// Higher starts first among the tasks not yet started that wait at the root (or in a local
+  /// executor's queue); equal priorities keep submission order. Tasks already sent ahead to a
+  /// worker's window keep their place there (executor_options::in_flight = 1 sends none ahead).
+  int priority = 0;
 };
 
 /// Options of comm_executor and spawn_executor. Every field left empty can be set by an

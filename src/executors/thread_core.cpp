@@ -42,7 +42,7 @@ class thread_core final : public executor_core {
       return;
     }
     hooks_.submitted(tasks);
-    for (auto& t : tasks) queue_.push_back(std::move(t));
+    for (auto& t : tasks) enqueue(queue_, std::move(t));
     tasks.clear();
     hooks_.queue_depth(queue_.size(), busy_.load(std::memory_order_relaxed));
     lk.unlock();

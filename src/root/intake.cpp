@@ -84,7 +84,7 @@ void intake::complete(const wire::result_record& rec, const char* data, std::siz
 
 // A worker's answer to cancel and take-back requests: the tasks it will not run, and the
 // cancels that came after their task started. A returned task is cancelled if a cancel()
-// asked for it, and otherwise goes back to the front of the queue, in its order.
+// asked for it, and otherwise goes back before the queued tasks of its priority, in its order.
 void intake::take_answer(std::size_t w, int rank, const wire::header& h, in_buffer& body) {
   b_.control.answered(w, static_cast<std::size_t>(h.id));
   std::vector<std::pair<std::uint64_t, task_ptr>> back;
@@ -114,7 +114,7 @@ void intake::take_answer(std::size_t w, int rank, const wire::header& h, in_buff
   }
   b_.policy.returned(w, gone);
   std::sort(back.begin(), back.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (auto& [id, t] : back) b_.queue.push_front(std::move(t));
+  for (auto& [id, t] : back) requeue(b_.queue, std::move(t));
   if (!back.empty()) RANKPOOL_LOG(debug, "rank %d returned %zu unstarted tasks", rank, back.size());
 }
 

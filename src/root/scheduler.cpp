@@ -185,7 +185,7 @@ class scheduler final : public executor_core {
     if (!inbox_.take(n)) return false;
     stopping = n.stopping;
     if (n.cancel) RANKPOOL_LOG(debug, "cancelling %zu queued tasks", queue_.size() + n.tasks.size());
-    for (auto& t : n.tasks) queue_.push_back(std::move(t));
+    for (auto& t : n.tasks) enqueue(queue_, std::move(t));
     if (n.cancel) {
       for (auto& t : queue_) t->state().cancel();
       queue_.clear();

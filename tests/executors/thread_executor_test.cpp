@@ -79,6 +79,31 @@ TEST(thread_executor, CapturingLambdasWork) {
   EXPECT_EQ(got, (std::vector<int>{10}));
 }
 
+TEST(thread_executor, HigherPriorityStartsFirstAmongQueuedTasks) {
+  rankpool::thread_executor ex(1);
+  rankpool_test::gate g;
+  rankpool_test::open_at_exit guard(g);
+  std::mutex m;
+  std::vector<int> order;
+  auto record = [&](int tag) {
+    std::lock_guard lk(m);
+    order.push_back(tag);
+    return tag;
+  };
+  auto blocker = ex.submit([&] { g.wait(); });
+  std::vector<rankpool::future<int>> fs;
+  for (int i = 0; i < 3; ++i) fs.push_back(ex.submit_with({.priority = -1}, record, 100 + i));  // low
+  for (int i = 0; i < 3; ++i) fs.push_back(ex.submit(record, 200 + i));                         // default 0
+  for (int i = 0; i < 3; ++i) fs.push_back(ex.submit_with({.priority = 7}, record, 300 + i));   // high
+  auto mapped = ex.map(record, std::vector<int>{400, 401}, {.priority = 3});
+  g.open();
+  blocker.result();
+  for (auto& f : fs) f.result();
+  EXPECT_EQ(mapped.to_vector(), (std::vector<int>{400, 401}));
+  // Priority 7, then 3 (the map), then 0, then -1; submission order within each.
+  EXPECT_EQ(order, (std::vector<int>{300, 301, 302, 400, 401, 200, 201, 202, 100, 101, 102}));
+}
+
 TEST(thread_executor, MoveOnlyArgumentsAreAccepted) {
   rankpool::thread_executor ex(1);
   auto f = ex.submit([](std::unique_ptr<int> p) { return *p * 2; }, std::make_unique<int>(21));

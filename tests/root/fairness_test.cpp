@@ -9,7 +9,9 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <rankpool/rankpool.hpp>
@@ -150,6 +152,39 @@ TEST(fairness, shutdown_with_cancel_futures_cancels_tasks_waiting_in_windows) {
   EXPECT_FALSE(exists(ran)) << "a task cancelled by shutdown(cancel_futures) ran anyway";
   std::remove(started.c_str());
   std::remove(ran.c_str());
+}
+
+// When the task started, on the machine-wide monotonic clock (every rank of these tests runs on
+// one machine).
+std::int64_t started_at(int) {
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+}
+
+TEST(fairness, higher_priority_starts_first_among_waiting_tasks) {
+  if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks or more (one worker rank)";
+  // One worker, no task sent ahead: every task but the running one waits at the root.
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.max_workers = 1, .in_flight = 1});
+  if (!pool.is_root()) return;
+  auto blocker = pool.submit(sleepy, 300);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!blocker.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  std::vector<rankpool::future<std::int64_t>> low, normal, high;
+  for (int i = 0; i < 4; ++i) low.push_back(pool.submit_with({.priority = -2}, started_at, i));
+  for (int i = 0; i < 4; ++i) normal.push_back(pool.submit(started_at, i));
+  for (int i = 0; i < 4; ++i) high.push_back(pool.submit_with({.priority = 9}, started_at, i));
+  auto mid = pool.map(started_at, std::vector<int>{0, 1, 2}, {.priority = 4}).to_vector();
+  auto times = [](std::vector<rankpool::future<std::int64_t>>& fs) {
+    std::vector<std::int64_t> t;
+    for (auto& f : fs) t.push_back(f.result());
+    return t;
+  };
+  const auto h = times(high), n = times(normal), l = times(low);
+  EXPECT_EQ(blocker.result(), 300);
+  EXPECT_LT(*std::max_element(h.begin(), h.end()), *std::min_element(mid.begin(), mid.end()));
+  EXPECT_LT(*std::max_element(mid.begin(), mid.end()), *std::min_element(n.begin(), n.end()));
+  EXPECT_LT(*std::max_element(n.begin(), n.end()), *std::min_element(l.begin(), l.end()));
+  for (const auto* t : {&h, &n, &l})
+    EXPECT_TRUE(std::is_sorted(t->begin(), t->end())) << "equal priorities keep submission order";
 }
 
 TEST(fairness, cancel_of_many_tasks_in_windows_skips_them_all) {

@@ -77,6 +77,7 @@ class map_builder {
       if (o.journal) journal_ = journal::open(*o.journal);
     }
     chunksize_ = o.chunksize;
+    priority_ = o.priority;
     auto_chunks_ = chunksize_ == 0;
     if (auto_chunks_) chunksize_ = auto_chunksize(Sized ? size : 0, core_.num_workers());
     if constexpr (Sized) futures_.reserve(size / chunksize_ + 1);
@@ -187,6 +188,7 @@ class map_builder {
   // Hand over: what is ready goes to the pool once it is worth a message, so encoding overlaps
   // computing.
   void hand_over(std::unique_ptr<task_t> t, state_ptr s) {
+    t->priority = priority_;
     detail::prepare_task<Remote>(core_, *t);
     pending_bytes_ += t->bytes().size();
     tasks_.push_back(std::move(t));
@@ -210,6 +212,7 @@ class map_builder {
   std::vector<X> items_;          // the chunk being built, when not streamed
   chunk_encoder<Fn, X> encoder_;  // the chunk being built, when streamed
   std::size_t pending_bytes_ = 0;
+  int priority_ = 0;  // map_options::priority, for every chunk
   int exceptions_ = std::uncaught_exceptions();
 };
 

@@ -3,9 +3,11 @@
 // the mangled name of the invoker type, the same in every copy of one executable), callables
 // encoded by kind, results and exceptions encoded on the worker and rebuilt on the root.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -262,6 +264,9 @@ class task {
   std::vector<char>& bytes() noexcept { return bytes_; }
   /// Number of map elements this task carries (1 for submit), for scheduling decisions.
   std::size_t weight = 1;
+  /// Higher starts first among the tasks an executor has not sent or started yet
+  /// (submit_options::priority, map_options::priority).
+  int priority = 0;
   /// When the task was submitted (steady clock, ns), recorded only while a trace or summary is on.
   std::int64_t submitted_ns = 0;
   /// Keeps what the encoded bytes refer to by number alive until the task is done (the
@@ -282,6 +287,30 @@ class task {
 };
 
 using task_ptr = std::unique_ptr<task>;
+
+/// Queues `t` behind every waiting task of its priority or higher: higher priorities start
+/// first, equal ones in submission order. A queue of one priority only appends.
+inline void enqueue(std::deque<task_ptr>& q, task_ptr t) {
+  if (q.empty() || q.back()->priority >= t->priority) {
+    q.push_back(std::move(t));
+    return;
+  }
+  const int p = t->priority;
+  auto at = std::upper_bound(q.begin(), q.end(), p, [](int v, const task_ptr& x) { return v > x->priority; });
+  q.insert(at, std::move(t));
+}
+
+/// Puts `t`, taken back unstarted from a worker, before the waiting tasks of its priority: it
+/// was submitted before them.
+inline void requeue(std::deque<task_ptr>& q, task_ptr t) {
+  if (q.empty() || q.front()->priority <= t->priority) {
+    q.push_front(std::move(t));
+    return;
+  }
+  const int p = t->priority;
+  auto at = std::lower_bound(q.begin(), q.end(), p, [](const task_ptr& x, int v) { return x->priority > v; });
+  q.insert(at, std::move(t));
+}
 
 template <class R>
 void complete_value(shared_state<R>& s, reader& in) {
