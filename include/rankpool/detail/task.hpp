@@ -128,10 +128,6 @@ struct require_sendable_callable {
   static constexpr bool value = true;
 };
 
-/// The element type of map's results: R, or std::monostate when f returns void.
-template <class R>
-using map_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
-
 /// One element of a map chunk: a value or the exception its call threw.
 template <class R>
 struct outcome {
