@@ -25,7 +25,9 @@ namespace rankpool::detail {
 /// Runs the continuations (then's `g`, a join's step) that complete composed futures. Completing
 /// one runs its own callbacks on the same stack, so a chain of a million then() would recurse a
 /// million deep; past `max_depth` nested continuations on one thread, the next ones are queued
-/// and the outermost runs them once it is back, still on the completing thread.
+/// and the outermost runs them once it is back, still on the completing thread. (So a `g` that
+/// blocks on a composed future it just made itself may wait for a queued continuation: another
+/// reason, besides the executor's thread, why continuations must not block.)
 class continuation_runner {
  public:
   static constexpr int max_depth = 32;
