@@ -124,6 +124,20 @@ class basic_executor {
     return chunks.finish(o.unordered);
   }
 
+  /// map for a function of several arguments, as Python's itertools.starmap: yields
+  /// `f(std::get<I>(t)...)` for each tuple (pair, array) `t` of `range`, with map's chunks,
+  /// order, options and errors. On an MPI executor the tuples are the elements that travel
+  /// (each of their types sendable) and `f` travels as submit's callable does. Throws as map.
+  ///
+  ///     std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}};
+  ///     for (int sum : pool.starmap(add, pairs)) use(sum);  // add(1, 2), add(3, 4)
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F&& f, Range&& range, map_options o = {}) {
+    // Checked here as well, so that an unsendable callable is reported by its own type.
+    if constexpr (Remote) static_assert(detail::require_sendable_callable<std::decay_t<F>>::value);
+    return map(detail::star_fn<std::decay_t<F>>{std::forward<F>(f)}, std::forward<Range>(range), std::move(o));
+  }
+
   /// Places `value` where every task of this executor can read it, and returns its handle
   /// (shared.hpp): on an MPI executor a contiguous value (arithmetic vector, trivially copyable
   /// type, dense Eigen type) goes once into each node's shared-memory window, any other

@@ -12,12 +12,31 @@
 #include <rankpool/errors.hpp>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace rankpool {
 
 template <class T>
 class future;
+
+namespace detail {
+/// The element type of map's results and of when_all's: R, or std::monostate when R is void.
+template <class R>
+using map_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
+
+/// What future<T>::then(g) holds: the decayed result of `g(const T&)`, or of `g()` when T is void.
+template <class T, class G, bool = std::is_void_v<T>>
+struct then_result {
+  using type = std::remove_cvref_t<std::invoke_result_t<G&, const T&>>;
+};
+template <class T, class G>
+struct then_result<T, G, true> {
+  using type = std::remove_cvref_t<std::invoke_result_t<G&>>;
+};
+template <class T, class G>
+using then_result_t = typename then_result<T, std::decay_t<G>>::type;
+}  // namespace detail
 
 /// Replaces the handler of exceptions thrown by done callbacks (default: a line on stderr).
 /// Passing an empty function restores the default. The handler must not throw.
@@ -147,6 +166,19 @@ class future {
     state_->add_callback(std::move(fn));
   }
 
+  /// Returns the future of `g(value)` (`g()` for future<void>; a `g` returning void gives a
+  /// future<void>), called once this future is done, on the thread that completes it: an MPI
+  /// executor's progress thread, a thread_executor's worker, or this thread at once when it is
+  /// done already. No thread waits for it. A failure passes to the result (the same exception)
+  /// and a cancellation cancels it, without calling `g`; an exception from `g` fails the result.
+  /// Cancelling the result does not cancel this future, only the call of `g`. `g` must not wait
+  /// on futures of the executor whose thread runs it (that thread completes them). Throws
+  /// invalid_state_error on an invalid future.
+  ///
+  ///     future<std::string> s = pool.submit(square, 3).then([](int v) { return std::to_string(v); });
+  template <class G>
+  future<detail::then_result_t<T, G>> then(G&& g) const;
+
   /// True when this future refers to a task.
   bool valid() const noexcept { return state_ != nullptr; }
 
@@ -201,3 +233,6 @@ future<T> make_exceptional_future(std::exception_ptr e) {
 }
 
 }  // namespace rankpool
+
+// then(), when_all, when_any, co_await: they need the complete future<T>.
+#include <rankpool/compose.hpp>

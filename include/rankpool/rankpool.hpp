@@ -1,10 +1,11 @@
 #pragma once
 /// \file rankpool.hpp
-/// Everything rankpool offers: executors (thread, comm, spawn), futures, wait, errors, options,
-/// shared values and partial.
+/// Everything rankpool offers: executors (thread, comm, spawn), futures and their composition
+/// (then, when_all, when_any, co_await), wait, errors, options, shared values and partial.
 /// `<rankpool/eigen.hpp>` adds Eigen matrices and arrays as sendable types.
 
 #include <rankpool/comm_executor.hpp>
+#include <rankpool/compose.hpp>
 #include <rankpool/environment.hpp>
 #include <rankpool/errors.hpp>
 #include <rankpool/executor.hpp>

@@ -15,6 +15,7 @@
 #include <rankpool/detail/codec.hpp>
 #include <rankpool/detail/exception_codec.hpp>
 #include <rankpool/detail/registry.hpp>
+#include <rankpool/detail/star_fn.hpp>
 #include <rankpool/detail/state.hpp>
 #include <rankpool/future.hpp>
 #include <rankpool/partial.hpp>
@@ -54,17 +55,21 @@ concept function_pointer = std::is_pointer_v<F> && std::is_function_v<std::remov
 template <class F>
 struct callable_codec;
 
-/// Whether the bound values of a partial can travel (is_sendable of each).
+/// Whether a wrapper's parts can travel: its callable, and a partial's bound values (is_sendable
+/// of each).
 template <class P>
-struct partial_sendable : std::false_type {};
+struct parts_sendable : std::false_type {};
 template <class F, class... B>
-struct partial_sendable<partial_fn<F, B...>>
+struct parts_sendable<partial_fn<F, B...>>
     : std::bool_constant<callable_codec<F>::sendable && (is_sendable_v<B> && ... && true)> {};
+template <class F>
+struct parts_sendable<star_fn<F>> : std::bool_constant<callable_codec<F>::sendable> {};
 
 template <class F>
 struct callable_codec {
-  // rankpool::partial: its function as any callable travels, then its bound values.
-  static constexpr bool by_parts = is_partial<F>::value;
+  // rankpool::partial and starmap's star_fn: their function as any callable travels, then a
+  // partial's bound values.
+  static constexpr bool by_parts = is_partial<F>::value || is_star_fn<F>::value;
   static constexpr bool by_address = !by_parts && function_pointer<F>;
   static constexpr bool by_serialize = !by_parts && !by_address && has_serialize<F>;
   static constexpr bool by_type =
@@ -74,12 +79,12 @@ struct callable_codec {
                                    !std::is_same_v<F, std::function<void()>>;
   /// The worker can rebuild F (require_sendable_callable says why not).
   static constexpr bool sendable =
-      (by_parts && partial_sendable<F>::value) || by_address || by_serialize || by_type || by_bytes;
+      (by_parts && parts_sendable<F>::value) || by_address || by_serialize || by_type || by_bytes;
 
   static void write(writer& w, const F& f) {
     if constexpr (by_parts) {
       callable_codec<std::decay_t<decltype(f.f)>>::write(w, f.f);
-      encode(w, f.bound);
+      if constexpr (is_partial<F>::value) encode(w, f.bound);
     } else if constexpr (by_address) {
       auto a = encode_code_address(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(f)));
       w.raw().put_value(a);
@@ -91,9 +96,14 @@ struct callable_codec {
   }
   static F read(reader& r) {
     if constexpr (by_parts) {
-      F f{callable_codec<std::decay_t<decltype(std::declval<F&>().f)>>::read(r), {}};
-      decode(r, f.bound);
-      return f;
+      using inner = callable_codec<std::decay_t<decltype(std::declval<F&>().f)>>;
+      if constexpr (is_partial<F>::value) {
+        F f{inner::read(r), {}};
+        decode(r, f.bound);
+        return f;
+      } else {
+        return F{inner::read(r)};
+      }
     } else if constexpr (by_address) {
       auto a = r.raw().get_value<code_address>();
       return reinterpret_cast<F>(reinterpret_cast<std::uintptr_t>(decode_code_address(a)));
@@ -129,10 +139,6 @@ struct require_sendable_callable {
                 "lambda or a default-constructible function object");
   static constexpr bool value = true;
 };
-
-/// The element type of map's results: R, or std::monostate when f returns void.
-template <class R>
-using map_value_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
 
 /// One element of a map chunk: a value or the exception its call threw.
 template <class R>
