@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -88,6 +89,14 @@ vec ramp(std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i % 1000) * 0.5;
   return v;
 }
+
+// ThreadSanitizer's shadow memory grows with every page the test touches, so resident memory
+// says nothing about the value's copies there (AddressSanitizer's is an eighth and still fits).
+#if defined(__SANITIZE_THREAD__)
+constexpr bool rss_is_meaningful = false;
+#else
+constexpr bool rss_is_meaningful = true;
+#endif
 
 // Resident memory of this process, from /proc/self/statm (pages).
 std::size_t resident_bytes() {
@@ -212,7 +221,11 @@ TEST(shared, released_when_the_last_handle_and_task_are_gone) {
     });
     const std::size_t placed = resident_bytes();
     // The root holds the value once: in its node's window, never as a second copy.
-    EXPECT_LT(placed - before, n * sizeof(double) * 11 / 10);
+    if (rss_is_meaningful) {
+      EXPECT_LT(placed - before, n * sizeof(double) * 11 / 10);
+    } else {
+      std::printf("(resident memory not checked under ThreadSanitizer)\n");
+    }
     auto f = pool.submit(slice_sum, h, n - 1000, 1000);
     EXPECT_DOUBLE_EQ(f.result(), 1000.0);
     // A task still holding a copy of the handle keeps the value: it is not released here.
@@ -221,6 +234,7 @@ TEST(shared, released_when_the_last_handle_and_task_are_gone) {
     EXPECT_DOUBLE_EQ(g.result(), 10.0);
   }
   EXPECT_TRUE(workers_hold_nothing(pool, 10s)) << "the workers still hold the value after its last handle went";
+  if (!rss_is_meaningful) return;
   const auto end = std::chrono::steady_clock::now() + 10s;
   while (resident_bytes() > before + (64u << 20) && std::chrono::steady_clock::now() < end)
     std::this_thread::sleep_for(20ms);
