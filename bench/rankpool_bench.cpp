@@ -273,15 +273,15 @@ struct config {
   std::size_t pick(std::size_t full, std::size_t quick_size) const { return quick ? quick_size : full; }
 };
 
-const std::vector<std::string> all_benches = {"latency", "submit",      "map",      "bandwidth",    "idle",
-                                              "scrypt",  "svd",         "memory",   "granularity",  "mixed",
-                                              "held",    "raw-latency", "raw-farm", "raw-bandwidth"};
+const std::vector<std::string> all_benches = {"latency", "submit",      "map",      "bandwidth",     "idle",
+                                              "scrypt",  "svd",         "memory",   "granularity",   "mixed",
+                                              "held",    "raw-latency", "raw-farm", "raw-bandwidth", "shm-touch"};
 
 constexpr const char* usage_text =
     "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial,shared,static-shared] [--grid D,...] "
     "<benchmark>...\n"
     "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed held\n"
-    "            raw-latency raw-farm raw-bandwidth,\n"
+    "            raw-latency raw-farm raw-bandwidth shm-touch,\n"
     "            raw (the three raw-*), all\n"
     "Run under mpirun (2 ranks or more); rank 0 prints one JSON object per measurement.\n";
 
@@ -899,6 +899,62 @@ std::vector<double> svd_split_shared(const config& c, const std::vector<Eigen::M
   return got;
 }
 
+// What memory shared between the ranks of a node costs on this machine, which bounds the shared
+// input of svd: rank 0 fills a fresh MPI-3 shared window of 160 MB (16 MB with --quick), then
+// rank 1 reads all of it twice. The first read maps each page into rank 1; the second shows the
+// memory's speed once mapped. Seconds per pass (impl raw-mpi); the other ranks wait.
+void bench_shm_touch(const config& c) {
+  const std::size_t n = c.pick(20'000'000, 2'000'000);
+  std::vector<double> fill_s, first_s, second_s;
+  for (int r = 0; r < c.runs; ++r) {
+    MPI_Comm node;
+    check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c.rank, MPI_INFO_NULL, &node), "split_type");
+    double* base = nullptr;
+    MPI_Win win;
+    check_mpi(MPI_Win_allocate_shared(c.root() ? static_cast<MPI_Aint>(n * sizeof(double)) : 0, sizeof(double),
+                                      MPI_INFO_NULL, node, &base, &win),
+              "MPI_Win_allocate_shared");
+    MPI_Aint size = 0;
+    int unit = 0;
+    check_mpi(MPI_Win_shared_query(win, 0, &size, &unit, &base), "MPI_Win_shared_query");
+    if (c.root()) {
+      auto t0 = steady::now();
+      for (std::size_t i = 0; i < n; ++i) base[i] = static_cast<double>(i % 1000);
+      fill_s.push_back(seconds_since(t0));
+    }
+    quiet_barrier();
+    double pass[2] = {0, 0}, sum = 0;
+    if (c.rank == 1) {
+      for (double& p : pass) {
+        auto t0 = steady::now();
+        for (std::size_t i = 0; i < n; ++i) sum += base[i];
+        p = seconds_since(t0);
+      }
+      if (sum < 0) std::printf("impossible\n");  // keeps the reads
+      MPI_Send(pass, 2, MPI_DOUBLE, 0, 5, MPI_COMM_WORLD);
+    } else if (c.root() && c.size > 1) {
+      MPI_Request req;
+      MPI_Irecv(pass, 2, MPI_DOUBLE, 1, 5, MPI_COMM_WORLD, &req);
+      quiet_wait(req);
+      first_s.push_back(pass[0]);
+      second_s.push_back(pass[1]);
+    }
+    quiet_barrier();
+    MPI_Win_free(&win);
+    MPI_Comm_free(&node);
+  }
+  if (!c.root()) return;
+  for (auto [what, v] : {std::pair{"fill by rank 0", &fill_s}, std::pair{"first read by rank 1", &first_s},
+                         std::pair{"second read by rank 1", &second_s}}) {
+    if (v->empty()) continue;
+    record("shm-touch", "raw-mpi", c.size, 1)
+        .stats(*v, false, "s", c.runs)
+        .str("pass", what)
+        .integer("bytes", n * sizeof(double))
+        .print();
+  }
+}
+
 void bench_svd(const config& c) {
   const std::size_t count = c.pick(4000, 400);
   // 50 matrices (4 MB, under 10 ms of work) per chunk: enough chunks (80) to balance 7 workers
@@ -1316,6 +1372,7 @@ void run(const config& c, const std::string& bench) {
                                                                        {"idle", bench_idle},
                                                                        {"scrypt", bench_scrypt},
                                                                        {"svd", bench_svd},
+                                                                       {"shm-touch", bench_shm_touch},
                                                                        {"memory", bench_memory},
                                                                        {"granularity", bench_granularity},
                                                                        {"mixed", bench_mixed},
