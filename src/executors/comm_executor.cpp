@@ -91,7 +91,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "comm_executor");
     cfg.comm = dup;
     cfg.lead_ns = detail::cpu_share::lead_ns(spin);
-    cfg.nodes = std::move(nodes);
+    cfg.nodes = std::move(*nodes);  // set: the pool has more than one rank
     assign_ranks(cfg, size, root, n);
     core_ = detail::make_scheduler(std::move(cfg));
     return;
@@ -99,7 +99,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   // A worker rank: serve (or, when left out by max_workers, only wait for the shutdown).
   const auto my_index = static_cast<std::size_t>(rank < root ? rank : rank - 1);
   try {
-    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), wcfg, std::move(nodes));
+    detail::serve(dup, root, my_index < n ? o.initializer : std::function<void()>(), wcfg, std::move(*nodes));
   } catch (...) {
     mpi::try_call("MPI_Comm_free", MPI_Comm_free, &dup);
     throw;

@@ -55,9 +55,7 @@ class scheduler final : public executor_core {
     workers_.store(num_workers(), std::memory_order_relaxed);
     std::vector<int> serving = cfg_.workers;
     serving.insert(serving.end(), cfg_.idle_ranks.begin(), cfg_.idle_ranks.end());
-    shares_ = std::make_shared<node_share>(cfg_.comm, cfg_.nodes ? std::move(*cfg_.nodes) : node_layout{},
-                                           std::move(serving));
-    cfg_.nodes.reset();
+    shares_ = std::make_shared<node_share>(cfg_.comm, std::exchange(cfg_.nodes, {}), std::move(serving));
     try {
       hooks_.attach(make_telemetry(cfg_.telemetry, cfg_.name));
     } catch (...) {

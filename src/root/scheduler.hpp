@@ -5,7 +5,6 @@
 #include <mpi.h>
 
 #include <memory>
-#include <optional>
 #include <rankpool/detail/core.hpp>
 #include <vector>
 
@@ -26,7 +25,7 @@ struct scheduler_config {
   std::uint64_t task_deadline_ns = 0;  // root-run tasks past this fail (workers enforce their own)
   telemetry_config telemetry;          // trace file and summary, when asked for
   const char* name = "comm_executor";  // the executor's name in traces and summaries
-  std::optional<node_layout> nodes;    // the pool's nodes, for shared values (none: spawned workers)
+  node_layout nodes;                   // the pool's nodes, for shared values (owned)
 };
 
 /// The root's executor core: a progress thread that owns every MPI call of the pool.

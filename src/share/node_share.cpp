@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <new>
 #include <rankpool/detail/log.hpp>
 #include <rankpool/errors.hpp>
 
@@ -73,21 +72,7 @@ std::shared_ptr<shared_block> node_share::place(std::size_t bytes, std::uint64_t
   std::lock_guard lk(lock_);
   check_open_for_values();
   const std::uint64_t id = ++next_id_;
-  const bool windows = layout_.node != MPI_COMM_NULL;
-  wire::share_record rec{
-      bytes, {d0, d1}, static_cast<std::uint8_t>(windows ? wire::share_mode::window : wire::share_mode::copy), {}};
-  if (!windows) {
-    // No node windows (spawned workers): the root keeps its copy and sends one to every rank.
-    std::shared_ptr<char> own(static_cast<char*>(::operator new (bytes ? bytes : 1, std::align_val_t{64})),
-                              [](char* p) { ::operator delete (p, std::align_val_t{64}); });
-    fill(own.get());
-    announce(id, &rec, sizeof rec);
-    for (int r : ranks_) send_value(own.get(), bytes, r, pool_);
-    auto b = make_block(id, shared_block::where::copy);
-    b->set_storage(own, own.get(), bytes, d0, d1);
-    open_[id].block = b;
-    return b;
-  }
+  wire::share_record rec{bytes, {d0, d1}, static_cast<std::uint8_t>(wire::share_mode::window), {}};
   announce(id, &rec, sizeof rec);
   node_window w = node_window::open(layout_.node, bytes);
   try {

@@ -25,9 +25,8 @@ namespace rankpool::detail {
 
 class node_share final : public share_service, public std::enable_shared_from_this<node_share> {
  public:
-  /// `pool`: the pool's communicator; `layout`: its nodes (no node comm: a spawned pool, where
-  /// every worker rank gets a copy); `ranks`: every rank that serves the pool, workers and idle
-  /// ranks alike, for they all take part in their node's windows.
+  /// `pool`: the pool's communicator; `layout`: its nodes (owned); `ranks`: every rank that serves the pool, workers
+  /// and idle ranks alike, for they all take part in their node's windows.
   node_share(MPI_Comm pool, node_layout layout, std::vector<int> ranks);
   ~node_share() override;
   node_share(const node_share&) = delete;

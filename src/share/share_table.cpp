@@ -4,7 +4,6 @@
 #include "share/share_table.hpp"
 
 #include <cstring>
-#include <new>
 #include <rankpool/detail/buffer.hpp>
 #include <rankpool/detail/log.hpp>
 #include <string>
@@ -19,10 +18,6 @@ namespace {
 std::mutex current_lock;
 share_table* current = nullptr;  // the table of the pool this process serves
 
-std::shared_ptr<char> aligned_bytes(std::size_t n) {
-  return {static_cast<char*>(::operator new (n ? n : 1, std::align_val_t{64})),
-          [](char* p) { ::operator delete (p, std::align_val_t{64}); }};
-}
 }  // namespace
 
 std::size_t shared_values_held() noexcept {
@@ -38,7 +33,7 @@ std::shared_ptr<shared_block> find_shared(std::uint64_t id) {
   return b;
 }
 
-share_table::share_table(MPI_Comm pool, int root, std::optional<node_layout> layout)
+share_table::share_table(MPI_Comm pool, int root, node_layout layout)
     : pool_(pool), root_(root), layout_(std::move(layout)) {
   std::lock_guard lk(current_lock);
   current = this;
@@ -54,7 +49,7 @@ share_table::~share_table() {
   // MPI_Finalize.
   if (!entries_.empty())
     RANKPOOL_LOG(warn, "worker leaves %zu shared values open (the pool ended early)", entries_.size());
-  if (layout_) layout_->release();
+  layout_.release();
 }
 
 void share_table::open(std::uint64_t id, const char* body, std::size_t n) {
@@ -64,11 +59,10 @@ void share_table::open(std::uint64_t id, const char* body, std::size_t n) {
   entry e;
   switch (static_cast<wire::share_mode>(rec.mode)) {
     case wire::share_mode::window: {
-      if (!layout_) throw decode_error("rankpool: a shared window for a rank without a node");
-      e.window = node_window::open(layout_->node, bytes);
+      e.window = node_window::open(layout_.node, bytes);
       e.block = std::make_shared<shared_block>(id, shared_block::where::window);
       e.block->set_window(e.window.header, bytes, rec.dims[0], rec.dims[1]);
-      if (layout_->leader && !layout_->root_here) {
+      if (layout_.leader && !layout_.root_here) {
         // This rank fills its node's window from the one copy the root sends the node.
         auto* h = e.window.header;
         transport::receive_bulk(reinterpret_cast<char*>(h + 1), bytes, root_, pool_);
@@ -77,13 +71,6 @@ void share_table::open(std::uint64_t id, const char* body, std::size_t n) {
         h->dims[1] = rec.dims[1];
         h->ready.store(1, std::memory_order_release);
       }
-      break;
-    }
-    case wire::share_mode::copy: {
-      auto own = aligned_bytes(bytes);
-      transport::receive_bulk(own.get(), bytes, root_, pool_);
-      e.block = std::make_shared<shared_block>(id, shared_block::where::copy);
-      e.block->set_storage(own, own.get(), bytes, rec.dims[0], rec.dims[1]);
       break;
     }
     case wire::share_mode::encoded: {
@@ -109,7 +96,7 @@ void share_table::close(std::uint64_t id) {
     e = std::move(it->second);
     entries_.erase(it);
   }
-  if (layout_) e.window.close(layout_->node);
+  e.window.close(layout_.node);
 }
 
 std::size_t share_table::size() {

@@ -9,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <rankpool/detail/shared_block.hpp>
 
 #include "share/node_layout.hpp"
@@ -18,15 +17,15 @@ namespace rankpool::detail {
 
 class share_table {
  public:
-  /// `layout`: this rank's node (no node comm: a spawned worker, which gets copies). The table
-  /// is the process's for find_shared until it is destroyed.
-  share_table(MPI_Comm pool, int root, std::optional<node_layout> layout);
+  /// `layout`: this rank's node (owned). The table is the process's for find_shared until it is
+  /// destroyed.
+  share_table(MPI_Comm pool, int root, node_layout layout);
   ~share_table();
   share_table(const share_table&) = delete;
   share_table& operator=(const share_table&) = delete;
 
   /// Value `id` arrives: `body` is its share_record. Joins the node's window (and fills it when
-  /// this rank leads a node without the root) or receives this rank's copy.
+  /// this rank leads a node without the root) or receives this rank's encoded copy.
   void open(std::uint64_t id, const char* body, std::size_t n);
   /// No task holds value `id` any more: leaves its window or drops the copy.
   void close(std::uint64_t id);
@@ -42,7 +41,7 @@ class share_table {
   };
   MPI_Comm pool_;
   int root_;
-  std::optional<node_layout> layout_;
+  node_layout layout_;
   std::mutex m_;  // entries_ (task threads of a team decode while the serve loop opens)
   std::map<std::uint64_t, entry> entries_;
 };

@@ -35,8 +35,7 @@ enum class kind : std::uint8_t {
 enum class share_mode : std::uint8_t {
   window = 0,  // contiguous bytes in the node's shared window; the node's leader receives them
                // on tag_share unless the root is on its node
-  copy = 1,    // contiguous bytes, a copy for every rank, on tag_share (no node windows: spawn)
-  encoded = 2  // the value as codec<T> wrote it, for every rank, on tag_share
+  encoded = 1  // the value as codec<T> wrote it, for every rank, on tag_share
 };
 
 /// The body of a share_open.

@@ -72,8 +72,7 @@ void acknowledge_shutdown(MPI_Comm comm, int root) {
 
 class worker {
  public:
-  worker(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg,
-         std::optional<node_layout> nodes)
+  worker(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg, node_layout nodes)
       : comm_(comm),
         root_(root),
         cfg_(cfg),
@@ -360,7 +359,7 @@ class worker {
 }  // namespace
 
 void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg,
-           std::optional<node_layout> nodes) {
+           node_layout nodes) {
   worker w(comm, root, initializer, cfg, std::move(nodes));
   try {
     w.serve();

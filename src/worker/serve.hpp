@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <optional>
 
 #include "share/node_layout.hpp"
 
@@ -21,9 +20,9 @@ struct worker_config {
 };
 
 /// Runs `initializer`, then executes tasks from `root` on `comm` until it says shutdown.
-/// `nodes`: this rank's node, where shared values live once per node (none: spawned workers,
-/// which get copies); serve frees its communicator.
+/// `nodes`: this rank's node, where shared values live once per node; serve frees its
+/// communicator.
 void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg,
-           std::optional<node_layout> nodes = std::nullopt);
+           node_layout nodes);
 
 }  // namespace rankpool::detail

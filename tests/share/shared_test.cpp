@@ -315,7 +315,7 @@ TEST(shared, a_thread_executor_keeps_the_value_itself) {
   const double* where = v.data();
   auto h = pool.share(std::move(v));
   EXPECT_EQ(h.view().data(), where);
-  EXPECT_EQ(&*h, &h.get());
+  EXPECT_EQ(h->data(), where) << "*h must be the moved-in vector itself, not a copy";
   EXPECT_EQ(pool.submit([](const rankpool::shared<vec>& s) { return s.view().data(); }, h).result(), where);
   auto picked = pool.map(rankpool::partial(element, h), std::vector<std::size_t>{0, 501}).to_vector();
   EXPECT_EQ(picked, (std::vector<double>{0.0, 250.5}));

@@ -36,7 +36,6 @@ class shared_block {
   enum class where : std::uint8_t {
     local,     // the value itself (thread_executor, a one-rank pool)
     window,    // contiguous bytes in the node's MPI-3 shared-memory window
-    copy,      // contiguous bytes, this rank's own copy (a pool without node windows)
     per_rank,  // the value as the root encoded it, sent to this rank once (the root holds the value)
   };
 
@@ -57,12 +56,6 @@ class shared_block {
     header_ = header;
     set_bytes(reinterpret_cast<const char*>(header + 1), bytes, d0, d1);
   }
-  /// Contiguous bytes that `storage` keeps alive.
-  void set_storage(std::shared_ptr<const void> storage, const void* data, std::size_t bytes, std::uint64_t d0,
-                   std::uint64_t d1) noexcept {
-    storage_ = std::move(storage);
-    set_bytes(data, bytes, d0, d1);
-  }
   /// The value itself, held here (a local executor, or the root of a per-rank value); for a
   /// contiguous value also where its bytes are.
   void set_value(std::shared_ptr<const void> value, const void* data = nullptr, std::size_t bytes = 0,
@@ -78,7 +71,7 @@ class shared_block {
   /// Root only: the pool ended while a handle was still held; the window is gone.
   void close() noexcept { closed_.store(true, std::memory_order_release); }
 
-  /// Whether the value's contiguous bytes are on this rank (window, copy, or a contiguous local value).
+  /// Whether the value's contiguous bytes are on this rank (a window, or a contiguous local value).
   bool has_bytes() const noexcept { return data_ != nullptr; }
   /// The value's contiguous bytes, once in place (a window filled by another rank of the node
   /// is waited for). Throws invalid_state_error after the pool that placed it ended.
@@ -130,7 +123,6 @@ class shared_block {
   std::size_t bytes_ = 0;
   std::uint64_t dims_[2] = {};
   std::vector<char> encoded_;
-  std::shared_ptr<const void> storage_;
   std::function<void()> release_;
   std::atomic<bool> closed_{false};
   mutable std::once_flag once_;
