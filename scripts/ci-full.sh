@@ -27,7 +27,9 @@ asan_build() {
   cmake --preset asan >/dev/null && cmake --build --preset asan -j "$(nproc)"
 }
 
-# The asan test preset carries the sanitizer and Open MPI settings (CMakePresets.json).
+# The asan test preset carries the sanitizer and Open MPI settings (CMakePresets.json). It leaves
+# out the package and compile_fail tests: they only compile (a consumer project, code that must not
+# compile), run no rankpool code worth sanitizing, and the first step already ran them.
 asan_tests() {
   ctest --preset asan -j "$(nproc)"
 }

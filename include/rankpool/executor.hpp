@@ -10,6 +10,7 @@
 #include <memory>
 #include <ranges>
 #include <rankpool/detail/core.hpp>
+#include <rankpool/detail/dependency.hpp>
 #include <rankpool/detail/journal.hpp>
 #include <rankpool/detail/journaled.hpp>
 #include <rankpool/detail/map_builder.hpp>
@@ -29,9 +30,14 @@
 namespace rankpool {
 
 namespace detail {
-/// What `f(args...)` returns, called as the task calls it (on decayed copies, the arguments moved).
+/// What `f(args...)` returns, called as the task calls it (on decayed copies, the arguments
+/// moved; a future argument gives its value).
 template <class F, class... A>
-using call_result_t = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&&...>;
+using call_result_t = std::invoke_result_t<std::decay_t<F>&, arg_t<A>&&...>;
+
+/// True for a future<T>: a map element that is a dependency.
+template <class X>
+inline constexpr bool is_future_v = arg_of<X>::dependency;
 }  // namespace detail
 
 /// The interface every rankpool executor shares, as Python's concurrent.futures.Executor:
@@ -60,6 +66,13 @@ class basic_executor {
   /// (executor_options::journal), a call that a previous run finished completes at once from
   /// the stored result.
   ///
+  /// An argument that is a `future<T>` is a dependency: the task receives its value (a T) and
+  /// starts only once it is done; if it failed, the task fails with the same exception without
+  /// running, and if it was cancelled, the task is cancelled. No thread waits meanwhile: the
+  /// task is handed to the pool by the thread that completes its last input, and until then it
+  /// can be cancelled. shutdown(wait) lets waiting tasks start first; shutdown with
+  /// cancel_futures cancels them. A future<void> cannot be an argument (it has no value).
+  ///
   /// Throws invalid_state_error after shutdown and on a rank that is not the root, and what
   /// encoding an argument throws. The call's own exception is not thrown here: the future's
   /// result() rethrows it. On a broken executor the future fails with broken_executor.
@@ -67,6 +80,7 @@ class basic_executor {
   ///     double area(double r) { return 3.14159 * r * r; }
   ///     auto f = pool.submit(area, 2.0);
   ///     double a = f.result();
+  ///     auto g = pool.submit(std::plus<double>{}, f, pool.submit(area, 1.0));  // after both
   template <class F, class... Args>
   future<detail::call_result_t<F, Args...>> submit(F&& f, Args&&... args) {
     return submit_with(submit_options{}, std::forward<F>(f), std::forward<Args>(args)...);
@@ -80,18 +94,21 @@ class basic_executor {
   future<detail::call_result_t<F, Args...>> submit_with(const submit_options& o, F&& f, Args&&... args) {
     using R = detail::call_result_t<F, Args...>;
     using Fn = std::decay_t<F>;
-    check_sendable<Fn, R, std::decay_t<Args>...>();
+    check_sendable<Fn, R, detail::arg_t<Args>...>();
     auto s = std::make_shared<detail::shared_state<R>>();
-    auto t = std::make_unique<detail::call_task<R, Fn, std::decay_t<Args>...>>(
-        s, std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
-    t->priority = o.priority;
-    if constexpr (Remote) {
-      if (journal_ && detail::replay_or_record(*t, *s, journal_)) return future<R>(std::move(s));
+    if constexpr (detail::any_dependency<Args...>) {
+      core();  // throws on a rank without a pool
+      if (dependencies_->closed()) throw invalid_state_error("rankpool: cannot submit after shutdown");
+      auto launch = [this, o](std::shared_ptr<detail::shared_state<R>> st, Fn&& fn, auto&&... values) {
+        submit_state(o, std::move(st), std::move(fn), std::forward<decltype(values)>(values)...);
+      };
+      auto w = std::make_shared<detail::waiting_call<R, Fn, decltype(launch), std::decay_t<Args>...>>(
+          s, Fn(std::forward<F>(f)), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...), std::move(launch),
+          dependencies_);
+      w->watch();
+    } else {
+      submit_state(o, s, std::forward<F>(f), std::forward<Args>(args)...);
     }
-    detail::prepare_task<Remote>(core(), *t);
-    std::vector<detail::task_ptr> one;
-    one.push_back(std::move(t));
-    core().submit(one);
     return future<R>(std::move(s));
   }
 
@@ -104,6 +121,11 @@ class basic_executor {
   /// throws timeout_error once `o.timeout`, counted from this call, has run out. `o.journal`
   /// and `o.progress`: see map_options.
   ///
+  /// A range of `future<T>` elements maps `f` over their values: each chunk starts once its
+  /// elements are done, without a thread waiting; an element that failed (or was cancelled)
+  /// yields its exception (cancelled_error) at its position and the rest of its chunk runs. Such
+  /// a map shows no progress display.
+  ///
   /// Throws invalid_state_error when a chunk is handed to an executor that was shut down and on
   /// a rank that is not the root, rankpool::error when `o.journal` cannot be opened, and what
   /// encoding an element throws.
@@ -115,13 +137,17 @@ class basic_executor {
   auto map(F&& f, Range&& range, map_options o = {}) {
     using X = std::decay_t<std::ranges::range_reference_t<Range>>;
     using Fn = std::decay_t<F>;
-    check_sendable<Fn, std::invoke_result_t<Fn&, X&&>, X>();
-    constexpr bool sized = std::ranges::sized_range<Range>;
-    std::size_t size = 0;
-    if constexpr (sized) size = static_cast<std::size_t>(std::ranges::size(range));
-    detail::map_builder<Remote, Fn, X, sized> chunks(core(), std::forward<F>(f), o, size, journal_);
-    for (auto&& x : range) chunks.add(std::forward<decltype(x)>(x));
-    return chunks.finish(o.unordered);
+    if constexpr (detail::is_future_v<X>) {
+      return map_after(Fn(std::forward<F>(f)), std::forward<Range>(range), o);
+    } else {
+      check_sendable<Fn, std::invoke_result_t<Fn&, X&&>, X>();
+      constexpr bool sized = std::ranges::sized_range<Range>;
+      std::size_t size = 0;
+      if constexpr (sized) size = static_cast<std::size_t>(std::ranges::size(range));
+      detail::map_builder<Remote, Fn, X, sized> chunks(core(), std::forward<F>(f), o, size, journal_);
+      for (auto&& x : range) chunks.add(std::forward<decltype(x)>(x));
+      return chunks.finish(o.unordered);
+    }
   }
 
   /// map for a function of several arguments, as Python's itertools.starmap: yields
@@ -213,7 +239,15 @@ class basic_executor {
   /// it, submit throws invalid_state_error and num_workers() is 0. Does nothing on a rank that
   /// is not the root.
   void shutdown(bool wait = true, bool cancel_futures = false) {
-    if (core_) core_->shutdown(wait, cancel_futures);
+    if (!core_) return;
+    dependencies_->close();
+    // Tasks waiting for input futures start (or are cancelled) first: their inputs are, as a
+    // rule, this pool's own tasks, which need the pool to finish.
+    if (cancel_futures)
+      dependencies_->cancel_all();
+    else if (wait)
+      dependencies_->wait_empty();
+    core_->shutdown(wait, cancel_futures);
   }
 
   /// How many workers execute tasks; 0 after shutdown, on a broken executor, and on a rank
@@ -242,8 +276,71 @@ class basic_executor {
   std::shared_ptr<detail::journal> journal_;
   /// Numbers the values share() keeps in this process (a pool of local threads).
   std::atomic<std::uint64_t> local_shares_{0};
+  /// Tasks waiting for their input futures (submit and map with future arguments).
+  std::shared_ptr<detail::dependency_board> dependencies_ = std::make_shared<detail::dependency_board>();
 
  private:
+  // Builds the task of `f(args...)` (no futures among them) for the state `s` and hands it to
+  // the pool, or completes `s` from the journal.
+  template <class R, class F, class... Args>
+  void submit_state(const submit_options& o, std::shared_ptr<detail::shared_state<R>> s, F&& f, Args&&... args) {
+    auto t = std::make_unique<detail::call_task<R, std::decay_t<F>, std::decay_t<Args>...>>(
+        s, std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
+    t->priority = o.priority;
+    if constexpr (Remote) {
+      if (journal_ && detail::replay_or_record(*t, *s, journal_)) return;
+    }
+    detail::prepare_task<Remote>(core(), *t);
+    std::vector<detail::task_ptr> one;
+    one.push_back(std::move(t));
+    core().submit(one);
+  }
+
+  // map over a range of futures: chunks of `o.chunksize` elements (0: automatic), each a task
+  // that starts once its elements are done (detail::waiting_chunk).
+  template <class Fn, class Range>
+  auto map_after(Fn fn, Range&& range, const map_options& o) {
+    using U = typename std::decay_t<std::ranges::range_reference_t<Range>>::value_type;
+    using R = std::invoke_result_t<Fn&, U&&>;
+    using chunk_t = std::vector<detail::outcome<R>>;
+    check_sendable<Fn, R, U>();
+    std::size_t n = 0;
+    if constexpr (std::ranges::sized_range<Range>) n = static_cast<std::size_t>(std::ranges::size(range));
+    const std::size_t chunk = o.chunksize ? o.chunksize : auto_chunksize(n, core().num_workers());
+    if (dependencies_->closed()) throw invalid_state_error("rankpool: cannot map after shutdown");
+    auto launch = [this, fn, priority = o.priority](std::shared_ptr<detail::shared_state<chunk_t>> st,
+                                                    std::vector<U> values) {
+      auto t = std::make_unique<detail::chunk_task<R, Fn, U>>(st, fn, std::move(values));
+      t->priority = priority;
+      if constexpr (Remote) {
+        if (journal_ && detail::replay_or_record(*t, *st, journal_)) return;
+      }
+      detail::prepare_task<Remote>(core(), *t);
+      std::vector<detail::task_ptr> one;
+      one.push_back(std::move(t));
+      core().submit(one);
+    };
+    std::vector<future<chunk_t>> chunks;
+    std::vector<future<U>> inputs;
+    auto end_chunk = [&] {
+      auto st = std::make_shared<detail::shared_state<chunk_t>>();
+      chunks.emplace_back(st);
+      auto w = std::make_shared<detail::waiting_chunk<R, U, decltype(launch)>>(std::move(st), std::move(inputs), launch,
+                                                                               dependencies_);
+      inputs = {};
+      w->watch();
+    };
+    for (auto&& x : range) {
+      if (!x.valid()) throw invalid_state_error("rankpool: map over an invalid future");
+      inputs.push_back(x);
+      if (inputs.size() == chunk) end_chunk();
+    }
+    if (!inputs.empty()) end_chunk();
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (o.timeout) deadline = detail::deadline_after(*o.timeout);
+    return map_range<R>(std::move(chunks), o.unordered, deadline, nullptr, journal_ != nullptr);
+  }
+
   template <class Fn, class R, class... A>
   static constexpr void check_sendable() {
     if constexpr (Remote) {
