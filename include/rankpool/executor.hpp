@@ -22,6 +22,7 @@
 #include <rankpool/serialization.hpp>
 #include <rankpool/shared.hpp>
 #include <span>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -87,7 +88,8 @@ class basic_executor {
   }
 
   /// submit() with options for this call: `o.priority` (higher starts first among the tasks not
-  /// yet started; equal priorities keep submission order). Throws as submit().
+  /// yet started; equal priorities keep submission order) and `o.retries` (runs after a failed
+  /// first one, see executor_options::retries). Throws as submit().
   ///
   ///     auto urgent = pool.submit_with({.priority = 10}, area, 1.0);
   template <class F, class... Args>
@@ -139,12 +141,15 @@ class basic_executor {
     using Fn = std::decay_t<F>;
     if constexpr (detail::is_future_v<X>) {
       return map_after(Fn(std::forward<F>(f)), std::forward<Range>(range), o);
+    } else if (o.buffersize) {
+      return map_lazily(std::forward<F>(f), std::forward<Range>(range), o);
     } else {
       check_sendable<Fn, std::invoke_result_t<Fn&, X&&>, X>();
       constexpr bool sized = std::ranges::sized_range<Range>;
       std::size_t size = 0;
       if constexpr (sized) size = static_cast<std::size_t>(std::ranges::size(range));
-      detail::map_builder<Remote, Fn, X, sized> chunks(core(), std::forward<F>(f), o, size, journal_);
+      detail::map_builder<Remote, Fn, X, sized> chunks(core(), std::forward<F>(f), o, size, journal_,
+                                                       retry_rule_for(std::nullopt));
       for (auto&& x : range) chunks.add(std::forward<decltype(x)>(x));
       return chunks.finish(o.unordered);
     }
@@ -276,6 +281,8 @@ class basic_executor {
   std::shared_ptr<detail::journal> journal_;
   /// Numbers the values share() keeps in this process (a pool of local threads).
   std::atomic<std::uint64_t> local_shares_{0};
+  /// executor_options::retries and retry_if (null: none), set by the derived executor.
+  std::shared_ptr<const detail::retry_rule> retries_;
   /// Tasks waiting for their input futures (submit and map with future arguments).
   std::shared_ptr<detail::dependency_board> dependencies_ = std::make_shared<detail::dependency_board>();
 
@@ -287,6 +294,7 @@ class basic_executor {
     auto t = std::make_unique<detail::call_task<R, std::decay_t<F>, std::decay_t<Args>...>>(
         s, std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
     t->priority = o.priority;
+    t->retry = retry_rule_for(o.retries);
     if constexpr (Remote) {
       if (journal_ && detail::replay_or_record(*t, *s, journal_)) return;
     }
@@ -294,6 +302,25 @@ class basic_executor {
     std::vector<detail::task_ptr> one;
     one.push_back(std::move(t));
     core().submit(one);
+  }
+
+  // map with map_options::buffersize: the input is read as results are taken
+  // (detail::lazy_map_input), at most buffersize chunks ahead of the consumer.
+  template <class F, class Range>
+  auto map_lazily(F&& f, Range&& range, const map_options& o) {
+    using X = std::decay_t<std::ranges::range_reference_t<Range>>;
+    using Fn = std::decay_t<F>;
+    using R = std::invoke_result_t<Fn&, X&&>;
+    using chunk_t = std::vector<detail::outcome<R>>;
+    check_sendable<Fn, R, X>();
+    if (*o.buffersize == 0) throw std::invalid_argument("rankpool: map_options::buffersize must be at least 1");
+    using View = std::views::all_t<Range>;
+    auto in = std::make_shared<detail::lazy_map_input<Remote, Fn, X, View>>(std::views::all(std::forward<Range>(range)),
+                                                                            core(), std::forward<F>(f), o, journal_,
+                                                                            retry_rule_for(std::nullopt));
+    auto& b = in->chunks();
+    return map_range<R>([in](std::vector<future<chunk_t>>& out) { return in->next(out); }, *o.buffersize, o.unordered,
+                        b.deadline(), b.display(), b.journaled());
   }
 
   // map over a range of futures: chunks of `o.chunksize` elements (0: automatic), each a task
@@ -312,6 +339,7 @@ class basic_executor {
                                                     std::vector<U> values) {
       auto t = std::make_unique<detail::chunk_task<R, Fn, U>>(st, fn, std::move(values));
       t->priority = priority;
+      t->retry = retry_rule_for(std::nullopt);
       if constexpr (Remote) {
         if (journal_ && detail::replay_or_record(*t, *st, journal_)) return;
       }
@@ -339,6 +367,16 @@ class basic_executor {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (o.timeout) deadline = detail::deadline_after(*o.timeout);
     return map_range<R>(std::move(chunks), o.unordered, deadline, nullptr, journal_ != nullptr);
+  }
+
+  // The retries of a task: `per_call` (submit_options::retries) with the executor's retry_if,
+  // or the executor's own; null when there are none.
+  std::shared_ptr<const detail::retry_rule> retry_rule_for(std::optional<std::size_t> per_call) const {
+    if (!per_call) return retries_ && retries_->retries > 0 ? retries_ : nullptr;
+    if (*per_call == 0) return nullptr;
+    if (retries_ && retries_->retries == *per_call) return retries_;
+    return std::make_shared<const detail::retry_rule>(
+        detail::retry_rule{*per_call, retries_ ? retries_->retry_if : decltype(detail::retry_rule::retry_if){}});
   }
 
   template <class Fn, class R, class... A>

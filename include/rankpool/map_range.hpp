@@ -2,9 +2,11 @@
 /// \file map_range.hpp
 /// rankpool::map_range: the lazy range of results that every executor's `map` returns.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -45,14 +47,32 @@ class map_range {
         deadline_(deadline),
         progress_(std::move(progress)),
         callbacks_read_values_(callbacks_read_values) {}
+  /// A bounded lazy map's results (map_options::buffersize): `feed(out)` reads the input until
+  /// one more chunk went to the pool and appends its future to `out`, false once the input is
+  /// over. At most `buffer` chunks are submitted and not yet taken: `buffer` now, then one more
+  /// for each chunk taken. Throws what `feed` throws.
+  map_range(std::function<bool(std::vector<future<chunk_type>>&)> feed, std::size_t buffer, bool unordered,
+            std::optional<std::chrono::steady_clock::time_point> deadline,
+            std::shared_ptr<detail::progress> progress = {}, bool callbacks_read_values = true)
+      : unordered_(unordered),
+        deadline_(deadline),
+        progress_(std::move(progress)),
+        callbacks_read_values_(callbacks_read_values),
+        feed_(std::move(feed)),
+        lazy_(true) {
+    while (window_.size() < buffer && feed_more()) {
+    }
+  }
   map_range(map_range&&) noexcept = default;
   map_range& operator=(map_range&&) noexcept = default;
   map_range(const map_range&) = delete;
   map_range& operator=(const map_range&) = delete;
   ~map_range() {
-    if (iterating_)
+    if (iterating_) {
       for (std::size_t i = 0; i < chunks_.size(); ++i)
         if (!consumed(i)) chunks_[i].cancel();
+      for (auto& f : window_) f.cancel();
+    }
     if (progress_) progress_->finish();  // the final line, even when the loop ended early
   }
 
@@ -116,6 +136,7 @@ class map_range {
 
   bool load_next_chunk() {
     chunk_.reset();
+    if (lazy_) return load_next_lazy();
     if (taken_count_ == chunks_.size()) return false;
     if (taken_.empty()) taken_.assign(chunks_.size(), false);
     std::size_t idx;
@@ -137,18 +158,65 @@ class map_range {
     }
     taken_[idx] = true;
     ++taken_count_;
-    chunks_[idx].wait();
-    auto& state = *chunks_[idx].state();
+    take(chunks_[idx]);
+    return true;
+  }
+
+  // The bounded map's next chunk: the oldest (or, unordered, any done one) of the window, which
+  // gets one more chunk from the input in its place.
+  bool load_next_lazy() {
+    if (window_.empty()) return false;
+    std::size_t idx = 0;
+    if (!unordered_) {
+      wait_one(window_.front());
+    } else {
+      idx = first_done_in_window();
+    }
+    auto f = std::move(window_[idx]);
+    window_.erase(window_.begin() + static_cast<std::ptrdiff_t>(idx));
+    feed_more();
+    take(f);
+    return true;
+  }
+
+  // The position of a done chunk of the window, waiting (until the deadline) for one.
+  std::size_t first_done_in_window() {
+    auto find = [&]() -> std::optional<std::size_t> {
+      for (std::size_t i = 0; i < window_.size(); ++i)
+        if (window_[i].done()) return i;
+      return std::nullopt;
+    };
+    if (auto i = find()) return *i;
+    std::optional<std::chrono::duration<double>> t;
+    if (deadline_)
+      t = std::max(std::chrono::duration<double>(*deadline_ - std::chrono::steady_clock::now()),
+                   std::chrono::duration<double>(0));
+    rankpool::wait(window_, t, return_when::first_completed);
+    if (auto i = find()) return *i;
+    throw timeout_error("rankpool: map timed out before all results arrived");
+  }
+
+  // Asks the input for one more chunk; false (and no more asking) once it is over.
+  bool feed_more() {
+    if (!feed_) return false;
+    if (feed_(window_)) return true;
+    feed_ = nullptr;
+    return false;
+  }
+
+  // Makes the done chunk `f` the current one.
+  void take(const future<chunk_type>& f) {
+    f.wait();
+    auto& state = *f.state();
     if (state.get_status() == detail::status::finished && !state.exception_unsafe() &&
         (!callbacks_read_values_ || state.callbacks_done())) {
       // The chunk futures are this range's alone: take the results instead of copying them
       // (once the callbacks, such as the journal's, are done reading them).
       chunk_ = std::move(*state.value_for_sole_reader());
     } else {
-      chunk_ = chunks_[idx].result();  // rethrows a whole-chunk failure (or cancellation)
+      chunk_ = f.result();  // rethrows a whole-chunk failure (or cancellation)
     }
     if (progress_) progress_->add_delivered(chunk_->size());
-    return true;
   }
 
   std::size_t index_of(const future<chunk_type>& f) const {
@@ -182,6 +250,10 @@ class map_range {
   std::shared_ptr<detail::progress> progress_;
   bool callbacks_read_values_ = true;
   bool iterating_ = false;  // begin() was called: destruction cancels what has not started
+  // A bounded lazy map: the input (null once it is over) and the chunks submitted, not taken.
+  std::function<bool(std::vector<future<chunk_type>>&)> feed_;
+  std::vector<future<chunk_type>> window_;
+  bool lazy_ = false;
 };
 
 }  // namespace rankpool

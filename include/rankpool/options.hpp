@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -27,6 +28,11 @@ struct map_options {
   /// RANKPOOL_PROGRESS decides (1/true/yes/on, 0/false/no/off), else it is on exactly when
   /// stderr is a terminal, so batch jobs' logs stay clean unless asked.
   std::optional<bool> progress{};
+  /// Bounded lazy map: at most this many chunks submitted whose results the consumer has not
+  /// yet taken. The input is read only as results are taken (one chunk more for each chunk
+  /// taken), so an endless generator of inputs runs in constant memory. Unset: every element is
+  /// submitted by the map call. 0 throws std::invalid_argument.
+  std::optional<std::size_t> buffersize{};
   /// Every chunk of this map starts before the waiting tasks of lower priority and after those
   /// of higher priority; equal priorities keep submission order (see submit_options::priority).
   int priority = 0;
@@ -38,6 +44,9 @@ struct submit_options {
   /// executor's queue); equal priorities keep submission order. Tasks already sent ahead to a
   /// worker's window keep their place there (executor_options::in_flight = 1 sends none ahead).
   int priority = 0;
+  /// Runs after a failed first one, at most, for this call (overrides executor_options::retries;
+  /// which failures are retried: executor_options::retry_if).
+  std::optional<std::size_t> retries{};
 };
 
 /// Options of comm_executor and spawn_executor. Every field left empty can be set by an
@@ -84,6 +93,17 @@ struct executor_options {
   /// while the pool runs, so memory stays bounded. Further executors of one process given the
   /// same path write run.2.json, run.3.json, ... instead of overwriting it.
   std::optional<std::string> trace{};
+  /// Runs after a failed first one, at most, for every task (RANKPOOL_RETRIES, default 0): a
+  /// task whose failure retry_if accepts is queued again, and its future fails only when the
+  /// retries are used up, with the last error, whose message then ends "(after N attempts)".
+  /// A map chunk retries as a whole (a crash, a deadline); an element's own exception stays at
+  /// its position. The journal records only the attempt that succeeded.
+  std::optional<std::size_t> retries{};
+  /// Which failures are retried: called with the exception and the number of the attempt that
+  /// failed (from 1). Unset: a task_crashed (executor_options::isolate) or the timeout_error of
+  /// a task past its task_deadline, never the task's own exception. A task whose stop was
+  /// requested, or that was cancelled, is not retried.
+  std::function<bool(std::exception_ptr, std::size_t attempt)> retry_if{};
   /// Print a table at shutdown (RANKPOOL_SUMMARY=1): per worker the tasks, busy %, bytes in and
   /// out and task time percentiles, and the root's queue peak.
   std::optional<bool> summary{};

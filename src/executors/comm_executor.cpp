@@ -78,6 +78,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   if (rank == root) {
     is_root_ = true;
     journal_ = detail::journal_of(o);
+    retries_ = detail::retry_rule_of(o);
   }
   if (size == 1) {
     mpi::call("MPI_Comm_free", MPI_Comm_free, &dup);

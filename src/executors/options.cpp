@@ -114,6 +114,12 @@ std::optional<std::size_t> max_workers_of(const executor_options& o) {
   return n;
 }
 
+std::shared_ptr<const retry_rule> retry_rule_of(const executor_options& o) {
+  const std::size_t n = option_size("RANKPOOL_RETRIES", o.retries).value_or(0);
+  if (n == 0 && !o.retry_if) return nullptr;  // kept with 0 retries for submit_options::retries
+  return std::make_shared<const retry_rule>(retry_rule{n, o.retry_if});
+}
+
 std::shared_ptr<journal> journal_of(const executor_options& o) {
   if (auto path = o.journal ? o.journal : option_string("RANKPOOL_JOURNAL")) return journal::open(*path);
   return nullptr;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <rankpool/detail/journal.hpp>
+#include <rankpool/detail/task.hpp>
 #include <rankpool/options.hpp>
 #include <string>
 
@@ -38,6 +39,9 @@ telemetry_config telemetry_config_of(const executor_options& o);
 
 /// max_workers, or RANKPOOL_MAX_WORKERS.
 std::optional<std::size_t> max_workers_of(const executor_options& o);
+
+/// executor_options::retries (or RANKPOOL_RETRIES) with retry_if, or null when no task retries.
+std::shared_ptr<const retry_rule> retry_rule_of(const executor_options& o);
 
 /// The result journal of executor_options::journal (or RANKPOOL_JOURNAL), or null.
 std::shared_ptr<journal> journal_of(const executor_options& o);

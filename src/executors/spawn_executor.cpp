@@ -193,6 +193,7 @@ spawn_executor::spawn_executor(executor_options o) {
   detail::require_thread_multiple();
   const std::size_t n = detail::worker_count(detail::max_workers_of(o));
   journal_ = detail::journal_of(o);
+  retries_ = detail::retry_rule_of(o);
   const detail::worker_config wcfg = detail::worker_config_of(o);
   const detail::spawn_hello sh = detail::spawn_hello_of(o, wcfg);
   MPI_Comm inter = detail::spawn_workers(n);

@@ -123,6 +123,13 @@ class thread_core final : public executor_core {
       t->run_here(ctx.deadline);
       hooks_.ran_here(*t, index, started);
       busy_.fetch_sub(1, std::memory_order_relaxed);
+      if (t->state().get_status() == detail::status::pending) {  // it failed and runs again (retries)
+        {
+          std::lock_guard lk(m_);
+          enqueue(queue_, std::move(t));
+        }
+        cv_.notify_one();
+      }
     }
   }
 

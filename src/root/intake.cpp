@@ -78,8 +78,28 @@ void intake::complete(const wire::result_record& rec, const char* data, std::siz
   b_.running.erase(it);
   b_.policy.finished(worker, 1, rec.exec_ns);
   entry.send.wait();  // the worker answered, so the send is over: this only releases it
+  if (entry.t->retry) {
+    if (auto e = whole_failure(data, static_cast<std::size_t>(rec.bytes))) {
+      // Queued again behind the waiting tasks of its priority (their turn came first).
+      if (entry.t->retry_or_fail(std::move(e))) enqueue(b_.queue, std::move(entry.t));
+      return;
+    }
+  }
   reader in(data, static_cast<std::size_t>(rec.bytes));
   entry.t->complete_from(in);
+}
+
+// The exception of a result that failed as a whole (a task's error, a crash, a deadline), or
+// null for a value (or a chunk, whose elements fail one by one) and for a record that does not
+// decode, which complete_from reports.
+std::exception_ptr intake::whole_failure(const char* data, std::size_t n) noexcept {
+  try {
+    reader in(data, n);
+    if (in.raw().get_value<std::uint8_t>() == result_ok) return nullptr;
+    return read_exception(in);
+  } catch (...) {
+    return nullptr;
+  }
 }
 
 // A worker's answer to cancel and take-back requests: the tasks it will not run, and the

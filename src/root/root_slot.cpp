@@ -46,7 +46,14 @@ void root_slot::loop() {
       queue_.pop_front();
     }
     // Marked running only now, so cancel() works until the task starts here.
-    if (t->state().set_running()) run_one(*t);
+    if (t->state().set_running()) {
+      run_one(*t);
+      if (t->state().get_status() == status::pending) {  // it failed and runs again (retries)
+        std::lock_guard lk(m_);
+        queue_.push_back(std::move(t));
+        continue;
+      }
+    }
     t.reset();
     done_.fetch_add(1, std::memory_order_acq_rel);
     finished_();

@@ -59,6 +59,57 @@ void put_string(writer& w, const std::string& s) {
   codec<std::string>::write(w, s);
 }
 
+// The exception a root rebuilds for `kind`: the standard and rankpool types as themselves (with
+// `ctx` attached), anything else as remote_error.
+std::exception_ptr rebuild(exception_kind kind, remote_context ctx, std::int32_t sig, std::int32_t code) {
+  switch (kind) {
+    case exception_kind::logic_error:
+      return std::make_exception_ptr(remote_exception<std::logic_error>(ctx));
+    case exception_kind::invalid_argument:
+      return std::make_exception_ptr(remote_exception<std::invalid_argument>(ctx));
+    case exception_kind::domain_error:
+      return std::make_exception_ptr(remote_exception<std::domain_error>(ctx));
+    case exception_kind::length_error:
+      return std::make_exception_ptr(remote_exception<std::length_error>(ctx));
+    case exception_kind::out_of_range:
+      return std::make_exception_ptr(remote_exception<std::out_of_range>(ctx));
+    case exception_kind::runtime_error:
+      return std::make_exception_ptr(remote_exception<std::runtime_error>(ctx));
+    case exception_kind::range_error:
+      return std::make_exception_ptr(remote_exception<std::range_error>(ctx));
+    case exception_kind::overflow_error:
+      return std::make_exception_ptr(remote_exception<std::overflow_error>(ctx));
+    case exception_kind::underflow_error:
+      return std::make_exception_ptr(remote_exception<std::underflow_error>(ctx));
+    case exception_kind::broken_executor:
+      return std::make_exception_ptr(remote_exception<broken_executor>(ctx));
+    case exception_kind::timeout_error:
+      return std::make_exception_ptr(remote_exception<timeout_error>(ctx));
+    case exception_kind::task_crashed:
+      return std::make_exception_ptr(task_crashed(ctx.message(), sig, code, ctx.rank(), ctx.host()));
+    default:
+      return std::make_exception_ptr(remote_error(ctx.type_name(), ctx.message(), ctx.rank(), ctx.host()));
+  }
+}
+
+// The kind of an exception rebuild() made (the inverse of its switch).
+exception_kind remote_kind_of(const std::exception& e) {
+  const std::type_info& t = typeid(e);
+  if (t == typeid(remote_exception<std::logic_error>)) return exception_kind::logic_error;
+  if (t == typeid(remote_exception<std::invalid_argument>)) return exception_kind::invalid_argument;
+  if (t == typeid(remote_exception<std::domain_error>)) return exception_kind::domain_error;
+  if (t == typeid(remote_exception<std::length_error>)) return exception_kind::length_error;
+  if (t == typeid(remote_exception<std::out_of_range>)) return exception_kind::out_of_range;
+  if (t == typeid(remote_exception<std::runtime_error>)) return exception_kind::runtime_error;
+  if (t == typeid(remote_exception<std::range_error>)) return exception_kind::range_error;
+  if (t == typeid(remote_exception<std::overflow_error>)) return exception_kind::overflow_error;
+  if (t == typeid(remote_exception<std::underflow_error>)) return exception_kind::underflow_error;
+  if (t == typeid(remote_exception<broken_executor>)) return exception_kind::broken_executor;
+  if (t == typeid(remote_exception<timeout_error>)) return exception_kind::timeout_error;
+  if (t == typeid(task_crashed)) return exception_kind::task_crashed;
+  return exception_kind::other;
+}
+
 }  // namespace
 
 void write_exception(writer& out, std::exception_ptr e) noexcept {
@@ -109,37 +160,34 @@ std::exception_ptr read_exception(reader& in) {
   auto rank = in.raw().get_value<std::int32_t>();
   codec<std::string>::read(in, host);
   remote_context ctx(type, message, rank, host);
-  switch (kind) {
-    case exception_kind::logic_error:
-      return std::make_exception_ptr(remote_exception<std::logic_error>(ctx));
-    case exception_kind::invalid_argument:
-      return std::make_exception_ptr(remote_exception<std::invalid_argument>(ctx));
-    case exception_kind::domain_error:
-      return std::make_exception_ptr(remote_exception<std::domain_error>(ctx));
-    case exception_kind::length_error:
-      return std::make_exception_ptr(remote_exception<std::length_error>(ctx));
-    case exception_kind::out_of_range:
-      return std::make_exception_ptr(remote_exception<std::out_of_range>(ctx));
-    case exception_kind::runtime_error:
-      return std::make_exception_ptr(remote_exception<std::runtime_error>(ctx));
-    case exception_kind::range_error:
-      return std::make_exception_ptr(remote_exception<std::range_error>(ctx));
-    case exception_kind::overflow_error:
-      return std::make_exception_ptr(remote_exception<std::overflow_error>(ctx));
-    case exception_kind::underflow_error:
-      return std::make_exception_ptr(remote_exception<std::underflow_error>(ctx));
-    case exception_kind::broken_executor:
-      return std::make_exception_ptr(remote_exception<broken_executor>(ctx));
-    case exception_kind::timeout_error:
-      return std::make_exception_ptr(remote_exception<timeout_error>(ctx));
-    case exception_kind::task_crashed: {
-      auto sig = in.raw().get_value<std::int32_t>();
-      auto code = in.raw().get_value<std::int32_t>();
-      return std::make_exception_ptr(task_crashed(message, sig, code, rank, host));
-    }
-    default:
-      return std::make_exception_ptr(remote_error(type, message, rank, host));
+  std::int32_t sig = 0, code = 0;
+  if (kind == exception_kind::task_crashed) {
+    sig = in.raw().get_value<std::int32_t>();
+    code = in.raw().get_value<std::int32_t>();
   }
+  return rebuild(kind, std::move(ctx), sig, code);
+}
+
+std::exception_ptr with_message_suffix(const std::exception_ptr& e, const std::string& tail) noexcept {
+  try {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      if (const auto* ctx = remote_context_of(ex)) {
+        std::int32_t sig = 0, code = 0;
+        if (const auto* c = dynamic_cast<const task_crashed*>(&ex)) sig = c->signal(), code = c->exit_code();
+        return rebuild(remote_kind_of(ex),
+                       remote_context(ctx->type_name(), ctx->message() + tail, ctx->rank(), ctx->host()), sig, code);
+      }
+      // A local exception of a type that travels as itself: the same type, its context local.
+      if (const auto kind = kind_of(ex); kind != exception_kind::other && kind != exception_kind::task_crashed)
+        return rebuild(kind, remote_context(demangle(typeid(ex).name()), ex.what() + tail, -1, this_worker().host), 0,
+                       0);
+    }
+  } catch (...) {
+    // Out of memory, or not a std::exception: `e` as it is.
+  }
+  return e;
 }
 
 std::exception_ptr make_result_decode_error(const std::exception_ptr& cause) noexcept {

@@ -10,6 +10,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <rankpool/detail/clock.hpp>
 #include <rankpool/detail/core.hpp>
 #include <rankpool/detail/journal.hpp>
@@ -70,8 +71,9 @@ class map_builder {
   /// `size`: the input's length when Sized (else unused). `journal`: the executor's journal,
   /// which map_options::journal replaces. Throws what opening the journal throws.
   template <class F>
-  map_builder(executor_core& core, F&& f, const map_options& o, std::size_t size, std::shared_ptr<journal> journal)
-      : core_(core), fn_(std::forward<F>(f)), journal_(std::move(journal)) {
+  map_builder(executor_core& core, F&& f, const map_options& o, std::size_t size, std::shared_ptr<journal> journal,
+              std::shared_ptr<const retry_rule> retry = nullptr)
+      : core_(core), fn_(std::forward<F>(f)), journal_(std::move(journal)), retry_(std::move(retry)) {
     if (o.timeout) deadline_ = deadline_after(*o.timeout);
     if constexpr (Remote) {
       if (o.journal) journal_ = journal::open(*o.journal);
@@ -109,11 +111,34 @@ class map_builder {
 
   /// The input is over: ends the last chunk, hands over what is left and returns the results.
   map_range<R> finish(bool unordered) {
+    end_input();
+    return map_range<R>(std::move(futures_), unordered, deadline_, std::move(prog_), journal_ != nullptr);
+  }
+
+  /// For a bounded map (map_options::buffersize): every chunk goes to the pool as soon as it is
+  /// built, not in batches.
+  void hand_over_each() noexcept { batch_ = false; }
+  /// Ends the last chunk and hands over what is left.
+  void end_input() {
     if (!items_.empty() || !encoder_.empty()) end_chunk();
     if (!tasks_.empty()) core_.submit(tasks_);
     if (prog_) prog_->close_total();
-    return map_range<R>(std::move(futures_), unordered, deadline_, std::move(prog_), journal_ != nullptr);
   }
+  /// Moves the futures of the chunks built since the last call to the end of `out`; true when
+  /// there were any.
+  template <class Out>
+  bool take_futures(Out& out) {
+    if (futures_.empty()) return false;
+    for (auto& f : futures_) out.push_back(std::move(f));
+    futures_.clear();
+    return true;
+  }
+  /// The map's progress display (null when off), shared with the bounded map's range.
+  const std::shared_ptr<progress>& display() const noexcept { return prog_; }
+  /// The map_options::timeout deadline, if any.
+  std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept { return deadline_; }
+  /// Whether a journal reads the chunks' values in done callbacks (see map_range).
+  bool journaled() const noexcept { return journal_ != nullptr; }
 
  private:
   using task_t = chunk_task<R, Fn, X>;
@@ -189,11 +214,12 @@ class map_builder {
   // computing.
   void hand_over(std::unique_ptr<task_t> t, state_ptr s) {
     t->priority = priority_;
+    t->retry = retry_;
     detail::prepare_task<Remote>(core_, *t);
     pending_bytes_ += t->bytes().size();
     tasks_.push_back(std::move(t));
     futures_.emplace_back(std::move(s));
-    if (pending_bytes_ >= (1u << 20) || tasks_.size() >= 256) {
+    if (!batch_ || pending_bytes_ >= (1u << 20) || tasks_.size() >= 256) {
       core_.submit(tasks_);
       pending_bytes_ = 0;
     }
@@ -202,6 +228,7 @@ class map_builder {
   executor_core& core_;
   Fn fn_;
   std::shared_ptr<journal> journal_;
+  std::shared_ptr<const retry_rule> retry_;  // every chunk's retries, or null
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   std::size_t chunksize_ = 1;
   bool auto_chunks_ = false;
@@ -212,8 +239,52 @@ class map_builder {
   std::vector<X> items_;          // the chunk being built, when not streamed
   chunk_encoder<Fn, X> encoder_;  // the chunk being built, when streamed
   std::size_t pending_bytes_ = 0;
-  int priority_ = 0;  // map_options::priority, for every chunk
+  bool batch_ = true;  // hand chunks over in batches (false: one by one, for a bounded map)
+  int priority_ = 0;   // map_options::priority, for every chunk
   int exceptions_ = std::uncaught_exceptions();
+};
+
+/// The input side of a bounded lazy map (map_options::buffersize): owns the input view and a
+/// map_builder, and reads the input only when the range asks for one more chunk. Heap-held, so
+/// the view's iterator stays valid.
+template <bool Remote, class Fn, class X, class View>
+class lazy_map_input {
+ public:
+  using builder = map_builder<Remote, Fn, X, false>;
+  using chunk_t = typename builder::chunk_t;
+
+  template <class F>
+  lazy_map_input(View view, executor_core& core, F&& f, const map_options& o, std::shared_ptr<journal> journal,
+                 std::shared_ptr<const retry_rule> retry)
+      : view_(std::move(view)),
+        builder_(core, std::forward<F>(f), o, 0, std::move(journal), std::move(retry)),
+        it_(std::ranges::begin(view_)) {
+    builder_.hand_over_each();
+  }
+
+  /// Reads the input until one more chunk went to the pool and appends its future to `out`;
+  /// false once the input is over and every chunk was handed over.
+  template <class Out>
+  bool next(Out& out) {
+    while (it_ != std::ranges::end(view_)) {
+      builder_.add(*it_);
+      ++it_;
+      if (builder_.take_futures(out)) return true;
+    }
+    if (ended_) return false;
+    ended_ = true;
+    builder_.end_input();
+    return builder_.take_futures(out);
+  }
+
+  /// See map_builder.
+  builder& chunks() noexcept { return builder_; }
+
+ private:
+  View view_;
+  builder builder_;
+  std::ranges::iterator_t<View> it_;
+  bool ended_ = false;
 };
 
 }  // namespace rankpool::detail

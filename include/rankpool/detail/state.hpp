@@ -160,6 +160,19 @@ class state_base : public std::enable_shared_from_this<state_base> {
     return false;
   }
 
+  /// running -> pending, for a task that failed and runs again (executor_options::retries).
+  /// False when the future is done (cancelled meanwhile) or a stop was requested: the failure is
+  /// then final.
+  bool again() {
+    std::lock_guard lk(m_);
+    if (status_.load(std::memory_order_relaxed) != status::running || stop_.load(std::memory_order_relaxed))
+      return false;
+    status_.store(status::pending, std::memory_order_release);
+    sink_ = nullptr;
+    withdraw_asked_ = false;
+    withdrawable_.store(false, std::memory_order_release);
+    return true;
+  }
   /// The task has started where it was sent: a waiting cancel() returns false, later ones at once.
   void refuse_withdraw() {
     {

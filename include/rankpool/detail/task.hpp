@@ -15,6 +15,7 @@
 #include <rankpool/detail/codec.hpp>
 #include <rankpool/detail/exception_codec.hpp>
 #include <rankpool/detail/registry.hpp>
+#include <rankpool/detail/retry.hpp>
 #include <rankpool/detail/star_fn.hpp>
 #include <rankpool/detail/state.hpp>
 #include <rankpool/future.hpp>
@@ -265,6 +266,12 @@ class task {
   virtual void complete_from(reader& in) noexcept = 0;
   /// Fails the future with `e`.
   void fail(std::exception_ptr e) noexcept { state_->set_exception(std::move(e)); }
+  /// The whole task failed with `e` (not one element of a chunk): true when it runs again under
+  /// `retry` (its future is pending again, and the executor queues the task anew); otherwise the
+  /// future fails with `e`, whose message counts the attempts when there was more than one.
+  bool retry_or_fail(std::exception_ptr e) noexcept;
+  /// Retries for this task, or null (a failure is final).
+  std::shared_ptr<const retry_rule> retry;
   /// The encoded message: header room, then invoker key, callable, arguments (empty for
   /// local-only executors).
   std::vector<char>& bytes() noexcept { return bytes_; }
@@ -290,6 +297,8 @@ class task {
   std::shared_ptr<state_base> state_;
   std::vector<char> bytes_;
   std::vector<std::shared_ptr<const void>> kept_;
+  std::size_t attempts_ = 0;  // runs that failed as a whole
+  bool repeatable_ = true;    // false once a run here used up arguments it could not copy
 };
 
 using task_ptr = std::unique_ptr<task>;
@@ -360,17 +369,29 @@ class call_task final : public task {
   void run_here(time_point deadline) noexcept override {
     try {
       if (!args_) throw invalid_state_error("rankpool: task has no local copy of its arguments");
+      // A task that may run again calls f on a copy of its arguments, when they can be copied.
+      auto call = [&]() -> R {
+        if constexpr (std::is_copy_constructible_v<std::tuple<A...>>) {
+          if (retry) {
+            auto copy = *args_;
+            return std::apply(f_, std::move(copy));
+          }
+        } else {
+          repeatable_ = false;
+        }
+        return std::apply(f_, std::move(*args_));
+      };
       if constexpr (std::is_void_v<R>) {
-        std::apply(f_, std::move(*args_));
+        call();
         check_deadline(deadline);
         typed_->set_value();
       } else {
-        auto r = std::apply(f_, std::move(*args_));
+        auto r = call();
         check_deadline(deadline);
         typed_->set_value(std::move(r));
       }
     } catch (...) {
-      typed_->set_exception(std::current_exception());
+      retry_or_fail(std::current_exception());
     }
   }
   void complete_from(reader& in) noexcept override {
@@ -482,7 +503,14 @@ class chunk_task final : public task {
     try {
       result_type out;
       out.reserve(items_.size());
-      for (auto& x : items_) {
+      // A chunk that may run again calls f on a copy of its elements, when they can be copied.
+      std::vector<X> copy;
+      if constexpr (std::is_copy_constructible_v<X>) {
+        if (retry) copy = items_;
+      } else {
+        repeatable_ = false;
+      }
+      for (auto& x : retry&& repeatable_ ? copy : items_) {
         auto& o = out.emplace_back();
         try {
           if constexpr (std::is_void_v<R>) {
@@ -498,7 +526,7 @@ class chunk_task final : public task {
       check_deadline(deadline);
       typed_->set_value(std::move(out));
     } catch (...) {
-      typed_->set_exception(std::current_exception());
+      retry_or_fail(std::current_exception());
     }
   }
   void complete_from(reader& in) noexcept override {
