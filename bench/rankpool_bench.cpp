@@ -27,6 +27,12 @@
 //   mixed          makespan of busy-waiting tasks submitted one by one, against the greedy list
 //                  schedule of the same durations in the same order: one 1 s task among many
 //                  1 ms ones, and lognormal durations (median 1 ms, sigma 1)
+//   dag            a tree reduction of 100k leaves (2L - 1 tasks: leaf_value(i), add(left, right)),
+//                  three ways: the whole tree submitted at once with futures as arguments (impl
+//                  rankpool, variant futures-as-arguments), level by level with the caller
+//                  waiting on each level (impl rankpool-wait-by-hand), and a bare MPI farm whose
+//                  rank 0 tracks the dependencies itself (impl raw-mpi): seconds, tasks/s, and
+//                  for the pool ways rank 0's peak resident memory (MB)
 //   raw-latency    MPI_Send/MPI_Recv ping-pong of 8 bytes between ranks 0 and 1 (impl raw-mpi)
 //   raw-farm       a bare rank-0 farm of 100k 16-byte tasks, 4 in flight per worker: tasks/s
 //   raw-bandwidth  1 MiB MPI_Send to rank 1, 8-byte reply: MB/s (the same exchange as bandwidth)
@@ -58,12 +64,14 @@
 
 #include <Eigen/SVD>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -273,14 +281,14 @@ struct config {
   std::size_t pick(std::size_t full, std::size_t quick_size) const { return quick ? quick_size : full; }
 };
 
-const std::vector<std::string> all_benches = {"latency", "submit",      "map",      "bandwidth",     "idle",
-                                              "scrypt",  "svd",         "memory",   "granularity",   "mixed",
-                                              "held",    "raw-latency", "raw-farm", "raw-bandwidth", "shm-touch"};
+const std::vector<std::string> all_benches = {
+    "latency",     "submit", "map",  "bandwidth",   "idle",     "scrypt",        "svd",       "memory",
+    "granularity", "mixed",  "held", "raw-latency", "raw-farm", "raw-bandwidth", "shm-touch", "dag"};
 
 constexpr const char* usage_text =
     "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial,shared,static-shared] [--grid D,...] "
     "<benchmark>...\n"
-    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed held\n"
+    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed held dag\n"
     "            raw-latency raw-farm raw-bandwidth shm-touch,\n"
     "            raw (the three raw-*), all\n"
     "Run under mpirun (2 ranks or more); rank 0 prints one JSON object per measurement.\n";
@@ -1364,6 +1372,227 @@ void bench_held(const config& c) {
   if (c.root()) record("held", "rankpool", c.size, 1).stats(us, false, "us", c.runs).integer("rounds", rounds).print();
 }
 
+// ---- dag: a tree reduction whose dependencies are futures -----------------------------------
+
+// The tree's tasks: leaf i gives i; an inner node adds its two children's values.
+std::int64_t leaf_value(std::int64_t i) {
+  return i;
+}
+std::int64_t add(std::int64_t a, std::int64_t b) {
+  return a + b;
+}
+
+// The tree, the same for every way: level 0 holds the leaves in order; level l + 1 pairs the
+// nodes of level l in order (an odd one out moves up unchanged) until one node is left. L leaves
+// make L - 1 inner nodes, 2L - 1 tasks; the sum is L(L - 1)/2.
+
+// (a) futures-as-arguments: the whole tree submitted at once, each inner node with its
+// children's futures as arguments. No thread waits until the root's result is taken.
+std::int64_t dag_futures(rankpool::comm_executor& pool, std::size_t leaves) {
+  std::vector<rankpool::future<std::int64_t>> level;
+  level.reserve(leaves);
+  for (std::size_t i = 0; i < leaves; ++i) level.push_back(pool.submit(leaf_value, static_cast<std::int64_t>(i)));
+  while (level.size() > 1) {
+    std::vector<rankpool::future<std::int64_t>> up;
+    up.reserve((level.size() + 1) / 2);
+    for (std::size_t j = 0; j + 1 < level.size(); j += 2) up.push_back(pool.submit(add, level[j], level[j + 1]));
+    if (level.size() % 2) up.push_back(level.back());
+    level = std::move(up);
+  }
+  return level[0].result();
+}
+
+// (b) wait-by-hand: the same tree level by level; this thread waits for a whole level
+// (rankpool::wait) before it submits the next with the values, as code without dependencies
+// must.
+std::int64_t dag_by_hand(rankpool::comm_executor& pool, std::size_t leaves) {
+  std::vector<rankpool::future<std::int64_t>> level;
+  level.reserve(leaves);
+  for (std::size_t i = 0; i < leaves; ++i) level.push_back(pool.submit(leaf_value, static_cast<std::int64_t>(i)));
+  while (level.size() > 1) {
+    rankpool::wait(level);
+    std::vector<rankpool::future<std::int64_t>> up;
+    up.reserve((level.size() + 1) / 2);
+    for (std::size_t j = 0; j + 1 < level.size(); j += 2)
+      up.push_back(pool.submit(add, level[j].result(), level[j + 1].result()));
+    if (level.size() % 2) up.push_back(level.back());
+    level = std::move(up);
+  }
+  return level[0].result();
+}
+
+// (c) raw-mpi: the same tree on bare MPI. Rank 0 tracks the dependencies itself: it keeps up to
+// `depth` tasks in flight per worker (ranks 1..P-1, one posted Irecv each, MPI_Waitany for the
+// next reply) and makes a node ready once both its children are back. A task is three int64
+// (node, a, b), a reply two (node, value). Every rank takes part; returns the seconds from
+// building the tree to the root's value on rank 0 (0 elsewhere), and the sum in `sum`.
+double dag_raw_seconds(const config& c, std::size_t leaves, std::size_t depth, std::int64_t& sum) {
+  constexpr int task_tag = 11, stop_tag = 12, reply_tag = 13;
+  quiet_barrier();
+  if (!c.root()) {
+    while (true) {
+      std::int64_t msg[3];
+      MPI_Status st;
+      MPI_Recv(msg, 3, MPI_INT64_T, 0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+      if (st.MPI_TAG == stop_tag) return 0;
+      const bool leaf = static_cast<std::size_t>(msg[0]) < leaves;
+      std::int64_t reply[2] = {msg[0], leaf ? leaf_value(msg[1]) : add(msg[1], msg[2])};
+      MPI_Send(reply, 2, MPI_INT64_T, 0, reply_tag, MPI_COMM_WORLD);
+    }
+  }
+  auto t0 = steady::now();
+  // Nodes 0..L-1 are the leaves, L.. the inner nodes in the order they are made.
+  constexpr std::size_t none = static_cast<std::size_t>(-1);
+  const std::size_t nodes = 2 * leaves - 1;
+  std::vector<std::size_t> parent(nodes, none);
+  std::vector<std::array<std::size_t, 2>> children;  // of inner node L + k, at k
+  children.reserve(leaves - 1);
+  std::vector<std::size_t> level(leaves);
+  std::iota(level.begin(), level.end(), std::size_t{0});
+  while (level.size() > 1) {
+    std::vector<std::size_t> up;
+    up.reserve((level.size() + 1) / 2);
+    for (std::size_t j = 0; j + 1 < level.size(); j += 2) {
+      const std::size_t n = leaves + children.size();
+      parent[level[j]] = parent[level[j + 1]] = n;
+      children.push_back({level[j], level[j + 1]});
+      up.push_back(n);
+    }
+    if (level.size() % 2) up.push_back(level.back());
+    level = std::move(up);
+  }
+  const std::size_t root = level[0];
+  std::vector<std::int64_t> value(nodes, 0);
+  std::vector<std::uint8_t> missing(leaves - 1, 2);  // children not yet back, per inner node
+  // The nodes whose inputs are known, to be sent: the leaves first.
+  std::deque<std::size_t> ready(leaves);
+  std::iota(ready.begin(), ready.end(), std::size_t{0});
+
+  const auto nw = static_cast<std::size_t>(c.size - 1);
+  std::vector<std::int64_t> reply(2 * nw);
+  std::vector<MPI_Request> reqs(nw, MPI_REQUEST_NULL);
+  std::vector<std::size_t> outstanding(nw, 0);
+  auto send_task = [&](std::size_t w) {
+    const std::size_t n = ready.front();
+    ready.pop_front();
+    std::int64_t msg[3] = {static_cast<std::int64_t>(n), static_cast<std::int64_t>(n), 0};
+    if (n >= leaves) {
+      const auto& ch = children[n - leaves];
+      msg[1] = value[ch[0]];
+      msg[2] = value[ch[1]];
+    }
+    MPI_Send(msg, 3, MPI_INT64_T, static_cast<int>(w + 1), task_tag, MPI_COMM_WORLD);
+    // Replies from one worker arrive in order: one posted receive per worker is enough.
+    if (outstanding[w]++ == 0)
+      MPI_Irecv(&reply[2 * w], 2, MPI_INT64_T, static_cast<int>(w + 1), reply_tag, MPI_COMM_WORLD, &reqs[w]);
+  };
+  // One task per worker per round, so that a short ready list is spread over the workers.
+  auto fill = [&] {
+    for (bool sent = true; sent && !ready.empty();) {
+      sent = false;
+      for (std::size_t w = 0; w < nw && !ready.empty(); ++w) {
+        if (outstanding[w] < depth) {
+          send_task(w);
+          sent = true;
+        }
+      }
+    }
+  };
+  fill();
+  while (true) {
+    int idx = 0;
+    MPI_Waitany(static_cast<int>(nw), reqs.data(), &idx, MPI_STATUS_IGNORE);
+    const auto w = static_cast<std::size_t>(idx);
+    const auto n = static_cast<std::size_t>(reply[2 * w]);
+    value[n] = reply[2 * w + 1];
+    if (--outstanding[w] > 0)
+      MPI_Irecv(&reply[2 * w], 2, MPI_INT64_T, static_cast<int>(w + 1), reply_tag, MPI_COMM_WORLD, &reqs[w]);
+    if (n == root) break;  // every other node is below the root, so nothing is in flight now
+    const std::size_t p = parent[n];
+    if (--missing[p - leaves] == 0) ready.push_back(p);
+    fill();
+  }
+  const double total = seconds_since(t0);
+  for (int r = 1; r < c.size; ++r) MPI_Send(nullptr, 0, MPI_INT64_T, r, stop_tag, MPI_COMM_WORLD);
+  sum = value[root];
+  return total;
+}
+
+// The tree reduction three ways: (a) futures-as-arguments (impl rankpool) and (b) wait-by-hand
+// (impl rankpool-wait-by-hand), interleaved in one pool, then (c) a bare MPI farm that tracks the
+// dependencies itself (impl raw-mpi; the workers are inside the pool's constructor while it
+// lives). Seconds per run from the first submit to the root's value, after a warm-up run. For
+// the pool ways also rank 0's peak resident memory during the run (VmHWM, reset first) and its
+// growth over the resident memory just before.
+void bench_dag(const config& c) {
+  if (needs_two_ranks(c, "dag")) return;
+  const std::size_t leaves = c.pick(100000, 10000), tasks = 2 * leaves - 1, depth = 16;
+  const auto expected = static_cast<std::int64_t>(leaves) * static_cast<std::int64_t>(leaves - 1) / 2;
+  struct way {
+    std::vector<double> seconds, peak_mb, growth_mb;
+    std::size_t workers = 0;
+    std::int64_t sum = 0;
+    bool ok = true;
+  };
+  way futures, by_hand, raw;
+  bool peak_reset = true;
+  // One pool for both pool ways, their runs interleaved, so that both meet the same warmed-up
+  // pool (its window adapts to the task time) and a change in the machine's load touches both.
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root()) {
+      auto run_pool = [&](way& w, std::int64_t (*fn)(rankpool::comm_executor&, std::size_t), bool keep) {
+        w.workers = pool.num_workers();
+        // Hand the previous run's freed memory back to the kernel, or this run would grow into it
+        // unseen (as in the memory benchmark).
+        malloc_trim(0);
+        peak_reset = reset_peak_rss() && peak_reset;
+        const double rss0 = status_bytes("VmRSS");
+        auto t0 = steady::now();
+        w.sum = fn(pool, leaves);
+        const double s = seconds_since(t0);
+        const double peak = status_bytes("VmHWM");
+        w.ok = w.ok && w.sum == expected;
+        if (!keep) return;
+        w.seconds.push_back(s);
+        w.peak_mb.push_back(peak / 1e6);
+        w.growth_mb.push_back((peak - rss0) / 1e6);
+      };
+      for (int r = -1; r < c.runs; ++r) {  // run -1 warms up
+        run_pool(futures, dag_futures, r >= 0);
+        run_pool(by_hand, dag_by_hand, r >= 0);
+      }
+    }
+  }
+  for (int r = -1; r < c.runs; ++r) {
+    std::int64_t sum = 0;
+    const double s = dag_raw_seconds(c, leaves, depth, sum);
+    if (c.root()) {
+      raw.sum = sum;
+      raw.ok = raw.ok && sum == expected;
+      if (r >= 0) raw.seconds.push_back(s);
+    }
+  }
+  quiet_barrier();
+  if (!c.root()) return;
+  auto emit = [&](const std::string& impl, const way& w, std::size_t workers, const std::string& variant, bool memory) {
+    record rec("dag", impl, c.size, workers);
+    rec.stats(w.seconds, false, "s", c.runs).str("variant", variant).integer("leaves", leaves).integer("tasks", tasks);
+    rec.num("tasks_per_s", static_cast<double>(tasks) / summarize(w.seconds, false).median);
+    rec.integer("sum", static_cast<std::uint64_t>(w.sum));
+    if (memory) {
+      rec.num("root_peak_rss_mb", summarize(w.peak_mb, false).median);
+      rec.num("root_rss_growth_mb", summarize(w.growth_mb, false).median).flag("peak_reset", peak_reset);
+    } else {
+      rec.integer("in_flight", depth);
+    }
+    rec.flag("ok", w.ok).print();
+  };
+  emit("rankpool", futures, futures.workers, "futures-as-arguments", true);
+  emit("rankpool-wait-by-hand", by_hand, by_hand.workers, "wait-by-hand", true);
+  emit("raw-mpi", raw, static_cast<std::size_t>(c.size - 1), "bare MPI farm, rank 0 tracks the dependencies", false);
+}
+
 void run(const config& c, const std::string& bench) {
   static const std::map<std::string, void (*)(const config&)> table = {{"latency", bench_latency},
                                                                        {"submit", bench_submit},
@@ -1379,7 +1608,8 @@ void run(const config& c, const std::string& bench) {
                                                                        {"held", bench_held},
                                                                        {"raw-latency", bench_raw_latency},
                                                                        {"raw-farm", bench_raw_farm},
-                                                                       {"raw-bandwidth", bench_raw_bandwidth}};
+                                                                       {"raw-bandwidth", bench_raw_bandwidth},
+                                                                       {"dag", bench_dag}};
   table.at(bench)(c);
 }
 
