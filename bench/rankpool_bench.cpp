@@ -33,6 +33,9 @@
 //                  waiting on each level (impl rankpool-wait-by-hand), and a bare MPI farm whose
 //                  rank 0 tracks the dependencies itself (impl raw-mpi): seconds, tasks/s, and
 //                  for the pool ways rank 0's peak resident memory (MB)
+//   lazy           map over 1M elements in chunks of 16: with buffersize 64 over an endless input
+//                  (leaving after 1M results) against the eager map: seconds and rank 0's
+//                  resident memory growth (MB)
 //   raw-latency    MPI_Send/MPI_Recv ping-pong of 8 bytes between ranks 0 and 1 (impl raw-mpi)
 //   raw-farm       a bare rank-0 farm of 100k 16-byte tasks, 4 in flight per worker: tasks/s
 //   raw-bandwidth  1 MiB MPI_Send to rank 1, 8-byte reply: MB/s (the same exchange as bandwidth)
@@ -282,13 +285,13 @@ struct config {
 };
 
 const std::vector<std::string> all_benches = {
-    "latency",     "submit", "map",  "bandwidth",   "idle",     "scrypt",        "svd",       "memory",
-    "granularity", "mixed",  "held", "raw-latency", "raw-farm", "raw-bandwidth", "shm-touch", "dag"};
+    "latency", "submit", "map",         "bandwidth", "idle",          "scrypt",    "svd", "memory", "granularity",
+    "mixed",   "held",   "raw-latency", "raw-farm",  "raw-bandwidth", "shm-touch", "dag", "lazy"};
 
 constexpr const char* usage_text =
     "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial,shared,static-shared] [--grid D,...] "
     "<benchmark>...\n"
-    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed held dag\n"
+    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed held dag lazy\n"
     "            raw-latency raw-farm raw-bandwidth shm-touch,\n"
     "            raw (the three raw-*), all\n"
     "Run under mpirun (2 ranks or more); rank 0 prints one JSON object per measurement.\n";
@@ -1593,6 +1596,75 @@ void bench_dag(const config& c) {
   emit("raw-mpi", raw, static_cast<std::size_t>(c.size - 1), "bare MPI farm, rank 0 tracks the dependencies", false);
 }
 
+// ---- lazy: map with buffersize over an endless input, against the eager map -----------------
+
+double lazy_element(std::int64_t i) {
+  return static_cast<double>(i % 1000) * 0.5;
+}
+
+// map over N elements in chunks of 16 two ways, interleaved in one pool: (a) bounded
+// (map_options::buffersize 64) over the endless std::views::iota(0), leaving the loop after N
+// results; (b) eager, over iota(0, N), every chunk submitted by the map call. Seconds per run
+// and rank 0's peak resident memory over the resident memory just before (VmHWM, reset first):
+// the bounded map's should not grow with N, the eager one's does.
+void bench_lazy(const config& c) {
+  if (needs_two_ranks(c, "lazy")) return;
+  const std::size_t n = c.pick(1'000'000, 100'000), chunk = 16, buffer = 64;
+  struct way {
+    std::vector<double> seconds, growth_mb;
+    double sum = 0;
+  };
+  way bounded, eager;
+  bool peak_reset = true;
+  std::size_t workers = 0;
+  {
+    rankpool::comm_executor pool;
+    if (!pool.is_root()) return quiet_barrier();
+    workers = pool.num_workers();
+    auto measure = [&](way& w, bool keep, auto&& body) {
+      malloc_trim(0);
+      peak_reset = reset_peak_rss() && peak_reset;
+      const double rss0 = status_bytes("VmRSS");
+      auto t0 = steady::now();
+      w.sum = body();
+      const double s = seconds_since(t0);
+      if (!keep) return;
+      w.seconds.push_back(s);
+      w.growth_mb.push_back((status_bytes("VmHWM") - rss0) / 1e6);
+    };
+    for (int r = -1; r < c.runs; ++r) {  // run -1 warms up
+      measure(bounded, r >= 0, [&] {
+        rankpool::map_options o;
+        o.chunksize = chunk;
+        o.buffersize = buffer;
+        double sum = 0;
+        std::size_t taken = 0;
+        for (double v : pool.map(lazy_element, std::views::iota(std::int64_t{0}), o)) {
+          sum += v;
+          if (++taken == n) break;
+        }
+        return sum;
+      });
+      measure(eager, r >= 0, [&] {
+        double sum = 0;
+        for (double v : pool.map(lazy_element, std::views::iota(std::int64_t{0}, static_cast<std::int64_t>(n)),
+                                 {.chunksize = chunk}))
+          sum += v;
+        return sum;
+      });
+    }
+  }
+  quiet_barrier();
+  auto emit = [&](const std::string& impl, const way& w, const std::string& variant) {
+    record rec("lazy", impl, c.size, workers);
+    rec.stats(w.seconds, false, "s", c.runs).str("variant", variant).integer("elements", n).integer("chunksize", chunk);
+    rec.num("root_rss_growth_mb", summarize(w.growth_mb, false).median).flag("peak_reset", peak_reset);
+    rec.flag("ok", w.sum == bounded.sum).print();
+  };
+  emit("rankpool-buffersize", bounded, "buffersize 64 over an endless input");
+  emit("rankpool", eager, "eager map over the whole input");
+}
+
 void run(const config& c, const std::string& bench) {
   static const std::map<std::string, void (*)(const config&)> table = {{"latency", bench_latency},
                                                                        {"submit", bench_submit},
@@ -1609,7 +1681,8 @@ void run(const config& c, const std::string& bench) {
                                                                        {"raw-latency", bench_raw_latency},
                                                                        {"raw-farm", bench_raw_farm},
                                                                        {"raw-bandwidth", bench_raw_bandwidth},
-                                                                       {"dag", bench_dag}};
+                                                                       {"dag", bench_dag},
+                                                                       {"lazy", bench_lazy}};
   table.at(bench)(c);
 }
 
