@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 #include <ranges>
 #include <rankpool/compose.hpp>
@@ -409,6 +410,53 @@ TEST(mpi_dataflow, a_task_past_its_deadline_is_retried_by_default) {
     EXPECT_NE(std::string(e.what()).find("after 2 attempts"), std::string::npos) << e.what();
   }
   EXPECT_EQ(calls_in(never), 2);
+}
+
+int nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+TEST(mpi_dataflow, priorities_order_the_waiting_tasks_of_a_saturated_pool) {
+  rankpool::executor_options o;
+  o.max_workers = 1;  // one worker, nothing sent ahead: tasks finish in the order they start
+  o.in_flight = 1;
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, o);
+  if (!pool.is_root()) return;
+  auto blocker = pool.submit(nap, 300);  // holds the worker while the others queue
+  std::mutex m;
+  std::vector<int> order;
+  std::vector<rankpool::future<int>> fs;
+  for (int i = 0; i < 8; ++i) {
+    const int p = i % 2 ? 5 : 0;
+    fs.push_back(pool.submit_with({.priority = p}, square, i));
+    fs.back().add_done_callback([&m, &order, i](const rankpool::future<int>&) {
+      std::lock_guard lk(m);
+      order.push_back(i);
+    });
+  }
+  auto all = rankpool::when_all(fs);
+  all.wait();
+  std::lock_guard lk(m);
+  // Higher priority first; within a priority, submission order.
+  EXPECT_EQ(order, (std::vector<int>{1, 3, 5, 7, 0, 2, 4, 6}));
+  EXPECT_EQ(blocker.result(kPatience), 300);
+}
+
+TEST(mpi_dataflow, the_journal_records_only_the_attempt_that_succeeded) {
+  const auto journal = rankpool_test::world_rank() == 0 ? scratch("journal") : std::string();
+  const auto path = rankpool_test::world_rank() == 0 ? scratch("journaled") : std::string();
+  rankpool::executor_options o;
+  o.retries = 1;
+  o.retry_if = [](std::exception_ptr, std::size_t) { return true; };
+  o.journal = journal;
+  for (int run = 0; run < 2; ++run) {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, o);
+    if (!pool.is_root()) continue;
+    // First run: fails once, then succeeds with 2. Second run: the journal answers, nothing runs.
+    EXPECT_EQ(pool.submit(flaky, path, 1, 0).result(kPatience), 2);
+    EXPECT_EQ(calls_in(path), 2);
+  }
 }
 
 TEST(mpi_dataflow, a_crashed_task_is_retried_in_a_fresh_process) {
