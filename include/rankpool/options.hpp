@@ -8,6 +8,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rankpool {
 
@@ -76,6 +78,11 @@ struct executor_options {
   /// segfaults, aborts or calls exit fails only its own future with task_crashed, and the worker
   /// starts a fresh child. Costs a process hop per task. Not combinable with threads_per_worker.
   std::optional<bool> isolate{};
+  /// With isolate: a worker replaces its child process with a fresh one after this many tasks
+  /// (RANKPOOL_MAX_TASKS_PER_CHILD; unset or 0: only after a crash), so memory that a leaky
+  /// library holds is given back, as ProcessPoolExecutor's max_tasks_per_child. Set without
+  /// isolate, it throws std::invalid_argument.
+  std::optional<std::size_t> max_tasks_per_child{};
   /// Longest a task (a map chunk counts as one task) may run: past it stop_requested() turns
   /// true, and a task that still overruns fails with timeout_error; with isolation a task busy
   /// one second past its deadline is killed (RANKPOOL_TASK_DEADLINE, in seconds).
@@ -104,6 +111,15 @@ struct executor_options {
   /// a task past its task_deadline, never the task's own exception. A task whose stop was
   /// requested, or that was cancelled, is not retried.
   std::function<bool(std::exception_ptr, std::size_t attempt)> retry_if{};
+  /// spawn_executor: MPI_Info keys for MPI_Comm_spawn, where and how the workers start, e.g.
+  /// {{"host", "node2"}}, {{"hostfile", "hosts.txt"}}, {{"wdir", "/scratch/run1"}} (the keys the
+  /// MPI implementation knows: Open MPI's MPI_Comm_spawn man page lists them). RANKPOOL_SPAWN_INFO:
+  /// `key=value` pairs separated by `;`. A key that is empty or too long for MPI throws
+  /// std::invalid_argument; a key the MPI does not know is ignored by it.
+  std::vector<std::pair<std::string, std::string>> spawn_info{};
+  /// spawn_executor: extra command-line arguments of the spawned workers (after the flag rankpool
+  /// adds, which marks them as workers). RANKPOOL_SPAWN_ARGS: separated by spaces.
+  std::vector<std::string> spawn_args{};
   /// Print a table at shutdown (RANKPOOL_SUMMARY=1): per worker the tasks, busy %, bytes in and
   /// out and task time percentiles, and the root's queue peak.
   std::optional<bool> summary{};

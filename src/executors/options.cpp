@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <rankpool/detail/journal.hpp>
 #include <rankpool/errors.hpp>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -79,6 +80,11 @@ worker_config worker_config_of(const executor_options& o) {
   w.threads = threads_of(o);
   w.isolate = isolate_of(o);
   w.deadline_ns = deadline_of(o);
+  w.max_tasks_per_child = option_size("RANKPOOL_MAX_TASKS_PER_CHILD", o.max_tasks_per_child).value_or(0);
+  if (w.max_tasks_per_child && !w.isolate)
+    throw std::invalid_argument(
+        "rankpool: max_tasks_per_child needs isolate (RANKPOOL_ISOLATE=1): only an isolated worker runs its tasks in "
+        "a child process it can replace");
   return w;
 }
 
@@ -118,6 +124,36 @@ std::shared_ptr<const retry_rule> retry_rule_of(const executor_options& o) {
   const std::size_t n = option_size("RANKPOOL_RETRIES", o.retries).value_or(0);
   if (n == 0 && !o.retry_if) return nullptr;  // kept with 0 retries for submit_options::retries
   return std::make_shared<const retry_rule>(retry_rule{n, o.retry_if});
+}
+
+std::vector<std::pair<std::string, std::string>> spawn_info_of(const executor_options& o) {
+  auto pairs = o.spawn_info;
+  if (pairs.empty()) {
+    if (auto env = option_string("RANKPOOL_SPAWN_INFO")) {
+      std::istringstream in(*env);
+      std::string item;
+      while (std::getline(in, item, ';')) {
+        if (item.empty()) continue;
+        const auto eq = item.find('=');
+        if (eq == std::string::npos)
+          throw std::invalid_argument("rankpool: RANKPOOL_SPAWN_INFO: '" + item + "' is not key=value");
+        pairs.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+      }
+    }
+  }
+  for (const auto& [key, value] : pairs)
+    if (key.empty()) throw std::invalid_argument("rankpool: spawn_info: an empty key (value '" + value + "')");
+  return pairs;
+}
+
+std::vector<std::string> spawn_args_of(const executor_options& o) {
+  if (!o.spawn_args.empty()) return o.spawn_args;
+  std::vector<std::string> args;
+  if (auto env = option_string("RANKPOOL_SPAWN_ARGS")) {
+    std::istringstream in(*env);
+    for (std::string a; in >> a;) args.push_back(a);
+  }
+  return args;
 }
 
 std::shared_ptr<journal> journal_of(const executor_options& o) {

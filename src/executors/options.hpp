@@ -9,6 +9,8 @@
 #include <rankpool/detail/task.hpp>
 #include <rankpool/options.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "observe/telemetry.hpp"
 #include "root/scheduler.hpp"
@@ -42,6 +44,13 @@ std::optional<std::size_t> max_workers_of(const executor_options& o);
 
 /// executor_options::retries (or RANKPOOL_RETRIES) with retry_if, or null when no task retries.
 std::shared_ptr<const retry_rule> retry_rule_of(const executor_options& o);
+
+/// executor_options::spawn_info, or RANKPOOL_SPAWN_INFO (`key=value` pairs separated by `;`).
+/// Throws std::invalid_argument for a pair without `=` or with an empty key.
+std::vector<std::pair<std::string, std::string>> spawn_info_of(const executor_options& o);
+
+/// executor_options::spawn_args, or RANKPOOL_SPAWN_ARGS (separated by spaces).
+std::vector<std::string> spawn_args_of(const executor_options& o);
 
 /// The result journal of executor_options::journal (or RANKPOOL_JOURNAL), or null.
 std::shared_ptr<journal> journal_of(const executor_options& o);

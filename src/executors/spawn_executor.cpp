@@ -11,7 +11,9 @@
 #include <optional>
 #include <rankpool/detail/log.hpp>
 #include <rankpool/spawn_executor.hpp>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/cpu_share.hpp"
@@ -52,6 +54,7 @@ struct spawn_hello {
   std::uint8_t pad[2];
   std::uint32_t threads;  // threads_per_worker
   std::uint64_t deadline_ns;
+  std::uint64_t max_tasks_per_child;
   code_address initializer;
 };
 
@@ -92,6 +95,7 @@ void serve_if_spawned_worker() {
       w.threads = sh.threads == 0 ? 1 : sh.threads;
       w.isolate = sh.isolate != 0;
       w.deadline_ns = sh.deadline_ns;
+      w.max_tasks_per_child = static_cast<std::size_t>(sh.max_tasks_per_child);
       cpu_share::configure_alone(w.threads, 1);  // the parent's progress thread shares the node
       serve(parent, 0, init, w, node_layout::of_spawned(parent, false));
     }
@@ -133,6 +137,7 @@ spawn_hello spawn_hello_of(const executor_options& o, const worker_config& wcfg)
   sh.threads = static_cast<std::uint32_t>(wcfg.threads);
   sh.isolate = wcfg.isolate ? 1 : 0;
   sh.deadline_ns = wcfg.deadline_ns;
+  sh.max_tasks_per_child = wcfg.max_tasks_per_child;
   if (o.initializer) {
     auto* fp = o.initializer.target<void (*)()>();
     if (!fp || !*fp)
@@ -145,17 +150,52 @@ spawn_hello spawn_hello_of(const executor_options& o, const worker_config& wcfg)
   return sh;
 }
 
-// Starts n copies of this executable; the intercommunicator to them returns errors.
-MPI_Comm spawn_workers(std::size_t n) {
+// The MPI_Info of `pairs` (MPI_INFO_NULL when there are none); the caller frees it.
+MPI_Info spawn_info(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  if (pairs.empty()) return MPI_INFO_NULL;
+  for (const auto& [key, value] : pairs) {
+    // MPI leaves a key or value past these lengths undefined (Open MPI truncates it silently).
+    if (key.size() > MPI_MAX_INFO_KEY)
+      throw std::invalid_argument("rankpool: spawn_info key '" + key + "' is longer than MPI_MAX_INFO_KEY (" +
+                                  std::to_string(MPI_MAX_INFO_KEY) + ")");
+    if (value.size() > MPI_MAX_INFO_VAL)
+      throw std::invalid_argument("rankpool: spawn_info value of '" + key + "' is longer than MPI_MAX_INFO_VAL");
+  }
+  MPI_Info info = MPI_INFO_NULL;
+  mpi::call("MPI_Info_create", MPI_Info_create, &info);
+  try {
+    for (const auto& [key, value] : pairs) mpi::call("MPI_Info_set", MPI_Info_set, info, key.c_str(), value.c_str());
+  } catch (...) {
+    mpi::try_call("MPI_Info_free", MPI_Info_free, &info);
+    throw;
+  }
+  return info;
+}
+
+// Starts n copies of this executable, placed by `info_pairs` and given `extra` arguments after
+// the worker flag; the intercommunicator to them returns errors.
+MPI_Comm spawn_workers(std::size_t n, const std::vector<std::pair<std::string, std::string>>& info_pairs,
+                       const std::vector<std::string>& extra) {
   std::string path = self_executable();
   if (path.empty()) throw error("rankpool: spawn_executor cannot find its own executable (/proc/self/exe)");
-  char flag_arg[64];
-  std::snprintf(flag_arg, sizeof flag_arg, "%s", spawned_worker_flag);
-  char* args[] = {flag_arg, nullptr};
+  // MPI_Comm_spawn takes char** (not const): the strings are copied into buffers of our own.
+  std::vector<std::vector<char>> storage;
+  storage.emplace_back(spawned_worker_flag, spawned_worker_flag + std::strlen(spawned_worker_flag) + 1);
+  for (const auto& a : extra) storage.emplace_back(a.c_str(), a.c_str() + a.size() + 1);
+  std::vector<char*> args;
+  for (auto& a : storage) args.push_back(a.data());
+  args.push_back(nullptr);
+  MPI_Info info = spawn_info(info_pairs);
   MPI_Comm inter = MPI_COMM_NULL;
   std::vector<int> errcodes(n, MPI_SUCCESS);
-  mpi::call("MPI_Comm_spawn", MPI_Comm_spawn, path.c_str(), args, static_cast<int>(n), MPI_INFO_NULL, 0, MPI_COMM_SELF,
-            &inter, errcodes.data());
+  try {
+    mpi::call("MPI_Comm_spawn", MPI_Comm_spawn, path.c_str(), args.data(), static_cast<int>(n), info, 0, MPI_COMM_SELF,
+              &inter, errcodes.data());
+  } catch (...) {
+    if (info != MPI_INFO_NULL) mpi::try_call("MPI_Info_free", MPI_Info_free, &info);
+    throw;
+  }
+  if (info != MPI_INFO_NULL) mpi::try_call("MPI_Info_free", MPI_Info_free, &info);
   for (std::size_t i = 0; i < n; ++i) mpi::check("MPI_Comm_spawn (a worker failed to start)", errcodes[i]);
   return inter;
 }
@@ -196,7 +236,7 @@ spawn_executor::spawn_executor(executor_options o) {
   retries_ = detail::retry_rule_of(o);
   const detail::worker_config wcfg = detail::worker_config_of(o);
   const detail::spawn_hello sh = detail::spawn_hello_of(o, wcfg);
-  MPI_Comm inter = detail::spawn_workers(n);
+  MPI_Comm inter = detail::spawn_workers(n, detail::spawn_info_of(o), detail::spawn_args_of(o));
   detail::greet(inter, sh, n);
   detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "spawn_executor");
   // The children are placed beside this process unless a hostfile says otherwise: count them here.

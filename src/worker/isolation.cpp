@@ -63,7 +63,7 @@ void leave_now(int status, void*) {
 
 }  // namespace
 
-isolated_runner::isolated_runner() {
+isolated_runner::isolated_runner(std::size_t max_tasks_per_child) : max_tasks_(max_tasks_per_child) {
   start();
 }
 isolated_runner::~isolated_runner() {
@@ -87,6 +87,7 @@ void isolated_runner::start() {
   ::close(fds[1]);
   pid_ = pid;
   fd_ = fds[0];
+  child_tasks_ = 0;
 }
 
 void isolated_runner::stop() noexcept {
@@ -174,7 +175,11 @@ void isolated_runner::report_lost_child(writer& out, bool killed_for_time, std::
 void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, writer& out, std::uint64_t deadline_ns,
                           const std::function<bool()>& stop_asked) {
   try {
+    // A child that ran its share of tasks leaves (end of file on its socket) for a fresh fork,
+    // so memory a leaky library holds goes back with it.
+    if (max_tasks_ && child_tasks_ >= max_tasks_) stop();
     if (pid_ <= 0) start();
+    ++child_tasks_;
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t head[3] = {id, n, deadline_ns};
     const bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <rankpool/detail/codec.hpp>
@@ -14,7 +15,9 @@ namespace rankpool::detail {
 
 class isolated_runner {
  public:
-  isolated_runner();
+  /// Forks the first child. `max_tasks_per_child` (0: no limit): a fresh child replaces one that
+  /// ran that many tasks, before the next task (executor_options::max_tasks_per_child).
+  explicit isolated_runner(std::size_t max_tasks_per_child = 0);
   ~isolated_runner();
   isolated_runner(const isolated_runner&) = delete;
   isolated_runner& operator=(const isolated_runner&) = delete;
@@ -44,6 +47,8 @@ class isolated_runner {
   void report_lost_child(writer& out, bool killed_for_time, std::uint64_t deadline_ns);
   pid_t pid_ = -1;
   int fd_ = -1;
+  std::size_t max_tasks_ = 0;    // per child, 0 = no limit
+  std::size_t child_tasks_ = 0;  // tasks the current child ran
 };
 
 }  // namespace rankpool::detail

@@ -93,7 +93,7 @@ class worker {
       }
     }
     // Forked after the initializer, so every child starts from the state it set up.
-    if (cfg_.isolate && !team_) isolated_.emplace();
+    if (cfg_.isolate && !team_) isolated_.emplace(cfg_.max_tasks_per_child);
     // A team's threads run the tasks and this thread stays free for messages; tasks run here
     // need the watcher for that, which calls MPI from a second thread.
     int level = MPI_THREAD_SINGLE;

@@ -14,9 +14,10 @@ namespace rankpool::detail {
 
 /// How a worker rank runs its tasks (from executor_options, the same on every rank).
 struct worker_config {
-  std::size_t threads = 1;        // threads running tasks in this rank
-  bool isolate = false;           // run tasks in a supervised child process
-  std::uint64_t deadline_ns = 0;  // per-task deadline, 0 = none
+  std::size_t threads = 1;              // threads running tasks in this rank
+  bool isolate = false;                 // run tasks in a supervised child process
+  std::size_t max_tasks_per_child = 0;  // isolation: a fresh child after this many tasks (0 = no limit)
+  std::uint64_t deadline_ns = 0;        // per-task deadline, 0 = none
 };
 
 /// Runs `initializer`, then executes tasks from `root` on `comm` until it says shutdown.

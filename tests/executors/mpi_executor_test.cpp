@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <unistd.h>
 
 #include <Eigen/SVD>
 #include <cstdio>
@@ -344,6 +345,33 @@ TEST(comm_executor, isolation_kills_a_task_stuck_past_its_deadline_and_forwards_
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   f.request_stop();
   EXPECT_EQ(f.result(std::chrono::seconds(30)), 9);
+}
+
+namespace {
+long task_pid(int) {
+  return static_cast<long>(getpid());
+}
+}  // namespace
+
+TEST(comm_executor, isolation_replaces_the_child_after_max_tasks_per_child) {
+  if (world_size() < 2) GTEST_SKIP() << "needs at least 2 ranks (isolation is for worker ranks)";
+  rankpool::executor_options o;
+  o.max_workers = 1;  // one worker, one task at a time: the pids come in the order of the tasks
+  o.in_flight = 1;
+  o.isolate = true;
+  o.max_tasks_per_child = 3;
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, o);
+  if (!pool.is_root()) return;
+  std::vector<long> pids;
+  for (int i = 0; i < 9; ++i) pids.push_back(pool.submit(task_pid, i).result());
+  for (std::size_t i = 0; i < pids.size(); ++i) EXPECT_EQ(pids[i], pids[i - i % 3]) << "task " << i;
+  EXPECT_NE(pids[0], pids[3]);
+  EXPECT_NE(pids[3], pids[6]);
+  EXPECT_NE(pids[0], pids[6]);
+}
+
+TEST(comm_executor, max_tasks_per_child_without_isolation_is_refused) {
+  EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, 0, {.max_tasks_per_child = 2}), std::invalid_argument);
 }
 
 namespace {

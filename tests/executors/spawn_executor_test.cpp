@@ -5,8 +5,12 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <rankpool/rankpool.hpp>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -35,6 +39,21 @@ double element_of(const rankpool::shared<std::vector<double>>& v, std::size_t i)
 }
 std::size_t size_of(const rankpool::shared<std::vector<std::string>>& v) {
   return v->size();
+}
+std::string working_dir(int) {
+  return std::filesystem::current_path().string();
+}
+std::string host_of(int) {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+// Whether this process's command line holds `arg` as one argument.
+bool has_arg(std::string arg) {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  for (std::string a; std::getline(in, a, '\0');)
+    if (a == arg) return true;
+  return false;
 }
 }  // namespace
 
@@ -80,4 +99,60 @@ TEST(spawn_executor, initializer_must_be_a_function_pointer) {
   int captured = 1;
   EXPECT_THROW(rankpool::spawn_executor({.max_workers = 1, .initializer = [captured] { (void)captured; }}),
                std::invalid_argument);
+}
+
+TEST(spawn_executor, spawn_info_and_spawn_args_reach_mpi_comm_spawn) {
+  const auto dir = std::filesystem::temp_directory_path() / ("rankpool_wdir_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  rankpool::executor_options o;
+  o.max_workers = 1;
+  o.spawn_info = {{"wdir", dir.string()}};
+  o.spawn_args = {"--my-flag", "value with spaces"};
+  {
+    rankpool::spawn_executor pool(o);
+    EXPECT_EQ(pool.submit(working_dir, 0).result(), std::filesystem::canonical(dir).string());
+    EXPECT_TRUE(pool.submit(has_arg, std::string("--my-flag")).result());
+    EXPECT_TRUE(pool.submit(has_arg, std::string("value with spaces")).result());
+    EXPECT_FALSE(pool.submit(has_arg, std::string("--not-given")).result());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(spawn_executor, bad_spawn_info_is_refused_before_anything_starts) {
+  rankpool::executor_options o;
+  o.max_workers = 1;
+  o.spawn_info = {{"", "x"}};
+  EXPECT_THROW(rankpool::spawn_executor{o}, std::invalid_argument);
+  o.spawn_info = {{std::string(MPI_MAX_INFO_KEY + 1, 'k'), "x"}};
+  EXPECT_THROW(rankpool::spawn_executor{o}, std::invalid_argument);
+}
+
+// mpi4py#631: a second spawn after the first pool closed.
+TEST(spawn_executor, a_second_pool_spawns_after_the_first_shut_down) {
+  for (int i = 2; i < 4; ++i) {
+    rankpool::spawn_executor pool({.max_workers = 1});
+    EXPECT_EQ(pool.submit(square, i).result(), i * i);
+    pool.shutdown();
+    EXPECT_EQ(pool.num_workers(), 0u);
+  }
+  rankpool::spawn_executor a({.max_workers = 1});
+  a.shutdown();  // the first one shut down but still alive while the next spawns
+  rankpool::spawn_executor b({.max_workers = 2});
+  EXPECT_EQ(b.submit(square, 5).result(), 25);
+}
+
+// Run by cluster.netns.spawn_placement: RANKPOOL_TEST_SPAWN_HOST names a node of the job's
+// allocation other than the parent's (the harness's hostfile names its hosts by address) and
+// RANKPOOL_TEST_SPAWN_HOSTNAME the hostname the workers must then report.
+TEST(spawn_executor, spawns_onto_the_host_named_in_spawn_info) {
+  const char* host = std::getenv("RANKPOOL_TEST_SPAWN_HOST");
+  const char* expect = std::getenv("RANKPOOL_TEST_SPAWN_HOSTNAME");
+  if (!host || !*host || !expect || !*expect)
+    GTEST_SKIP() << "RANKPOOL_TEST_SPAWN_HOST(NAME) are not set (cluster.netns.spawn_placement sets them)";
+  rankpool::executor_options o;
+  o.max_workers = 2;
+  o.spawn_info = {{"host", host}};
+  rankpool::spawn_executor pool(o);
+  EXPECT_NE(host_of(0), expect) << "the parent already runs on the named host";
+  for (const std::string& h : pool.map(host_of, std::vector<int>(8, 0))) EXPECT_EQ(h, expect);
 }
