@@ -5,6 +5,7 @@
 /// comm_executor.hpp; the results of map in map_range.hpp.
 
 #include <atomic>
+#include <csignal>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -255,6 +256,22 @@ class basic_executor {
     core_->shutdown(wait, cancel_futures);
   }
 
+  /// Stops every worker now, as ProcessPoolExecutor.terminate_workers() (Python 3.14): tasks
+  /// waiting for their input futures are cancelled, and every other unfinished future (queued,
+  /// sent ahead, running) fails with broken_executor at once; a running task is asked to stop (stop_requested()
+  /// turns true) and, where its worker isolates tasks, its process gets SIGTERM. Then the
+  /// executor is shut down: submit throws invalid_state_error, num_workers() is 0. It returns
+  /// once every worker has answered for its tasks: at once for isolated tasks; an unisolated
+  /// task ends when it notices the stop or finishes (MPI cannot take a rank's thread away
+  /// without MPI_Abort, which rankpool never calls). A thread_executor's threads cannot be
+  /// stopped either: it returns at once, and the destructor joins them. Does nothing on a rank
+  /// that is not the root, and after shutdown.
+  void terminate_workers() { stop_workers_now(SIGTERM); }
+
+  /// terminate_workers(), with SIGKILL for isolated tasks' processes (a task that handles or
+  /// ignores SIGTERM still ends).
+  void kill_workers() { stop_workers_now(SIGKILL); }
+
   /// How many workers execute tasks; 0 after shutdown, on a broken executor, and on a rank
   /// that is not the root.
   std::size_t num_workers() const noexcept { return core_ ? core_->num_workers() : 0; }
@@ -287,6 +304,13 @@ class basic_executor {
   std::shared_ptr<detail::dependency_board> dependencies_ = std::make_shared<detail::dependency_board>();
 
  private:
+  void stop_workers_now(int signal) {
+    if (!core_) return;
+    dependencies_->close();
+    dependencies_->cancel_all();
+    core_->terminate(signal);
+  }
+
   // Builds the task of `f(args...)` (no futures among them) for the state `s` and hands it to
   // the pool, or completes `s` from the journal.
   template <class R, class F, class... Args>

@@ -27,6 +27,7 @@ class thread_core final : public executor_core {
     for (std::size_t i = 0; i < workers; ++i) hooks_.slot(i, "thread " + std::to_string(i), 1);
     RANKPOOL_LOG(info, "%s: %zu local threads", name, workers);
     threads_.reserve(workers);
+    running_.assign(workers, nullptr);
     for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
   }
   ~thread_core() override { shutdown(true, false); }
@@ -68,6 +69,30 @@ class thread_core final : public executor_core {
     }
     // Every task has run: the trace and summary are complete.
     if (all_joined) hooks_.finish();
+  }
+
+  // Local threads cannot be killed: their running tasks are asked to stop and their futures
+  // fail now; the threads are joined when the core is destroyed (or by a later shutdown(wait)).
+  void terminate(int signal) override {
+    const auto e = terminated_error(signal);
+    std::deque<task_ptr> dropped;
+    std::vector<std::shared_ptr<state_base>> running;
+    {
+      std::lock_guard lk(m_);
+      shutdown_ = true;
+      if (!broken_error_) broken_error_ = e;
+      broken_ = true;
+      closed_.store(true, std::memory_order_relaxed);
+      dropped.swap(queue_);
+      for (auto* t : running_)
+        if (t) running.push_back(t->state().shared_from_this());
+    }
+    cv_.notify_all();
+    for (auto& t : dropped) t->fail(e);
+    for (auto& st : running) {
+      st->request_stop();
+      st->set_exception(e);
+    }
   }
 
   /// 0 after shutdown and on a broken pool, as concurrent.futures' tests expect.
@@ -113,6 +138,10 @@ class thread_core final : public executor_core {
         queued = queue_.size();
       }
       if (!t->state().set_running()) continue;
+      {
+        std::lock_guard lk(m_);
+        running_[index] = t.get();
+      }
       task_context ctx;
       ctx.stop = &t->state().stop_flag();
       if (deadline_ns_) ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(deadline_ns_);
@@ -123,6 +152,10 @@ class thread_core final : public executor_core {
       t->run_here(ctx.deadline);
       hooks_.ran_here(*t, index, started);
       busy_.fetch_sub(1, std::memory_order_relaxed);
+      {
+        std::lock_guard lk(m_);
+        running_[index] = nullptr;
+      }
       if (t->state().get_status() == detail::status::pending) {  // it failed and runs again (retries)
         {
           std::lock_guard lk(m_);
@@ -139,6 +172,7 @@ class thread_core final : public executor_core {
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<task_ptr> queue_;
+  std::vector<task*> running_;  // each thread's running task (null when idle), for terminate
   bool shutdown_ = false;
   bool broken_ = false;
   std::exception_ptr broken_error_;  // set with broken_

@@ -41,7 +41,8 @@ bool control_channel::all_answered() const {
 
 void control_channel::send(wire::kind k, std::uint64_t id, int rank) {
   char buf[sizeof(wire::header)];
-  wire::put_header(buf, k, id, 0);
+  // A stop carries its signal where other messages count their body: control messages have none.
+  wire::put_header(buf, k, id, k == wire::kind::stop ? static_cast<std::uint64_t>(stop_signal_) : 0);
   transport::send_control(buf, sizeof buf, rank, comm_);
 }
 

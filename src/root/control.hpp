@@ -36,6 +36,9 @@ class control_channel {
   void answered(std::size_t slot, std::size_t n) { unanswered_[slot] -= std::min(n, unanswered_[slot]); }
   /// Worker slot `slot` was lost: nothing more will come from it.
   void forget(std::size_t slot) { unanswered_[slot] = 0; }
+  /// From now on a stop request also carries `signal` for an isolated task's process
+  /// (terminate_workers / kill_workers); 0: a plain stop (stop_requested() turns true).
+  void set_stop_signal(int signal) noexcept { stop_signal_ = signal; }
   /// Whether every cancel and take-back has its answer.
   bool all_answered() const;
 
@@ -46,6 +49,7 @@ class control_channel {
   const std::vector<int>& workers_;
   stop_queue& stops_;
   std::vector<std::size_t> unanswered_;  // per worker slot
+  int stop_signal_ = 0;                  // carried by stop requests in the header's body_bytes
 };
 
 }  // namespace rankpool::detail

@@ -34,6 +34,17 @@ void inbox::request_shutdown(bool cancel) {
   cv_.notify_one();
 }
 
+void inbox::request_terminate(int signal) {
+  {
+    std::lock_guard lk(m_);
+    shutdown_ = true;
+    closed_.store(true, std::memory_order_relaxed);
+    terminate_requested_ = signal;
+    has_news_.store(true, std::memory_order_release);
+  }
+  cv_.notify_one();
+}
+
 void inbox::wake() {
   {
     std::lock_guard lk(m_);
@@ -49,6 +60,7 @@ bool inbox::take(news& n) {
   has_news_.store(false, std::memory_order_relaxed);
   n.stopping = shutdown_;
   n.cancel = std::exchange(cancel_requested_, false);
+  n.terminate = std::exchange(terminate_requested_, 0);
   return true;
 }
 

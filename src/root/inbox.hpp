@@ -21,6 +21,8 @@ class inbox {
   void submit(std::vector<task_ptr>& tasks);
   /// No new tasks from now on; `cancel`: cancel the tasks not started.
   void request_shutdown(bool cancel);
+  /// Shutdown with terminate_workers() / kill_workers(): `signal` for the running tasks.
+  void request_terminate(int signal);
   /// Wakes the progress loop (something it waits for happened on another thread).
   void wake();
 
@@ -29,6 +31,7 @@ class inbox {
     std::vector<task_ptr> tasks;
     bool stopping = false;  // shutdown was requested
     bool cancel = false;    // cancel the tasks not started (asked once)
+    int terminate = 0;      // terminate_workers / kill_workers: the signal (asked once)
   };
   /// Moves the news into `n`; false when there was none since the last call.
   bool take(news& n);
@@ -50,6 +53,7 @@ class inbox {
   std::vector<task_ptr> tasks_;
   bool shutdown_ = false;
   bool cancel_requested_ = false;
+  int terminate_requested_ = 0;
   bool broken_ = false;
   std::exception_ptr broken_error_;
 };

@@ -102,6 +102,14 @@ class scheduler final : public executor_core {
     if (thread_error_) std::rethrow_exception(std::exchange(thread_error_, nullptr));
   }
 
+  void terminate(int signal) override {
+    inbox_.request_terminate(signal);
+    if (std::this_thread::get_id() == thread_.get_id()) return;
+    std::lock_guard jl(join_mutex_);
+    if (thread_.joinable()) thread_.join();
+    stop_local();
+  }
+
   /// 0 after shutdown and on a broken pool, as concurrent.futures' tests expect.
   std::size_t num_workers() const noexcept override {
     if (inbox_.closed()) return 0;
@@ -190,7 +198,20 @@ class scheduler final : public executor_core {
       // Tasks waiting in the workers' windows are not started either: ask for them back.
       control_.withdraw_all(running_);
     }
-    return !n.tasks.empty() || n.cancel;
+    if (n.terminate) terminate_now(n.terminate);
+    return !n.tasks.empty() || n.cancel || n.terminate;
+  }
+
+  // terminate_workers / kill_workers: unstarted tasks in the windows are asked back, started
+  // ones asked to stop with `signal` (an isolated task's process gets it; an unisolated task
+  // sees stop_requested()), then the pool breaks, so every unfinished future fails now. The loop
+  // goes on until the workers have answered for every task, then shuts them down as usual.
+  void terminate_now(int signal) {
+    RANKPOOL_LOG(info, "%s: %s", cfg_.name, signal == SIGKILL ? "kill_workers()" : "terminate_workers()");
+    control_.set_stop_signal(signal);
+    control_.withdraw_all(running_);
+    for (auto& [id, entry] : running_) entry.t->state().request_stop();
+    mark_broken(terminated_why(signal), nullptr, true);
   }
 
   std::size_t local_slot() const { return cfg_.workers.size(); }
@@ -235,12 +256,13 @@ class scheduler final : public executor_core {
   }
 
   // Breaks the pool: every unfinished future fails with broken_executor(why), nesting `cause`.
-  void mark_broken(const std::string& why, const std::exception_ptr& cause = nullptr) {
+  // `asked`: the user asked for it (terminate_workers), so it is no error worth a log line.
+  void mark_broken(const std::string& why, const std::exception_ptr& cause = nullptr, bool asked = false) {
     const auto e = broken_because(why, cause);
     std::vector<task_ptr> waiting;
     if (!inbox_.break_with(e, waiting)) return;
     shares_->abandon();
-    RANKPOOL_LOG(error, "%s", why.c_str());
+    if (!asked) RANKPOOL_LOG(error, "%s", why.c_str());
     hooks_.instant("broken");
     fail_everything(e, waiting);
   }

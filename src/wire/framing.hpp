@@ -18,7 +18,8 @@ enum class kind : std::uint8_t {
   result_batch = 3,   // worker -> root, id = count; body = count result records
   shutdown = 4,       // root -> worker: leave the serve loop
   init_failed = 5,    // worker -> root: the initializer threw; body = exception
-  stop = 6,           // root -> worker on the control tag, id = task: stop_requested() turns true
+  stop = 6,           // root -> worker on the control tag, id = task: stop_requested() turns true;
+                      // body_bytes = a signal for an isolated task's process (0: none)
   worker_failed = 7,  // worker -> root: the serve loop failed (an MPI call); body = the error's text
   bye = 8,            // worker -> root: answer to a shutdown with flag_acknowledge
   answer = 9,         // worker -> root, id = requests answered; body = answer_counts, then the ids

@@ -130,16 +130,16 @@ void isolated_runner::child_loop(int fd) {
 }
 
 bool isolated_runner::await_answer(std::chrono::steady_clock::time_point t0, std::uint64_t deadline_ns,
-                                   const std::function<bool()>& stop_asked) {
-  bool stop_sent = false;
+                                   const std::function<int()>& stop_signal) {
+  int sent = 0;  // the last signal sent; a stop can turn into a terminate later
   while (true) {
     pollfd p{fd_, POLLIN, 0};
     int r = ::poll(&p, 1, 1);
     if (r > 0) return true;
     if (r < 0 && errno != EINTR) return true;  // the read that follows finds out what went wrong
-    if (!stop_sent && stop_asked && stop_asked()) {
-      ::kill(pid_, SIGUSR1);
-      stop_sent = true;
+    if (const int sig = stop_signal ? stop_signal() : 0; sig != 0 && sig != sent) {
+      ::kill(pid_, sig);
+      sent = sig;
     }
     auto elapsed = std::chrono::steady_clock::now() - t0;
     if (deadline_ns && elapsed > std::chrono::nanoseconds(deadline_ns) + std::chrono::seconds(1)) {
@@ -173,7 +173,7 @@ void isolated_runner::report_lost_child(writer& out, bool killed_for_time, std::
 }
 
 void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, writer& out, std::uint64_t deadline_ns,
-                          const std::function<bool()>& stop_asked) {
+                          const std::function<int()>& stop_signal) {
   try {
     // A child that ran its share of tasks leaves (end of file on its socket) for a fresh fork,
     // so memory a leaky library holds goes back with it.
@@ -183,7 +183,7 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t head[3] = {id, n, deadline_ns};
     const bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);
-    const bool killed_for_time = sent && !await_answer(t0, deadline_ns, stop_asked);
+    const bool killed_for_time = sent && !await_answer(t0, deadline_ns, stop_signal);
     std::uint64_t len = 0;
     std::vector<char> result;
     if (sent && !killed_for_time && read_all(fd_, &len, sizeof len)) {

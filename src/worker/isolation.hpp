@@ -23,11 +23,12 @@ class isolated_runner {
   isolated_runner& operator=(const isolated_runner&) = delete;
 
   /// Runs one task body in the child and writes its result body to `out`. Never throws: a dead
-  /// child becomes a task_crashed result. While waiting it asks `stop_asked()` (then signals the
-  /// child, whose stop_requested() turns true) and enforces `deadline_ns` (0 = none): past it
-  /// the result is timeout_error, and a child still busy a second later is killed.
+  /// child becomes a task_crashed result. While waiting it asks `stop_signal()` for the signal
+  /// the child must get (0: none yet; SIGUSR1 turns the child's stop_requested() true; SIGTERM
+  /// or SIGKILL from terminate_workers / kill_workers end it) and enforces `deadline_ns` (0 =
+  /// none): past it the result is timeout_error, and a child still busy a second later is killed.
   void run(std::uint64_t id, const char* body, std::size_t n, writer& out, std::uint64_t deadline_ns,
-           const std::function<bool()>& stop_asked);
+           const std::function<int()>& stop_signal);
   /// Replaces the child with a fresh fork, which sees this process's memory as it is now (a
   /// shared value's window opened since the last fork).
   void restart() {
@@ -42,7 +43,7 @@ class isolated_runner {
   // Waits until the child answers or dies, forwarding a stop request and killing it a second
   // past the deadline; false when it was killed for time.
   bool await_answer(std::chrono::steady_clock::time_point t0, std::uint64_t deadline_ns,
-                    const std::function<bool()>& stop_asked);
+                    const std::function<int()>& stop_signal);
   // The child is gone: reaps it and writes the task's failure (crash or deadline) to `out`.
   void report_lost_child(writer& out, bool killed_for_time, std::uint64_t deadline_ns);
   pid_t pid_ = -1;

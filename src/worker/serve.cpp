@@ -9,6 +9,7 @@
 #include "worker/serve.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -302,7 +303,7 @@ class worker {
       if (init_error_) {
         write_exception(out, broken_by_initializer());
       } else {
-        isolated_->run(it.id, it.body, it.n, out, cfg_.deadline_ns, [&] { return stop_asked(it.id); });
+        isolated_->run(it.id, it.body, it.n, out, cfg_.deadline_ns, [&] { return stop_signal(it.id); });
       }
       t.exec_ns = elapsed_ns(t.started);
       board_.forget(it.id);
@@ -318,11 +319,14 @@ class worker {
     if (it.answer_each || queue_.empty() || results_.overdue(t.exec_ns)) results_.flush();
   }
 
-  // Whether the isolated child's task was asked to stop; without a watcher this thread reads
-  // the control messages itself (nothing else calls MPI then).
-  bool stop_asked(std::uint64_t id) {
+  // The signal the isolated child's task must get: SIGUSR1 for a stop request, the one a
+  // terminate or kill request carries, or 0. Without a watcher this thread reads the control
+  // messages itself (nothing else calls MPI then).
+  int stop_signal(std::uint64_t id) {
     if (!watch_) board_.pull();
-    return board_.asked(id);
+    if (!board_.asked(id)) return 0;
+    const int sig = board_.signal_for(id);
+    return sig ? sig : SIGUSR1;
   }
 
   void collect_team(transport::backoff& pace) {

@@ -22,7 +22,8 @@ void stop_board::pull() {
     }
     if (hd.kind != static_cast<std::uint8_t>(wire::kind::stop)) continue;
     std::lock_guard lk(m_);
-    ids_.insert(hd.id);
+    auto& sig = ids_[hd.id];
+    if (hd.body_bytes > 0 && hd.body_bytes < 65) sig = static_cast<int>(hd.body_bytes);
     flag_.store(true, std::memory_order_release);
   }
 }
@@ -39,6 +40,13 @@ bool stop_board::asked(std::uint64_t id) {
   if (!flag_.load(std::memory_order_acquire)) return false;
   std::lock_guard lk(m_);
   return ids_.count(id) != 0;
+}
+
+int stop_board::signal_for(std::uint64_t id) {
+  if (!flag_.load(std::memory_order_acquire)) return 0;
+  std::lock_guard lk(m_);
+  auto it = ids_.find(id);
+  return it == ids_.end() ? 0 : it->second;
 }
 
 void stop_board::forget(std::uint64_t id) {

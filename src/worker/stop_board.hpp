@@ -9,8 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
-#include <set>
 #include <utility>
 #include <vector>
 
@@ -35,6 +35,9 @@ class stop_board {
   std::vector<wire::header> take_requests() { return std::exchange(requests_, {}); }
   /// Whether task `id` was asked to stop.
   bool asked(std::uint64_t id);
+  /// The signal the stop request of task `id` carries for its isolated process
+  /// (terminate_workers / kill_workers), or 0 (none, or a plain stop).
+  int signal_for(std::uint64_t id);
   /// Task `id` ended: its stop request, if any, is spent.
   void forget(std::uint64_t id);
 
@@ -42,7 +45,7 @@ class stop_board {
   MPI_Comm comm_;
   int root_;
   std::mutex m_;
-  std::set<std::uint64_t> ids_;
+  std::map<std::uint64_t, int> ids_;    // task -> signal its stop carries (0: none)
   std::atomic<bool> flag_{false};       // ids_ is not empty: lets asked() skip the lock
   std::vector<wire::header> requests_;  // cancel and take-back requests, for the serve loop
 };

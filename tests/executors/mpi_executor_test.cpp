@@ -374,6 +374,44 @@ TEST(comm_executor, max_tasks_per_child_without_isolation_is_refused) {
   EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD, 0, {.max_tasks_per_child = 2}), std::invalid_argument);
 }
 
+TEST(comm_executor, terminate_and_kill_workers_end_isolated_tasks_at_once) {
+  if (world_size() < 2) GTEST_SKIP() << "needs at least 2 ranks (isolation is for worker ranks)";
+  for (bool kill : {false, true}) {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.isolate = true});
+    if (!pool.is_root()) continue;
+    std::vector<rankpool::future<int>> fs;
+    for (std::size_t i = 0; i < 2 * pool.num_workers(); ++i) fs.push_back(pool.submit(sleep_ms, 60000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the first ones have started
+    const auto t0 = std::chrono::steady_clock::now();
+    kill ? pool.kill_workers() : pool.terminate_workers();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20)) << "it waited for the tasks";
+    for (auto& f : fs) EXPECT_THROW(f.result(std::chrono::seconds(5)), rankpool::broken_executor);
+    EXPECT_EQ(pool.num_workers(), 0u);
+    EXPECT_THROW(pool.submit(sleep_ms, 1), rankpool::invalid_state_error);
+  }
+}
+
+TEST(comm_executor, terminate_workers_asks_unisolated_tasks_to_stop) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  auto running = pool.submit(until_stopped, 4);
+  std::vector<rankpool::future<int>> queued;
+  for (int i = 0; i < 20; ++i) queued.push_back(pool.submit(sleep_ms, 200));
+  auto waiting = pool.submit(until_stopped, running);  // waits for an input: cancelled
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  pool.terminate_workers();
+  EXPECT_THROW(running.result(std::chrono::seconds(30)), rankpool::broken_executor);
+  for (auto& f : queued) {  // some may have run before
+    if (auto e = f.exception(std::chrono::seconds(30))) {
+      EXPECT_THROW(std::rethrow_exception(e), rankpool::broken_executor);
+    }
+  }
+  EXPECT_TRUE(waiting.cancelled());
+  EXPECT_EQ(pool.num_workers(), 0u);
+  EXPECT_THROW(pool.submit(sleep_ms, 1), rankpool::invalid_state_error);
+  pool.terminate_workers();  // idempotent
+}
+
 namespace {
 unsigned fresh_random(int) {
   return std::random_device{}();

@@ -555,3 +555,24 @@ TEST(thread_executor, results_need_not_be_serializable) {
     got.push_back(h->text);
   EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3"}));
 }
+
+TEST(thread_executor, terminate_workers_fails_every_unfinished_future_and_asks_running_ones_to_stop) {
+  rankpool::thread_executor pool(1);
+  std::atomic<bool> started{false}, saw_stop{false};
+  auto running = pool.submit([&] {
+    started = true;
+    while (!rankpool::stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    saw_stop = true;
+    return 1;
+  });
+  auto queued = pool.submit([] { return 2; });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  pool.terminate_workers();  // returns at once: local threads cannot be taken away
+  EXPECT_THROW(running.result(), rankpool::broken_executor);
+  EXPECT_THROW(queued.result(), rankpool::broken_executor);
+  EXPECT_EQ(pool.num_workers(), 0u);
+  EXPECT_THROW(pool.submit([] { return 3; }), rankpool::invalid_state_error);
+  pool.kill_workers();  // idempotent
+  pool.shutdown();      // joins the thread, which noticed the stop
+  EXPECT_TRUE(saw_stop.load());
+}

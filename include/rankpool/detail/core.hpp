@@ -38,6 +38,10 @@ class executor_core {
   virtual void submit(std::vector<task_ptr>& tasks) = 0;
   /// concurrent.futures' shutdown(wait, cancel_futures). Idempotent.
   virtual void shutdown(bool wait, bool cancel_futures) = 0;
+  /// terminate_workers() (`signal` SIGTERM) and kill_workers() (SIGKILL): every unfinished
+  /// future fails with broken_executor at once, running tasks are asked to stop (an isolated
+  /// task's process gets `signal`), and the core is shut down. Idempotent.
+  virtual void terminate(int signal) = 0;
   /// Workers that execute tasks.
   virtual std::size_t num_workers() const noexcept = 0;
   /// Whether tasks must carry their encoded bytes (they go to other processes).
