@@ -35,6 +35,20 @@ void root_slot::stop() {
   thread_.join();
 }
 
+void root_slot::terminate(const std::exception_ptr& e) {
+  std::deque<task_ptr> dropped;
+  {
+    std::lock_guard lk(m_);
+    dropped.swap(queue_);
+    if (current_) {
+      current_->state().request_stop();
+      current_->state().set_exception(e);
+    }
+  }
+  for (auto& t : dropped) t->fail(e);
+  done_.fetch_add(dropped.size(), std::memory_order_acq_rel);
+}
+
 void root_slot::loop() {
   while (true) {
     task_ptr t;
@@ -44,12 +58,15 @@ void root_slot::loop() {
       if (queue_.empty()) return;
       t = std::move(queue_.front());
       queue_.pop_front();
+      current_ = t.get();
     }
     // Marked running only now, so cancel() works until the task starts here.
-    if (t->state().set_running()) {
-      run_one(*t);
-      if (t->state().get_status() == status::pending) {  // it failed and runs again (retries)
-        std::lock_guard lk(m_);
+    const bool ran = t->state().set_running();
+    if (ran) run_one(*t);
+    {
+      std::lock_guard lk(m_);
+      current_ = nullptr;
+      if (ran && t->state().get_status() == status::pending) {  // it failed and runs again (retries)
         queue_.push_back(std::move(t));
         continue;
       }

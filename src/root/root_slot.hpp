@@ -34,6 +34,9 @@ class root_slot {
   std::size_t collect() noexcept { return done_.exchange(0, std::memory_order_acq_rel); }
   /// Waits for the handed tasks, then ends the thread. Idempotent.
   void stop();
+  /// terminate_workers: the tasks not started fail with `e` (counted as finished), and the
+  /// running one is asked to stop and fails with `e` now.
+  void terminate(const std::exception_ptr& e);
 
  private:
   void loop();
@@ -46,6 +49,7 @@ class root_slot {
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<task_ptr> queue_;
+  task* current_ = nullptr;  // the running task, under m_ (for terminate)
   bool stop_ = false;
   std::atomic<std::size_t> done_{0};
   std::thread thread_;

@@ -211,6 +211,7 @@ class scheduler final : public executor_core {
     control_.set_stop_signal(signal);
     control_.withdraw_all(running_);
     for (auto& [id, entry] : running_) entry.t->state().request_stop();
+    if (local_) local_->terminate(terminated_error(signal));
     mark_broken(terminated_why(signal), nullptr, true);
   }
 

@@ -392,24 +392,26 @@ TEST(comm_executor, terminate_and_kill_workers_end_isolated_tasks_at_once) {
 }
 
 TEST(comm_executor, terminate_workers_asks_unisolated_tasks_to_stop) {
-  rankpool::comm_executor pool;
-  if (!pool.is_root()) return;
-  auto running = pool.submit(until_stopped, 4);
-  std::vector<rankpool::future<int>> queued;
-  for (int i = 0; i < 20; ++i) queued.push_back(pool.submit(sleep_ms, 200));
-  auto waiting = pool.submit(until_stopped, running);  // waits for an input: cancelled
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  pool.terminate_workers();
-  EXPECT_THROW(running.result(std::chrono::seconds(30)), rankpool::broken_executor);
-  for (auto& f : queued) {  // some may have run before
-    if (auto e = f.exception(std::chrono::seconds(30))) {
-      EXPECT_THROW(std::rethrow_exception(e), rankpool::broken_executor);
+  for (bool root_computes : {false, true}) {  // with the root's own compute slot too
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.root_computes = root_computes});
+    if (!pool.is_root()) continue;
+    auto running = pool.submit(until_stopped, 4);
+    std::vector<rankpool::future<int>> queued;
+    for (int i = 0; i < 20; ++i) queued.push_back(pool.submit(sleep_ms, 200));
+    auto waiting = pool.submit(until_stopped, running);  // waits for an input: cancelled
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    pool.terminate_workers();
+    EXPECT_THROW(running.result(std::chrono::seconds(30)), rankpool::broken_executor);
+    for (auto& f : queued) {  // some may have run before
+      if (auto e = f.exception(std::chrono::seconds(30))) {
+        EXPECT_THROW(std::rethrow_exception(e), rankpool::broken_executor);
+      }
     }
+    EXPECT_TRUE(waiting.cancelled());
+    EXPECT_EQ(pool.num_workers(), 0u);
+    EXPECT_THROW(pool.submit(sleep_ms, 1), rankpool::invalid_state_error);
+    pool.terminate_workers();  // idempotent
   }
-  EXPECT_TRUE(waiting.cancelled());
-  EXPECT_EQ(pool.num_workers(), 0u);
-  EXPECT_THROW(pool.submit(sleep_ms, 1), rankpool::invalid_state_error);
-  pool.terminate_workers();  // idempotent
 }
 
 namespace {
