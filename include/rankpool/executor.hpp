@@ -319,8 +319,15 @@ class basic_executor {
         s, std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...));
     t->priority = o.priority;
     t->retry = retry_rule_for(o.retries);
+    hand_over(std::move(t), *s);
+  }
+
+  // Completes `s` from the journal when a previous run finished task `t`, or hands `t` to the
+  // pool.
+  template <class Task, class State>
+  void hand_over(std::unique_ptr<Task> t, State& s) {
     if constexpr (Remote) {
-      if (journal_ && detail::replay_or_record(*t, *s, journal_)) return;
+      if (journal_ && detail::replay_or_record(*t, s, journal_)) return;
     }
     detail::prepare_task<Remote>(core(), *t);
     std::vector<detail::task_ptr> one;
@@ -364,13 +371,7 @@ class basic_executor {
       auto t = std::make_unique<detail::chunk_task<R, Fn, U>>(st, fn, std::move(values));
       t->priority = priority;
       t->retry = retry_rule_for(std::nullopt);
-      if constexpr (Remote) {
-        if (journal_ && detail::replay_or_record(*t, *st, journal_)) return;
-      }
-      detail::prepare_task<Remote>(core(), *t);
-      std::vector<detail::task_ptr> one;
-      one.push_back(std::move(t));
-      core().submit(one);
+      hand_over(std::move(t), *st);
     };
     std::vector<future<chunk_t>> chunks;
     std::vector<future<U>> inputs;

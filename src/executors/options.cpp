@@ -2,6 +2,8 @@
 
 #include "executors/options.hpp"
 
+#include <mpi.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -141,8 +143,15 @@ std::vector<std::pair<std::string, std::string>> spawn_info_of(const executor_op
       }
     }
   }
-  for (const auto& [key, value] : pairs)
+  for (const auto& [key, value] : pairs) {
     if (key.empty()) throw std::invalid_argument("rankpool: spawn_info: an empty key (value '" + value + "')");
+    // MPI leaves a key or value past these lengths undefined (Open MPI truncates it silently).
+    if (key.size() > MPI_MAX_INFO_KEY)
+      throw std::invalid_argument("rankpool: spawn_info key '" + key + "' is longer than MPI_MAX_INFO_KEY (" +
+                                  std::to_string(MPI_MAX_INFO_KEY) + ")");
+    if (value.size() > MPI_MAX_INFO_VAL)
+      throw std::invalid_argument("rankpool: spawn_info value of '" + key + "' is longer than MPI_MAX_INFO_VAL");
+  }
   return pairs;
 }
 

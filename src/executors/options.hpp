@@ -46,7 +46,8 @@ std::optional<std::size_t> max_workers_of(const executor_options& o);
 std::shared_ptr<const retry_rule> retry_rule_of(const executor_options& o);
 
 /// executor_options::spawn_info, or RANKPOOL_SPAWN_INFO (`key=value` pairs separated by `;`).
-/// Throws std::invalid_argument for a pair without `=` or with an empty key.
+/// Throws std::invalid_argument for a pair without `=`, an empty key, or a key or value longer
+/// than MPI allows.
 std::vector<std::pair<std::string, std::string>> spawn_info_of(const executor_options& o);
 
 /// executor_options::spawn_args, or RANKPOOL_SPAWN_ARGS (separated by spaces).

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <rankpool/detail/exception_codec.hpp>
@@ -36,22 +37,41 @@ enum class exception_kind : std::uint8_t {
   count
 };
 
-// Only exact standard types travel as themselves: a user type derived from one of them is not
-// that type, and a handler written for it must see remote_error with its real name.
-exception_kind kind_of(const std::exception& e) {
+// The types of each kind (indexed by exception_kind; `other` has none): as thrown on a worker,
+// and as rebuild() makes it on the root.
+struct kind_types {
+  const std::type_info* thrown;
+  const std::type_info* rebuilt;
+};
+const kind_types& types_of(exception_kind k) {
+  static const kind_types table[] = {
+      {nullptr, nullptr},  // other
+      {&typeid(std::logic_error), &typeid(remote_exception<std::logic_error>)},
+      {&typeid(std::invalid_argument), &typeid(remote_exception<std::invalid_argument>)},
+      {&typeid(std::domain_error), &typeid(remote_exception<std::domain_error>)},
+      {&typeid(std::length_error), &typeid(remote_exception<std::length_error>)},
+      {&typeid(std::out_of_range), &typeid(remote_exception<std::out_of_range>)},
+      {&typeid(std::runtime_error), &typeid(remote_exception<std::runtime_error>)},
+      {&typeid(std::range_error), &typeid(remote_exception<std::range_error>)},
+      {&typeid(std::overflow_error), &typeid(remote_exception<std::overflow_error>)},
+      {&typeid(std::underflow_error), &typeid(remote_exception<std::underflow_error>)},
+      {&typeid(rankpool::broken_executor), &typeid(remote_exception<rankpool::broken_executor>)},
+      {&typeid(rankpool::task_crashed), &typeid(rankpool::task_crashed)},
+      {&typeid(rankpool::timeout_error), &typeid(remote_exception<rankpool::timeout_error>)},
+  };
+  static_assert(std::size(table) == static_cast<std::size_t>(exception_kind::count));
+  return table[static_cast<std::size_t>(k)];
+}
+
+// The kind of `e`, compared as thrown (`rebuilt` false) or as rebuild() made it. Only exact
+// types count: a user type derived from a standard one is not that type, and a handler written
+// for it must see remote_error with its real name.
+exception_kind kind_of(const std::exception& e, bool rebuilt = false) {
   const std::type_info& t = typeid(e);
-  if (t == typeid(std::logic_error)) return exception_kind::logic_error;
-  if (t == typeid(std::invalid_argument)) return exception_kind::invalid_argument;
-  if (t == typeid(std::domain_error)) return exception_kind::domain_error;
-  if (t == typeid(std::length_error)) return exception_kind::length_error;
-  if (t == typeid(std::out_of_range)) return exception_kind::out_of_range;
-  if (t == typeid(std::runtime_error)) return exception_kind::runtime_error;
-  if (t == typeid(std::range_error)) return exception_kind::range_error;
-  if (t == typeid(std::overflow_error)) return exception_kind::overflow_error;
-  if (t == typeid(std::underflow_error)) return exception_kind::underflow_error;
-  if (t == typeid(rankpool::broken_executor)) return exception_kind::broken_executor;
-  if (t == typeid(rankpool::task_crashed)) return exception_kind::task_crashed;
-  if (t == typeid(rankpool::timeout_error)) return exception_kind::timeout_error;
+  for (std::size_t k = 1; k < static_cast<std::size_t>(exception_kind::count); ++k) {
+    const auto& types = types_of(static_cast<exception_kind>(k));
+    if (t == *(rebuilt ? types.rebuilt : types.thrown)) return static_cast<exception_kind>(k);
+  }
   return exception_kind::other;
 }
 
@@ -90,24 +110,6 @@ std::exception_ptr rebuild(exception_kind kind, remote_context ctx, std::int32_t
     default:
       return std::make_exception_ptr(remote_error(ctx.type_name(), ctx.message(), ctx.rank(), ctx.host()));
   }
-}
-
-// The kind of an exception rebuild() made (the inverse of its switch).
-exception_kind remote_kind_of(const std::exception& e) {
-  const std::type_info& t = typeid(e);
-  if (t == typeid(remote_exception<std::logic_error>)) return exception_kind::logic_error;
-  if (t == typeid(remote_exception<std::invalid_argument>)) return exception_kind::invalid_argument;
-  if (t == typeid(remote_exception<std::domain_error>)) return exception_kind::domain_error;
-  if (t == typeid(remote_exception<std::length_error>)) return exception_kind::length_error;
-  if (t == typeid(remote_exception<std::out_of_range>)) return exception_kind::out_of_range;
-  if (t == typeid(remote_exception<std::runtime_error>)) return exception_kind::runtime_error;
-  if (t == typeid(remote_exception<std::range_error>)) return exception_kind::range_error;
-  if (t == typeid(remote_exception<std::overflow_error>)) return exception_kind::overflow_error;
-  if (t == typeid(remote_exception<std::underflow_error>)) return exception_kind::underflow_error;
-  if (t == typeid(remote_exception<broken_executor>)) return exception_kind::broken_executor;
-  if (t == typeid(remote_exception<timeout_error>)) return exception_kind::timeout_error;
-  if (t == typeid(task_crashed)) return exception_kind::task_crashed;
-  return exception_kind::other;
 }
 
 }  // namespace
@@ -176,7 +178,7 @@ std::exception_ptr with_message_suffix(const std::exception_ptr& e, const std::s
       if (const auto* ctx = remote_context_of(ex)) {
         std::int32_t sig = 0, code = 0;
         if (const auto* c = dynamic_cast<const task_crashed*>(&ex)) sig = c->signal(), code = c->exit_code();
-        return rebuild(remote_kind_of(ex),
+        return rebuild(kind_of(ex, true),
                        remote_context(ctx->type_name(), ctx->message() + tail, ctx->rank(), ctx->host()), sig, code);
       }
       // A local exception of a type that travels as itself: the same type, its context local.

@@ -122,11 +122,6 @@ class dependency_board {
   void close() noexcept { closed_.store(true, std::memory_order_release); }
   /// True after close().
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
-  /// Tasks waiting now (not counting hand-overs in progress).
-  std::size_t size() const {
-    std::lock_guard lk(m_);
-    return waiting_.size();
-  }
 
  private:
   mutable std::mutex m_;
