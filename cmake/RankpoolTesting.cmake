@@ -12,11 +12,12 @@ function(rankpool_mpiexec_is_openmpi out)
   set(${out} ${RANKPOOL_MPIEXEC_IS_OPENMPI} PARENT_SCOPE)
 endfunction()
 
-# rankpool_add_mpi_test(<target> RANKS 1 2 4 5 [TIMEOUT s] [ARGS ...])
+# rankpool_add_mpi_test(<target> RANKS 1 2 4 5 [TIMEOUT s] [ARGS ...] [LABELS ...] [WRAPPER cmd...])
 # One ctest per rank count, named <target>.<N>ranks, run through mpiexec with a timeout
-# (a deadlock just hangs otherwise) and --oversubscribe for Open MPI (CI has 2 cores).
+# (a deadlock just hangs otherwise) and --oversubscribe for Open MPI (CI has 2 cores). WRAPPER,
+# when given, is put before mpiexec (tests/support/rerun_spawn_hang.sh for the spawn tests).
 function(rankpool_add_mpi_test target)
-  cmake_parse_arguments(arg "" "TIMEOUT" "RANKS;ARGS;LABELS" ${ARGN})
+  cmake_parse_arguments(arg "" "TIMEOUT" "RANKS;ARGS;LABELS;WRAPPER" ${ARGN})
   if(NOT arg_TIMEOUT)
     set(arg_TIMEOUT 120)
   endif()
@@ -31,7 +32,7 @@ function(rankpool_add_mpi_test target)
   foreach(n IN LISTS arg_RANKS)
     set(name ${target}.${n}ranks)
     add_test(NAME ${name}
-      COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n} ${preflags} $<TARGET_FILE:${target}>
+      COMMAND ${arg_WRAPPER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n} ${preflags} $<TARGET_FILE:${target}>
               ${MPIEXEC_POSTFLAGS} ${arg_ARGS})
     set_tests_properties(${name} PROPERTIES TIMEOUT ${arg_TIMEOUT} PROCESSORS 1
       LABELS "mpi;${arg_LABELS}"
