@@ -99,6 +99,13 @@ class seeder {
   void finish() {
     write("task-batch-all", to_worker, batch(wire::kind::task_batch, task_records_));
     write("result-batch-all", to_root, batch(wire::kind::result_batch, result_records_));
+    if (!result_records_.empty()) {  // a result with captured output after its body (capture_output)
+      auto talking = result_records_.front();
+      const std::string said = "captured line\n";
+      talking.second.insert(talking.second.end(), said.begin(), said.end());
+      talking.first.output_bytes = static_cast<std::uint32_t>(said.size());
+      write("result-with-output", to_root, batch(wire::kind::result_batch, std::vector{talking}));
+    }
 
     const std::exception_ptr errors[] = {
         std::make_exception_ptr(std::runtime_error("runtime")),

@@ -153,8 +153,10 @@ void root_receives(const char* data, std::size_t n) {
     for (std::uint64_t i = 0; i < h.id; ++i) {
       auto rec = body.get_value<wire::result_record>();
       if (rec.bytes > body.remaining()) throw rd::decode_error("result record longer than its message");
+      // The root fails a task whose output claims more than its body, and decodes the rest.
       const auto slot = rec.id % std::size(result_decoders);
-      (void)result_decoders[slot](body.current(), static_cast<std::size_t>(rec.bytes));
+      if (rec.output_bytes <= rec.bytes)
+        (void)result_decoders[slot](body.current(), static_cast<std::size_t>(rec.bytes - rec.output_bytes));
       body.skip(static_cast<std::size_t>(rec.bytes));
     }
   } catch (const rd::decode_error&) {  // the rest of a malformed batch is dropped

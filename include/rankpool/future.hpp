@@ -10,6 +10,7 @@
 #include <optional>
 #include <rankpool/detail/state.hpp>
 #include <rankpool/errors.hpp>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -136,6 +137,17 @@ class future {
     check();
     if (!state_->wait_for(timeout)) throw timeout_error("rankpool: future::exception timed out");
     return get_exception();
+  }
+
+  /// Waits, then returns what the task wrote to stdout and stderr when the executor captures
+  /// output (executor_options::capture_output); otherwise, and for a cancelled task, an empty
+  /// string. Both streams go to one place in the order they reach their file descriptors (C
+  /// stdio holds stdout back until it flushes, at the latest when the task ends); printf,
+  /// std::cout and child processes count. A failed task's exception message ends with it too.
+  std::string output() const {
+    check();
+    state_->wait();
+    return state_->output();
   }
 
   /// Blocks until the future is done (finished or cancelled), without throwing its exception.

@@ -120,6 +120,15 @@ struct executor_options {
   /// spawn_executor: extra command-line arguments of the spawned workers (after the flag rankpool
   /// adds, which marks them as workers). RANKPOOL_SPAWN_ARGS: separated by spaces.
   std::vector<std::string> spawn_args{};
+  /// Keep each task's stdout and stderr with its result (RANKPOOL_CAPTURE_OUTPUT=1):
+  /// future::output() returns them and a failed task's remote_error message ends with them,
+  /// instead of the lines of all workers interleaving on the launcher's terminal. Captured at
+  /// the file descriptors, so printf, std::cout and child processes count; with isolate the
+  /// worker captures its child's output, so the output before a crash is kept too. The worker
+  /// process must run one task at a time: with threads_per_worker > 1, root_computes or a
+  /// one-rank pool (tasks on threads of the caller's process) it throws std::invalid_argument.
+  /// Up to 1 MiB per task is kept (the end of the output, after a note of what was dropped).
+  std::optional<bool> capture_output{};
   /// Print a table at shutdown (RANKPOOL_SUMMARY=1): per worker the tasks, busy %, bytes in and
   /// out and task time percentiles, and the root's queue peak.
   std::optional<bool> summary{};

@@ -82,6 +82,10 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   }
   if (size == 1) {
     mpi::call("MPI_Comm_free", MPI_Comm_free, &dup);
+    if (wcfg.capture_output)
+      throw std::invalid_argument(
+          "rankpool: capture_output needs worker processes: a one-rank comm_executor runs its tasks on threads of "
+          "this process, which share its stdout and stderr (run with more ranks, or use spawn_executor)");
     std::size_t n = max_workers.value_or(std::max(1u, std::thread::hardware_concurrency()));
     core_ = detail::make_thread_core(n == 0 ? 1 : n, std::move(o.initializer), wcfg.deadline_ns, &o, "comm_executor");
     return;

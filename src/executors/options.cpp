@@ -87,6 +87,16 @@ worker_config worker_config_of(const executor_options& o) {
     throw std::invalid_argument(
         "rankpool: max_tasks_per_child needs isolate (RANKPOOL_ISOLATE=1): only an isolated worker runs its tasks in "
         "a child process it can replace");
+  w.capture_output = option_bool("RANKPOOL_CAPTURE_OUTPUT", o.capture_output).value_or(false);
+  if (w.capture_output && w.threads > 1)
+    throw std::invalid_argument(
+        "rankpool: capture_output and threads_per_worker > 1 cannot be combined: a process's stdout and stderr are "
+        "shared by its threads, so output is captured per worker process, one task at a time");
+  // Checked here, on every rank before the pool's first collective, so all of them refuse it.
+  if (w.capture_output && option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false))
+    throw std::invalid_argument(
+        "rankpool: capture_output and root_computes cannot be combined: the root's tasks would share stdout and "
+        "stderr with the program that submits them");
   return w;
 }
 
@@ -94,6 +104,7 @@ scheduler_config scheduler_config_of(const executor_options& o, const worker_con
   scheduler_config c;
   c.in_flight = in_flight_of(o);
   c.root_computes = option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
+
   c.threads_per_worker = w.threads;
   c.task_deadline_ns = w.deadline_ns;
   c.telemetry = telemetry_config_of(o);

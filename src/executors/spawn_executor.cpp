@@ -51,7 +51,8 @@ struct spawn_hello {
   hello h;
   std::uint8_t has_initializer;
   std::uint8_t isolate;
-  std::uint8_t pad[2];
+  std::uint8_t capture_output;
+  std::uint8_t pad;
   std::uint32_t threads;  // threads_per_worker
   std::uint64_t deadline_ns;
   std::uint64_t max_tasks_per_child;
@@ -94,6 +95,7 @@ void serve_if_spawned_worker() {
       worker_config w;
       w.threads = sh.threads == 0 ? 1 : sh.threads;
       w.isolate = sh.isolate != 0;
+      w.capture_output = sh.capture_output != 0;
       w.deadline_ns = sh.deadline_ns;
       w.max_tasks_per_child = static_cast<std::size_t>(sh.max_tasks_per_child);
       cpu_share::configure_alone(w.threads, 1);  // the parent's progress thread shares the node
@@ -136,6 +138,7 @@ spawn_hello spawn_hello_of(const executor_options& o, const worker_config& wcfg)
   sh.h = make_hello();
   sh.threads = static_cast<std::uint32_t>(wcfg.threads);
   sh.isolate = wcfg.isolate ? 1 : 0;
+  sh.capture_output = wcfg.capture_output ? 1 : 0;
   sh.deadline_ns = wcfg.deadline_ns;
   sh.max_tasks_per_child = wcfg.max_tasks_per_child;
   if (o.initializer) {

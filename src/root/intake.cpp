@@ -78,15 +78,31 @@ void intake::complete(const wire::result_record& rec, const char* data, std::siz
   b_.running.erase(it);
   b_.policy.finished(worker, 1, rec.exec_ns);
   entry.send.wait();  // the worker answered, so the send is over: this only releases it
-  if (entry.t->retry) {
-    if (auto e = whole_failure(data, static_cast<std::size_t>(rec.bytes))) {
+  // The captured output (capture_output) ends the body; the batch loop checked rec.bytes.
+  if (rec.output_bytes > rec.bytes) {
+    entry.t->fail(std::make_exception_ptr(decode_error("rankpool: a result's output is longer than the result")));
+    return;
+  }
+  const auto n = static_cast<std::size_t>(rec.bytes - rec.output_bytes);
+  std::string output(data + n, rec.output_bytes);
+  if (!output.empty()) entry.t->state().set_output(output);
+  if (entry.t->retry || !output.empty()) {
+    if (auto e = whole_failure(data, n)) {
+      if (!output.empty()) e = with_message_suffix(e, output_suffix(output));
       // Queued again behind the waiting tasks of its priority (their turn came first).
       if (entry.t->retry_or_fail(std::move(e))) enqueue(b_.queue, std::move(entry.t));
       return;
     }
   }
-  reader in(data, static_cast<std::size_t>(rec.bytes));
+  reader in(data, n);
   entry.t->complete_from(in);
+}
+
+// What a failed task's message ends with when its output was captured.
+std::string intake::output_suffix(const std::string& output) {
+  std::string tail = "\n--- output of the task ---\n" + output;
+  if (tail.back() != '\n') tail += '\n';
+  return tail;
 }
 
 // The exception of a result that failed as a whole (a task's error, a crash, a deadline), or

@@ -46,6 +46,7 @@ class intake {
   void complete(const wire::result_record& rec, const char* data, std::size_t worker, int rank, std::int64_t received);
   void take_answer(std::size_t w, int rank, const wire::header& h, in_buffer& body);
   static std::exception_ptr whole_failure(const char* data, std::size_t n) noexcept;
+  static std::string output_suffix(const std::string& output);
 
   books b_;
   failures fail_;

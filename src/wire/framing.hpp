@@ -63,14 +63,16 @@ struct task_record {
 /// Precedes each result of a result_batch; `bytes` of result body (status byte, then the value
 /// or the exception) follow. `exec_ns` is how long the task ran, which sizes the root's window;
 /// `start_ns` (the worker's real-time clock, see observe_clock::realtime_offset in observe/observer.hpp) and `lane`
-/// (the thread of a threads_per_worker team) place it on the timeline of a trace.
+/// (the thread of a threads_per_worker team) place it on the timeline of a trace. The last
+/// `output_bytes` of the body are the task's captured stdout and stderr (capture_output; 0
+/// without it, at most max_captured_output plus a note).
 struct result_record {
   std::uint64_t id;
   std::uint64_t exec_ns;
   std::uint64_t bytes;
   std::int64_t start_ns;
   std::uint32_t lane;
-  std::uint32_t reserved;
+  std::uint32_t output_bytes;
 };
 static_assert(sizeof(result_record) == 40);
 

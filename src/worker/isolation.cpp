@@ -63,7 +63,9 @@ void leave_now(int status, void*) {
 
 }  // namespace
 
-isolated_runner::isolated_runner(std::size_t max_tasks_per_child) : max_tasks_(max_tasks_per_child) {
+isolated_runner::isolated_runner(std::size_t max_tasks_per_child, bool capture_output)
+    : max_tasks_(max_tasks_per_child) {
+  if (capture_output) capture_.emplace();
   start();
 }
 isolated_runner::~isolated_runner() {
@@ -82,6 +84,7 @@ void isolated_runner::start() {
   }
   if (pid == 0) {
     ::close(fds[0]);
+    if (capture_) capture_->redirect_for_good();
     child_loop(fds[1]);
   }
   ::close(fds[1]);
@@ -123,6 +126,7 @@ void isolated_runner::child_loop(int fd) {
     if (head[2]) ctx.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(head[2]);
     task_context_scope scope(ctx);
     run_body(head[0], body.data(), body.size(), out);
+    flush_standard_streams();  // the parent reads the output once the answer is there
     out.reset_archive();
     std::uint64_t len = out.raw().size();
     if (!write_all(fd, &len, sizeof len) || !write_all(fd, out.raw().bytes().data(), len)) _exit(0);
@@ -180,6 +184,7 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
     if (max_tasks_ && child_tasks_ >= max_tasks_) stop();
     if (pid_ <= 0) start();
     ++child_tasks_;
+    if (capture_) (void)capture_->take();  // whatever came between tasks is no task's
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t head[3] = {id, n, deadline_ns};
     const bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);
@@ -194,10 +199,12 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
         } else {
           out.raw().put(result.data(), result.size());
         }
+        if (capture_) output_ = capture_->take();
         return;
       }
     }
     report_lost_child(out, killed_for_time, deadline_ns);
+    if (capture_) output_ = capture_->take();  // what the task wrote before it died
     start();
   } catch (...) {
     write_exception(out, std::current_exception());

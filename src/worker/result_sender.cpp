@@ -16,14 +16,15 @@ namespace {
 constexpr auto max_hold = std::chrono::microseconds(100);
 
 wire::result_record record_of(std::uint64_t id, std::uint64_t exec_ns, std::size_t body,
-                              std::chrono::steady_clock::time_point started, std::uint32_t lane) {
+                              std::chrono::steady_clock::time_point started, std::uint32_t lane,
+                              std::uint32_t output_bytes) {
   return {id,
           exec_ns,
           body,
           std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count() +
               observe_clock::realtime_offset(),
           lane,
-          0};
+          output_bytes};
 }
 
 constexpr std::size_t room = sizeof(wire::header) + sizeof(wire::result_record);
@@ -47,16 +48,17 @@ writer& result_sender::start() {
   return s;
 }
 
-void result_sender::finish(std::uint64_t id, std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane) {
+void result_sender::finish(std::uint64_t id, std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane,
+                           std::uint32_t output_bytes) {
   writer& s = scratch();
   s.reset_archive();
   auto& b = s.raw().bytes();
   if (count_ > 0) {
-    add(id, b.data() + room, b.size() - room, exec_ns, started, lane);
+    add(id, b.data() + room, b.size() - room, exec_ns, started, lane, output_bytes);
     return;
   }
   // Nothing held: the scratch already is a batch of one.
-  const auto rec = record_of(id, exec_ns, b.size() - room, started, lane);
+  const auto rec = record_of(id, exec_ns, b.size() - room, started, lane, output_bytes);
   std::memcpy(b.data() + sizeof(wire::header), &rec, sizeof rec);
   which_ = 1 - which_;
   first_ = clock::now();
@@ -64,9 +66,9 @@ void result_sender::finish(std::uint64_t id, std::uint64_t exec_ns, clock::time_
 }
 
 void result_sender::add(std::uint64_t id, const char* body, std::size_t n, std::uint64_t exec_ns,
-                        clock::time_point started, std::uint32_t lane) {
+                        clock::time_point started, std::uint32_t lane, std::uint32_t output_bytes) {
   if (count_ == 0) first_ = clock::now();
-  batch().raw().put_value(record_of(id, exec_ns, n, started, lane));
+  batch().raw().put_value(record_of(id, exec_ns, n, started, lane, output_bytes));
   batch().raw().put(body, n);
   ++count_;
 }

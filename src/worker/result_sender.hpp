@@ -25,11 +25,12 @@ class result_sender {
   /// it holds may be flushed meanwhile).
   writer& start();
   /// Adds the result started last, of task `id`, which ran `exec_ns` from `started` on team
-  /// thread `lane`, to the batch.
-  void finish(std::uint64_t id, std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane = 0);
+  /// thread `lane`, to the batch. The writer's last `output_bytes` are the task's captured output.
+  void finish(std::uint64_t id, std::uint64_t exec_ns, clock::time_point started, std::uint32_t lane = 0,
+              std::uint32_t output_bytes = 0);
   /// Adds a result body computed elsewhere (a thread of a team) to the batch.
   void add(std::uint64_t id, const char* body, std::size_t n, std::uint64_t exec_ns, clock::time_point started,
-           std::uint32_t lane);
+           std::uint32_t lane, std::uint32_t output_bytes = 0);
   /// Whether the batch should leave now rather than wait for more results: a result has waited
   /// past the hold time, or the last task was long enough that holding would delay its answer.
   bool overdue(std::uint64_t last_exec_ns) const;

@@ -27,6 +27,8 @@
 #include "worker/answer.hpp"
 #include "worker/crash.hpp"
 #include "worker/isolation.hpp"
+#include "worker/line_prefix.hpp"
+#include "worker/output_capture.hpp"
 #include "worker/result_sender.hpp"
 #include "worker/run_task.hpp"
 #include "worker/stop_board.hpp"
@@ -94,7 +96,11 @@ class worker {
       }
     }
     // Forked after the initializer, so every child starts from the state it set up.
-    if (cfg_.isolate && !team_) isolated_.emplace(cfg_.max_tasks_per_child);
+    if (cfg_.isolate && !team_) {
+      isolated_.emplace(cfg_.max_tasks_per_child, cfg_.capture_output);
+    } else if (cfg_.capture_output && !team_) {
+      capture_.emplace();
+    }
     // A team's threads run the tasks and this thread stays free for messages; tasks run here
     // need the watcher for that, which calls MPI from a second thread.
     int level = MPI_THREAD_SINGLE;
@@ -292,6 +298,7 @@ class worker {
   void run_one(const task_queue::item& it, std::unique_lock<std::mutex>& lk) {
     writer& out = results_.start();
     task_timing t;
+    std::string output;  // captured stdout and stderr (capture_output)
     if (refork_) {
       isolated_->restart();
       refork_ = false;
@@ -304,18 +311,23 @@ class worker {
         write_exception(out, broken_by_initializer());
       } else {
         isolated_->run(it.id, it.body, it.n, out, cfg_.deadline_ns, [&] { return stop_signal(it.id); });
+        output = isolated_->take_output();
       }
       t.exec_ns = elapsed_ns(t.started);
       board_.forget(it.id);
     } else {
+      if (capture_) capture_->begin();
       t = run_task(it.id, it.body, it.n, out, board_, !watch_, cfg_.deadline_ns);
+      if (capture_) output = capture_->end();
     }
+    // The output follows the result body; the record says how long it is.
+    out.raw().put(output.data(), output.size());
     lk.lock();
     if (watch_) {
       watch_->task_ended();
       if (auto e = watch_->error()) std::rethrow_exception(e);
     }
-    results_.finish(it.id, t.exec_ns, t.started);
+    results_.finish(it.id, t.exec_ns, t.started, 0, static_cast<std::uint32_t>(output.size()));
     if (it.answer_each || queue_.empty() || results_.overdue(t.exec_ns)) results_.flush();
   }
 
@@ -356,14 +368,18 @@ class worker {
   std::exception_ptr init_error_;
   std::optional<thread_team> team_;
   std::optional<isolated_runner> isolated_;
-  bool refork_ = false;           // the isolated child predates a shared value's change
-  std::optional<watcher> watch_;  // last: stopped before what its service uses
+  std::optional<output_capture> capture_;  // capture_output without isolate: tasks run here
+  bool refork_ = false;                    // the isolated child predates a shared value's change
+  std::optional<watcher> watch_;           // last: stopped before what its service uses
 };
 
 }  // namespace
 
 void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg,
            node_layout nodes) {
+  // Set up before the worker, so an isolated child inherits the pipes; gone after it.
+  std::optional<line_prefix> prefix;
+  if (log::prefix_output() && !cfg.capture_output) prefix.emplace("[" + log::origin() + "] ");
   worker w(comm, root, initializer, cfg, std::move(nodes));
   try {
     w.serve();

@@ -18,6 +18,7 @@ struct worker_config {
   bool isolate = false;                 // run tasks in a supervised child process
   std::size_t max_tasks_per_child = 0;  // isolation: a fresh child after this many tasks (0 = no limit)
   std::uint64_t deadline_ns = 0;        // per-task deadline, 0 = none
+  bool capture_output = false;          // keep each task's stdout and stderr with its result
 };
 
 /// Runs `initializer`, then executes tasks from `root` on `comm` until it says shutdown.

@@ -5,6 +5,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -125,6 +126,22 @@ TEST(spawn_executor, bad_spawn_info_is_refused_before_anything_starts) {
   EXPECT_THROW(rankpool::spawn_executor{o}, std::invalid_argument);
   o.spawn_info = {{std::string(MPI_MAX_INFO_KEY + 1, 'k'), "x"}};
   EXPECT_THROW(rankpool::spawn_executor{o}, std::invalid_argument);
+}
+
+int talks(int x) {
+  std::printf("spawned task %d\n", x);
+  return x;
+}
+
+// The option travels to the spawned workers in their hello.
+TEST(spawn_executor, captures_the_output_of_spawned_workers) {
+  rankpool::executor_options o;
+  o.max_workers = 1;
+  o.capture_output = true;
+  rankpool::spawn_executor pool(o);
+  auto f = pool.submit(talks, 4);
+  EXPECT_EQ(f.result(), 4);
+  EXPECT_EQ(f.output(), "spawned task 4\n");
 }
 
 // mpi4py#631: a second spawn after the first pool closed.

@@ -1,8 +1,11 @@
 #pragma once
 // Diagnostic logging: one line per event on stderr, prefixed with the rank and host, filtered
-// by RANKPOOL_LOG=error|warn|info|debug (default warn: a healthy run prints nothing).
+// by RANKPOOL_LOG=error|warn|info|debug (default warn: a healthy run prints nothing). The token
+// "prefix" (RANKPOOL_LOG=prefix, or info,prefix) also puts "[rank@host] " before every line the
+// worker processes print (see src/worker/line_prefix.hpp).
 
 #include <cstdarg>
+#include <string>
 
 namespace rankpool::detail::log {
 
@@ -22,6 +25,13 @@ void set_rank(int rank) noexcept;
 /// Names a process started by spawn_executor, "spawned <index>" in the prefix (its
 /// MPI_COMM_WORLD is its own, so its world rank would repeat the parent's).
 void set_spawned(int index) noexcept;
+
+/// Whether RANKPOOL_LOG asks for the "[rank@host] " prefix on the workers' output lines.
+bool prefix_output() noexcept;
+/// Overrides that choice (tests).
+void set_prefix_output(bool on) noexcept;
+/// This process as log lines name it: "rank@host" ("spawned i@host" for a spawned worker).
+std::string origin();
 
 /// Prints one line "rankpool[rank@host] level: message" with a single write, so lines of
 /// several threads and ranks never interleave. Never throws.

@@ -14,6 +14,7 @@
 #include <optional>
 #include <rankpool/detail/clock.hpp>
 #include <rankpool/detail/spin.hpp>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -241,6 +242,22 @@ class state_base : public std::enable_shared_from_this<state_base> {
 
   std::exception_ptr exception_unsafe() const noexcept { return exception_; }
 
+  /// Keeps what the task wrote to stdout and stderr (executor_options::capture_output); set by
+  /// the executor before the state completes, and again by a retried attempt.
+  void set_output(std::string text) {
+    std::lock_guard lk(m_);
+    if (text.empty()) {
+      output_.reset();
+    } else {
+      output_ = std::make_unique<std::string>(std::move(text));
+    }
+  }
+  /// The captured output, empty when there is none (capture off, nothing written, a local task).
+  std::string output() const {
+    std::lock_guard lk(m_);
+    return output_ ? *output_ : std::string();
+  }
+
   /// Registers a waiter; returns true (and does not register) when already done.
   bool add_waiter(multi_waiter* w) {
     std::lock_guard lk(m_);
@@ -327,6 +344,7 @@ class state_base : public std::enable_shared_from_this<state_base> {
   int stop_where_ = 0;
   std::atomic<bool> withdrawable_{false};  // sent ahead, maybe unstarted: cancel() may ask it back
   bool withdraw_asked_ = false;            // a cancel() asked for it and waits for the answer
+  std::unique_ptr<std::string> output_;    // captured output: a pointer, so a state without any stays small
 };
 
 template <class T>
