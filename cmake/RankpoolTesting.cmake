@@ -12,9 +12,26 @@ function(rankpool_mpiexec_is_openmpi out)
   set(${out} ${RANKPOOL_MPIEXEC_IS_OPENMPI} PARENT_SCOPE)
 endfunction()
 
+# rankpool_mpiexec_preflags(<out>): MPIEXEC_PREFLAGS and what the launcher needs for more
+# processes than cores (CI has 2): Open MPI's --oversubscribe; MPICH's Hydra needs no flag.
+function(rankpool_mpiexec_preflags out)
+  set(flags ${MPIEXEC_PREFLAGS})
+  rankpool_mpiexec_is_openmpi(openmpi)
+  if(openmpi)
+    list(APPEND flags --oversubscribe)
+  endif()
+  set(${out} ${flags} PARENT_SCOPE)
+endfunction()
+
+# The environment of every MPI test: Open MPI may run as root and oversubscribe, and its
+# single-copy mechanism (CMA) is off, which containers forbid. MPICH ignores these variables
+# and needs none of its own here.
+set(RANKPOOL_MPI_TEST_ENV
+    "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+
 # rankpool_add_mpi_test(<target> RANKS 1 2 4 5 [TIMEOUT s] [ARGS ...] [LABELS ...] [WRAPPER cmd...])
 # One ctest per rank count, named <target>.<N>ranks, run through mpiexec with a timeout
-# (a deadlock just hangs otherwise) and --oversubscribe for Open MPI (CI has 2 cores). WRAPPER,
+# (a deadlock just hangs otherwise) and the launcher flags of rankpool_mpiexec_preflags. WRAPPER,
 # when given, is put before mpiexec (tests/support/rerun_spawn_hang.sh for the spawn tests).
 function(rankpool_add_mpi_test target)
   cmake_parse_arguments(arg "" "TIMEOUT" "RANKS;ARGS;LABELS;WRAPPER" ${ARGN})
@@ -24,11 +41,7 @@ function(rankpool_add_mpi_test target)
   if(NOT arg_RANKS)
     set(arg_RANKS 1 2 4 5)
   endif()
-  set(preflags ${MPIEXEC_PREFLAGS})
-  rankpool_mpiexec_is_openmpi(openmpi)
-  if(openmpi)
-    list(APPEND preflags --oversubscribe)
-  endif()
+  rankpool_mpiexec_preflags(preflags)
   foreach(n IN LISTS arg_RANKS)
     set(name ${target}.${n}ranks)
     add_test(NAME ${name}
@@ -36,7 +49,7 @@ function(rankpool_add_mpi_test target)
               ${MPIEXEC_POSTFLAGS} ${arg_ARGS})
     set_tests_properties(${name} PROPERTIES TIMEOUT ${arg_TIMEOUT} PROCESSORS 1
       LABELS "mpi;${arg_LABELS}"
-      ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+      ENVIRONMENT "${RANKPOOL_MPI_TEST_ENV}")
   endforeach()
 endfunction()
 

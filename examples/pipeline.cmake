@@ -19,11 +19,7 @@ rankpool_add_mpi_test(pipeline RANKS 1 3 TIMEOUT 120 LABELS pipeline ARGS --tile
 
 # Bad arguments: status 2 and a message naming the problem, at 2 ranks so that a refusal on the
 # root must still release the worker.
-set(_pl_preflags ${MPIEXEC_PREFLAGS})
-rankpool_mpiexec_is_openmpi(_pl_openmpi)
-if(_pl_openmpi)
-  list(APPEND _pl_preflags --oversubscribe)
-endif()
+rankpool_mpiexec_preflags(_pl_preflags)
 set(_pl_bad
   "zero_tiles|pipeline: --tiles: '0' is not a positive integer|--tiles|0"
   "too_large|pipeline: a matrix of 2048 x 2048 tiles of 1024 rows is too large|--tiles|2048|--tile-size|1024"
@@ -36,5 +32,5 @@ foreach(t IN LISTS _pl_bad)
             ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${_pl_preflags} $<TARGET_FILE:pipeline>
             ${MPIEXEC_POSTFLAGS} ${t})
   set_tests_properties(pipeline.bad.${tname} PROPERTIES TIMEOUT 60 PROCESSORS 1 LABELS "mpi;bad-input;pipeline"
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+    ENVIRONMENT "${RANKPOOL_MPI_TEST_ENV}")
 endforeach()

@@ -74,12 +74,10 @@ endif()
 # below would silently never exist.
 enable_testing()
 
-# The same launcher flags as cmake/RankpoolTesting.cmake.
-set(_sb_preflags ${MPIEXEC_PREFLAGS})
-if(MPI_CXX_LIBRARY_VERSION_STRING MATCHES "Open MPI" OR MPIEXEC_EXECUTABLE MATCHES "openmpi|orterun")
-  list(APPEND _sb_preflags --oversubscribe)
-endif()
-set(_sb_env "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+# The same launcher flags and environment as cmake/RankpoolTesting.cmake.
+include(RankpoolTesting)
+rankpool_mpiexec_preflags(_sb_preflags)
+set(_sb_env "${RANKPOOL_MPI_TEST_ENV}")
 set(_sb_dir ${CMAKE_CURRENT_BINARY_DIR}/scrypt_batch_tests)
 set(_sb_checker ${CMAKE_CURRENT_LIST_FILE})
 

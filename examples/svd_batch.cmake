@@ -32,11 +32,8 @@ if(RANKPOOL_BUILD_TESTS)
     ARGS --check --count 60 --rows 40 --cols 7 --seed 3 --chunksize 4)
 
   # The same launcher line and environment as rankpool_add_mpi_test uses.
-  set(svd_batch_preflags ${MPIEXEC_PREFLAGS})
-  if(MPI_CXX_LIBRARY_VERSION_STRING MATCHES "Open MPI" OR MPIEXEC_EXECUTABLE MATCHES "openmpi|orterun")
-    list(APPEND svd_batch_preflags --oversubscribe)
-  endif()
-  set(svd_batch_env "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
+  rankpool_mpiexec_preflags(svd_batch_preflags)
+  set(svd_batch_env "${RANKPOOL_MPI_TEST_ENV}")
   set(svd_batch_data ${CMAKE_CURRENT_BINARY_DIR}/svd_batch_tests)
 
   # Against NumPy's LAPACK SVD, tall and wide matrices, at 4 ranks.

@@ -131,8 +131,13 @@ bool configure(MPI_Comm node, std::size_t threads) {
 bool configure_alone(std::size_t own_threads, std::size_t other_threads) {
   facts f = from_environment();
   std::size_t here = 1;
-  if (const char* s = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
-    here = std::max<std::size_t>(1, std::strtoull(s, nullptr, 10));
+  // The launcher's count of this world's ranks on this node: Open MPI's, or MPICH Hydra's.
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}) {
+    if (const char* s = std::getenv(name)) {
+      here = std::max<std::size_t>(1, std::strtoull(s, nullptr, 10));
+      break;
+    }
+  }
   f.demand = here * own_threads + other_threads;
   f.cpus = union_count({own_mask()});
   return settle(f);

@@ -184,14 +184,25 @@ MPI_Comm spawn_workers(std::size_t n, const std::vector<std::pair<std::string, s
   MPI_Info info = spawn_info(info_pairs);
   MPI_Comm inter = MPI_COMM_NULL;
   std::vector<int> errcodes(n, MPI_SUCCESS);
+  // A spawn the MPI refuses (no slots, a build that cannot spawn) is reported on MPI_COMM_SELF,
+  // whose handler aborts by default: for the call it returns errors, so the refusal becomes an
+  // mpi_error the caller can catch, and the program's handler is put back after.
+  MPI_Errhandler before = MPI_ERRHANDLER_NULL;
+  mpi::call("MPI_Comm_get_errhandler", MPI_Comm_get_errhandler, MPI_COMM_SELF, &before);
+  mpi::set_errors_return(MPI_COMM_SELF);
+  const auto restore = [&] {
+    if (info != MPI_INFO_NULL) mpi::try_call("MPI_Info_free", MPI_Info_free, &info);
+    mpi::try_call("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler, MPI_COMM_SELF, before);
+    mpi::try_call("MPI_Errhandler_free", MPI_Errhandler_free, &before);
+  };
   try {
     mpi::call("MPI_Comm_spawn", MPI_Comm_spawn, path.c_str(), args.data(), static_cast<int>(n), info, 0, MPI_COMM_SELF,
               &inter, errcodes.data());
   } catch (...) {
-    if (info != MPI_INFO_NULL) mpi::try_call("MPI_Info_free", MPI_Info_free, &info);
+    restore();
     throw;
   }
-  if (info != MPI_INFO_NULL) mpi::try_call("MPI_Info_free", MPI_Info_free, &info);
+  restore();
   for (std::size_t i = 0; i < n; ++i) mpi::check("MPI_Comm_spawn (a worker failed to start)", errcodes[i]);
   return inter;
 }

@@ -19,6 +19,26 @@ import subprocess
 import sys
 
 MPIEXEC, PROBE, SCRATCH, RANKS, CONVERTER = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+
+
+def launcher_is_openmpi():
+    """Open MPI's mpiexec needs --oversubscribe and -x VAR; MPICH's Hydra neither (it passes the
+    whole environment on)."""
+    try:
+        out = subprocess.run([MPIEXEC, "--version"], capture_output=True, text=True, timeout=30)
+    except OSError:
+        return False
+    return "Open MPI" in out.stdout + out.stderr or "OpenRTE" in out.stdout + out.stderr
+
+
+OPENMPI = launcher_is_openmpi()
+
+
+def launch(ranks, env_names):
+    """The launcher's command line for `ranks` processes that see the variables `env_names`."""
+    if not OPENMPI:
+        return [MPIEXEC, "-n", str(ranks)]
+    return [MPIEXEC, "--oversubscribe", "-n", str(ranks)] + [a for k in env_names for a in ("-x", k)]
 TASKS, ELEMENTS, CHUNK = 60, 1000, 64
 CHUNKS = (ELEMENTS + CHUNK - 1) // CHUNK
 os.makedirs(SCRATCH, exist_ok=True)
@@ -38,8 +58,7 @@ def run(mode, env_extra, trace_arg=None, mpi=True, status=0):
     env.update(env_extra)
     args = [PROBE, mode, str(TASKS), str(ELEMENTS), str(CHUNK)] + ([trace_arg] if trace_arg else [])
     if mpi:
-        args = [MPIEXEC, "--oversubscribe", "-n", str(RANKS)] + [
-            a for k in env_extra for a in ("-x", k)] + args
+        args = launch(RANKS, env_extra) + args
     p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
     if p.returncode != status:
         print(p.stdout, p.stderr)
@@ -209,7 +228,7 @@ def bad_trace(mode, mpi):
     env["RANKPOOL_TRACE"] = "/nonexistent-rankpool-dir/x.json"
     args = [PROBE, mode, "4", "10", "2"]
     if mpi:
-        args = [MPIEXEC, "--oversubscribe", "-n", str(RANKS), "-x", "RANKPOOL_TRACE"] + args
+        args = launch(RANKS, ["RANKPOOL_TRACE"]) + args
     p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     check(p.returncode != 0, f"{mode}: an uncreatable trace file fails the run")
     check("cannot create the trace file /nonexistent-rankpool-dir/x.json" in p.stderr,
