@@ -51,9 +51,9 @@ std::optional<bool> mpi_yield_setting();
 bool configure(MPI_Comm node, std::size_t threads);
 
 /// As configure, for a process that cannot meet its node's ranks in a collective (a spawn
-/// executor and its children): OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI) or MPI_LOCALNRANKS (MPICH) ranks of this world with
-/// `own_threads` busy threads each, plus `other_threads` of the other world on this node,
-/// against this process's own affinity mask.
+/// executor and its children): OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI) or MPI_LOCALNRANKS (MPICH) ranks of this world
+/// with `own_threads` busy threads each, plus `other_threads` of the other world on this node, against this process's
+/// own affinity mask.
 bool configure_alone(std::size_t own_threads, std::size_t other_threads);
 
 }  // namespace rankpool::detail::cpu_share

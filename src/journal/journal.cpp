@@ -15,6 +15,7 @@
 #include <rankpool/detail/log.hpp>
 #include <rankpool/errors.hpp>
 
+#include "common/fd_io.hpp"
 #include "common/sha256.hpp"
 
 namespace rankpool::detail {
@@ -35,18 +36,6 @@ std::uint64_t check_of(const char* key, const char* data, std::size_t n) {
   std::uint64_t c;
   std::memcpy(&c, md.data(), sizeof c);
   return c;
-}
-
-bool write_all(int fd, const void* p, std::size_t n) {
-  auto* c = static_cast<const char*>(p);
-  while (n > 0) {
-    auto k = ::write(fd, c, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    c += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
 }
 
 // One process opens one journal file once, so two maps with the same path share it.

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/fd_io.hpp"
 #include "common/worker_identity.hpp"
 
 namespace rankpool::detail::log {
@@ -158,12 +159,7 @@ void write(level l, const char* format, ...) noexcept {
   if (m > 0) used = std::min(used + static_cast<std::size_t>(m), sizeof line - 2);
   if (used > 0 && line[used - 1] == '\n') --used;  // messages may or may not end in a newline
   line[used++] = '\n';
-  std::size_t off = 0;
-  while (off < used) {
-    const ssize_t w = ::write(2, line + off, used - off);
-    if (w <= 0) break;
-    off += static_cast<std::size_t>(w);
-  }
+  (void)write_all(2, line, used);  // a closed stderr: nowhere left to say it
 }
 
 }  // namespace rankpool::detail::log

@@ -16,21 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include "common/fd_io.hpp"
+
 namespace rankpool::detail {
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-void write_all(int fd, std::string_view s) noexcept {
-  while (!s.empty()) {
-    const ssize_t n = ::write(fd, s.data(), s.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;  // a closed or broken stderr: a display is not worth failing for
-    }
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
 
 // Warns once per distinct value, so a bad setting is reported but a loop of maps does not repeat
 // it (and a test may provoke it again with another value).
@@ -42,7 +33,7 @@ void warn_once(const std::string& var, const std::string& value, const char* exp
     if (!warned.insert(var + '=' + value).second) return;
   }
   const std::string line = "rankpool: ignoring " + var + "='" + value + "' (expected " + expected + ")\n";
-  write_all(2, line);
+  (void)write_all(2, line.data(), line.size());  // a broken stderr: a display is not worth failing for
 }
 
 std::string lowered_trimmed(const char* v) {
@@ -413,7 +404,7 @@ void progress::write_line(const snapshot& s) noexcept {
       if (!s.final) out += '\n';
     }
     if (s.final) out += '\n';
-    write_all(settings_.fd, out);
+    (void)write_all(settings_.fd, out.data(), out.size());
   } catch (...) {  // out of memory formatting a line: skip the line
   }
 }

@@ -85,14 +85,14 @@ void intake::complete(const wire::result_record& rec, const char* data, std::siz
   }
   const auto n = static_cast<std::size_t>(rec.bytes - rec.output_bytes);
   std::string output(data + n, rec.output_bytes);
-  if (!output.empty()) entry.t->state().set_output(output);
-  if (entry.t->retry || !output.empty()) {
-    if (auto e = whole_failure(data, n)) {
-      if (!output.empty()) e = with_message_suffix(e, output_suffix(output));
-      // Queued again behind the waiting tasks of its priority (their turn came first).
-      if (entry.t->retry_or_fail(std::move(e))) enqueue(b_.queue, std::move(entry.t));
-      return;
-    }
+  // Decoded here only when it matters: a retry, or a message to end with the output.
+  std::exception_ptr failed = entry.t->retry || !output.empty() ? whole_failure(data, n) : nullptr;
+  if (failed && !output.empty()) failed = with_message_suffix(failed, output_suffix(output));
+  if (!output.empty()) entry.t->state().set_output(std::move(output));
+  if (failed) {
+    // Queued again behind the waiting tasks of its priority (their turn came first).
+    if (entry.t->retry_or_fail(std::move(failed))) enqueue(b_.queue, std::move(entry.t));
+    return;
   }
   reader in(data, n);
   entry.t->complete_from(in);

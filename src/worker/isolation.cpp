@@ -184,7 +184,7 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
     if (max_tasks_ && child_tasks_ >= max_tasks_) stop();
     if (pid_ <= 0) start();
     ++child_tasks_;
-    if (capture_) (void)capture_->take();  // whatever came between tasks is no task's
+    if (capture_) capture_->clear();  // whatever came between tasks is no task's
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t head[3] = {id, n, deadline_ns};
     const bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);

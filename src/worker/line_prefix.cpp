@@ -10,20 +10,11 @@
 #include <cstring>
 #include <rankpool/errors.hpp>
 
+#include "common/fd_io.hpp"
 #include "worker/output_capture.hpp"
 
 namespace rankpool::detail {
 namespace {
-
-void write_fully(int fd, const char* p, std::size_t n) noexcept {
-  while (n > 0) {
-    const ssize_t k = ::write(fd, p, n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return;  // the terminal is gone: nothing better to do with the line
-    p += k;
-    n -= static_cast<std::size_t>(k);
-  }
-}
 
 void close_all(std::initializer_list<int> fds) noexcept {
   for (int fd : fds)
@@ -62,7 +53,7 @@ line_prefix::~line_prefix() {
   flush_standard_streams();
   for (const stream& s : streams_) ::dup2(s.target, s.fd);
   const char bye = 0;
-  write_fully(wake_[1], &bye, 1);
+  (void)write_all(wake_[1], &bye, 1);
   thread_.join();
   for (const stream& s : streams_) close_all({s.target, s.from});
   close_all({wake_[0], wake_[1]});
@@ -87,7 +78,8 @@ void line_prefix::emit(stream& s, bool all) {
   }
   s.partial.erase(0, begin);
   // One write per batch of lines: another process's lines cannot land inside one of them.
-  write_fully(s.target, out.data(), out.size());
+  // (A terminal that is gone: nothing better to do with the lines.)
+  (void)write_all(s.target, out.data(), out.size());
 }
 
 void line_prefix::pump() {

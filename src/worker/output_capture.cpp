@@ -48,7 +48,7 @@ output_capture::~output_capture() {
 
 void output_capture::begin() {
   flush_standard_streams();
-  (void)::ftruncate(file_, 0);
+  clear();
   saved_out_ = ::dup(STDOUT_FILENO);
   saved_err_ = ::dup(STDERR_FILENO);
   point(file_, STDOUT_FILENO);
@@ -92,8 +92,12 @@ std::string output_capture::take() {
     }
     text.resize(head + got);
   }
-  (void)::ftruncate(file_, 0);
+  clear();
   return text;
+}
+
+void output_capture::clear() noexcept {
+  (void)::ftruncate(file_, 0);
 }
 
 }  // namespace rankpool::detail

@@ -35,6 +35,8 @@ class output_capture {
   void redirect_for_good() const noexcept;
   /// What the file holds (at most max_captured_output bytes, see above), then empties it.
   std::string take();
+  /// Empties the file without reading it.
+  void clear() noexcept;
 
  private:
   int file_ = -1;
