@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake openmpi-bin libopenmpi-dev mpich libmpich-dev libboost-mpi-dev libboost-serialization-dev
+packages=(build-essential cmake ninja-build openmpi-bin libopenmpi-dev mpich libmpich-dev libboost-mpi-dev libboost-serialization-dev
           libeigen3-dev libssl-dev libgtest-dev gdb python3 python3-numpy python3-mpi4py python3-matplotlib)
 
 setup() {
