@@ -29,12 +29,17 @@ endfunction()
 set(RANKPOOL_MPI_TEST_ENV
     "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_btl_vader_single_copy_mechanism=none")
 
-# rankpool_add_mpi_test(<target> RANKS 1 2 4 5 [TIMEOUT s] [ARGS ...] [LABELS ...] [WRAPPER cmd...])
-# One ctest per rank count, named <target>.<N>ranks, run through mpiexec with a timeout
+# rankpool_add_mpi_test(<target> RANKS 1 2 4 5 [TIMEOUT s] [ARGS ...] [LABELS ...] [WRAPPER cmd...]
+#                       [NAME name])
+# One ctest per rank count, named <name>.<N>ranks (name: the target's, unless NAME gives another,
+# for runs of one program with different ARGS), run through mpiexec with a timeout
 # (a deadlock just hangs otherwise) and the launcher flags of rankpool_mpiexec_preflags. WRAPPER,
 # when given, is put before mpiexec (tests/support/rerun_spawn_hang.sh for the spawn tests).
 function(rankpool_add_mpi_test target)
-  cmake_parse_arguments(arg "" "TIMEOUT" "RANKS;ARGS;LABELS;WRAPPER" ${ARGN})
+  cmake_parse_arguments(arg "" "TIMEOUT;NAME" "RANKS;ARGS;LABELS;WRAPPER" ${ARGN})
+  if(NOT arg_NAME)
+    set(arg_NAME ${target})
+  endif()
   if(NOT arg_TIMEOUT)
     set(arg_TIMEOUT 120)
   endif()
@@ -43,7 +48,7 @@ function(rankpool_add_mpi_test target)
   endif()
   rankpool_mpiexec_preflags(preflags)
   foreach(n IN LISTS arg_RANKS)
-    set(name ${target}.${n}ranks)
+    set(name ${arg_NAME}.${n}ranks)
     add_test(NAME ${name}
       COMMAND ${arg_WRAPPER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n} ${preflags} $<TARGET_FILE:${target}>
               ${MPIEXEC_POSTFLAGS} ${arg_ARGS})

@@ -57,8 +57,8 @@ mpich_tests() {
 }
 
 # ThreadSanitizer over the threaded parts: futures, the thread executor, the executor suite and
-# stress test, the MPI scheduler at 2 ranks, the progress display, the trace/summary recorder
-# (the preset builds only those targets).
+# stress test, the MPI scheduler at 2 ranks, the progress display, the trace/summary recorder,
+# a pool below MPI_THREAD_MULTIPLE (the preset builds only those targets).
 tsan_build() {
   cmake --preset tsan >/dev/null && cmake --build --preset tsan -j "$(nproc)"
 }

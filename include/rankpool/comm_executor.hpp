@@ -24,8 +24,10 @@ class comm_executor : public basic_executor<true> {
  public:
   /// See the class comment. Throws invalid_state_error when MPI is not initialized, and
   /// rankpool::error on every rank when the ranks run different executables or when, on a
-  /// communicator of more than one rank, the root's thread level is below MPI_THREAD_MULTIPLE
-  /// (the root's progress thread calls MPI while the program runs).
+  /// communicator of more than one rank, the root's thread level is MPI_THREAD_SINGLE (the
+  /// root's progress thread calls MPI while the program runs). Below MPI_THREAD_MULTIPLE the
+  /// pool's own MPI calls go one at a time and the program must not call MPI on the root until
+  /// the pool has shut down (README, "Thread levels").
   explicit comm_executor(MPI_Comm comm = MPI_COMM_WORLD, int root = 0, executor_options o = {});
   /// shutdown(wait = true); never throws.
   ~comm_executor();

@@ -15,8 +15,9 @@ namespace rankpool {
 class spawn_executor : public basic_executor<true> {
  public:
   /// Spawns the workers (collective over MPI_COMM_SELF). Throws invalid_state_error when MPI is
-  /// not initialized, and rankpool::error when the thread level is below MPI_THREAD_MULTIPLE or
-  /// the spawn fails.
+  /// not initialized, and rankpool::error when the thread level is MPI_THREAD_SINGLE or the
+  /// spawn fails. Below MPI_THREAD_MULTIPLE the program must not call MPI itself until the pool
+  /// has shut down (README, "Thread levels").
   explicit spawn_executor(executor_options o = {});
   /// shutdown(wait = true); never throws.
   ~spawn_executor();

@@ -63,6 +63,7 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     // own communicator returns errors instead, so they reach mpi_error and the futures.
     mpi::set_errors_return(dup);
     detail::handshake(dup, root, size > 1);
+    mpi::serialize_calls();  // before any thread of the pool starts
     // Busy threads of a rank: the root's progress thread (and its compute slot), or the
     // worker's task threads.
     if (size > 1) {

@@ -1,17 +1,38 @@
-// rankpool::environment: initializes MPI at MPI_THREAD_MULTIPLE when the program has not, and
-// finalizes it at the end only if it did; a process started by spawn_executor serves here.
+// rankpool::environment: initializes MPI at MPI_THREAD_MULTIPLE (or the level RANKPOOL_THREAD_LEVEL
+// names) when the program has not, and finalizes it at the end only if it did; a process started
+// by spawn_executor serves here.
 
 #include <mpi.h>
 
+#include <cstdlib>
 #include <rankpool/environment.hpp>
 #include <rankpool/errors.hpp>
+#include <stdexcept>
+#include <string>
 
+#include "common/text.hpp"
 #include "executors/spawn_executor.hpp"
 #include "wire/mpi_call.hpp"
 
 namespace rankpool {
 
 namespace mpi = detail::mpi;
+
+namespace {
+// The level to ask MPI_Init_thread for: MPI_THREAD_MULTIPLE, or RANKPOOL_THREAD_LEVEL's, as
+// mpi4py's MPI4PY_RC_THREAD_LEVEL (for MPI builds whose MPI_THREAD_MULTIPLE is missing or slow).
+int requested_thread_level() {
+  const char* v = std::getenv("RANKPOOL_THREAD_LEVEL");
+  if (!v || !*v) return MPI_THREAD_MULTIPLE;
+  const std::string s = detail::lowercase(v);
+  if (s == "single") return MPI_THREAD_SINGLE;
+  if (s == "funneled") return MPI_THREAD_FUNNELED;
+  if (s == "serialized") return MPI_THREAD_SERIALIZED;
+  if (s == "multiple") return MPI_THREAD_MULTIPLE;
+  throw std::invalid_argument(std::string("rankpool: RANKPOOL_THREAD_LEVEL is \"") + v +
+                              "\"; expected single, funneled, serialized or multiple");
+}
+}  // namespace
 
 environment::environment(int& argc, char**& argv) {
   init(&argc, &argv);
@@ -24,7 +45,7 @@ void environment::init(int* argc, char*** argv) {
   int initialized = 0;
   mpi::call("MPI_Initialized", MPI_Initialized, &initialized);
   if (!initialized) {
-    mpi::call("MPI_Init_thread", MPI_Init_thread, argc, argv, MPI_THREAD_MULTIPLE, &provided_);
+    mpi::call("MPI_Init_thread", MPI_Init_thread, argc, argv, requested_thread_level(), &provided_);
     owns_ = true;
   } else {
     mpi::call("MPI_Query_thread", MPI_Query_thread, &provided_);

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/text.hpp"
+
 namespace rankpool::detail {
 
 std::optional<std::size_t> option_size(const char* name, std::optional<std::size_t> explicit_value) {
@@ -36,8 +38,7 @@ std::optional<bool> option_bool(const char* name, std::optional<bool> explicit_v
   if (explicit_value) return explicit_value;
   const char* v = std::getenv(name);
   if (!v || !*v) return std::nullopt;
-  std::string s(v);
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string s = lowercase(v);
   if (s == "1" || s == "true" || s == "yes" || s == "on") return true;
   if (s == "0" || s == "false" || s == "no" || s == "off") return false;
   throw error(std::string("rankpool: environment variable ") + name + "=" + v + " is not a boolean (use 1 or 0)");

@@ -114,11 +114,13 @@ namespace {
 
 // The parent's steps, in the order the constructor takes them.
 
-void require_thread_multiple() {
-  int provided = 0;
-  mpi::call("MPI_Query_thread", MPI_Query_thread, &provided);
-  if (provided < MPI_THREAD_MULTIPLE)
-    throw error("rankpool: spawn_executor needs MPI_THREAD_MULTIPLE (MPI provides " + level_name(provided) + ")");
+// The parent's progress thread calls MPI: MPI_THREAD_FUNNELED at least, and below
+// MPI_THREAD_MULTIPLE the library's calls go one at a time (mpi::serialize_calls).
+void require_thread_support() {
+  const int provided = mpi::serialize_calls();
+  if (provided < MPI_THREAD_FUNNELED)
+    throw error("rankpool: spawn_executor needs at least MPI_THREAD_FUNNELED (MPI provides " + level_name(provided) +
+                ")");
 }
 
 // max_workers, or the free slots of the MPI universe (at least 1).
@@ -237,7 +239,7 @@ void greet(MPI_Comm& inter, spawn_hello sh, std::size_t n) {  // a copy: MPI_Bca
 spawn_executor::spawn_executor(executor_options o) {
   detail::require_mpi("spawn_executor");
   detail::serve_if_spawned_worker();
-  detail::require_thread_multiple();
+  detail::require_thread_support();
   const std::size_t n = detail::worker_count(detail::max_workers_of(o));
   journal_ = detail::journal_of(o);
   retries_ = detail::retry_rule_of(o);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/fd_io.hpp"
+#include "common/text.hpp"
 
 namespace rankpool::detail {
 namespace {
@@ -41,8 +42,7 @@ std::string lowered_trimmed(const char* v) {
   auto not_space = [](unsigned char c) { return !std::isspace(c); };
   s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
   s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+  return lowercase(std::move(s));
 }
 
 std::size_t terminal_width(int fd) noexcept {

@@ -82,10 +82,12 @@ void handshake(MPI_Comm comm, int root, bool needs_threads) {
         << root << " runs " << r.exe << ", but " << differing.str() << (bad > 8 ? ", ..." : "");
     throw error(msg.str());
   }
-  if (needs_threads && r.thread_level < MPI_THREAD_MULTIPLE)
+  // Below MPI_THREAD_MULTIPLE the progress thread is the only thread of the root that calls MPI
+  // (mpi::serialize_calls); MPI_THREAD_SINGLE allows no second thread at all.
+  if (needs_threads && r.thread_level < MPI_THREAD_FUNNELED)
     throw error(
-        "rankpool: comm_executor needs MPI_THREAD_MULTIPLE on the root (its progress thread calls MPI while "
-        "the program runs), but MPI provides " +
+        "rankpool: comm_executor needs at least MPI_THREAD_FUNNELED on the root (its progress thread calls MPI "
+        "while the program runs), but MPI provides " +
         level_name(r.thread_level) +
         "; initialize MPI with MPI_Init_thread(..., MPI_THREAD_MULTIPLE, ...) or use rankpool::environment");
 }

@@ -33,8 +33,8 @@ std::string level_name(int level);
 void require_mpi(const char* who);
 
 /// Collective over `comm`: every rank learns whether all run the same executable and whether the
-/// root can drive a pool (`needs_threads`: MPI_THREAD_MULTIPLE); on a mismatch every rank
-/// throws the same rankpool::error, so none hangs.
+/// root can drive a pool (`needs_threads`: a progress thread, so MPI_THREAD_FUNNELED at least);
+/// on a mismatch every rank throws the same rankpool::error, so none hangs.
 void handshake(MPI_Comm comm, int root, bool needs_threads);
 
 }  // namespace rankpool::detail

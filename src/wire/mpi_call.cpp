@@ -58,6 +58,14 @@ void warn_failed(const std::exception& e) noexcept {
   RANKPOOL_LOG(warn, "%s (during clean-up; ignored)", e.what());
 }
 
+int serialize_calls() {
+  int level = MPI_THREAD_SINGLE;
+  call("MPI_Query_thread", MPI_Query_thread, &level);
+  if (level < MPI_THREAD_MULTIPLE && !gate().on.exchange(true))
+    RANKPOOL_LOG(info, "MPI provides less than MPI_THREAD_MULTIPLE: rankpool's MPI calls go one at a time");
+  return level;
+}
+
 void set_errors_return(MPI_Comm comm) {
   call("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler, comm, MPI_ERRORS_RETURN);
 }

@@ -4,11 +4,15 @@
 // MPI_SUCCESS. Failures reach it because the library's own communicators use MPI_ERRORS_RETURN
 // (set_errors_return). Tests make a chosen call fail through inject_failure, so the paths that
 // handle a failed send or receive run without breaking the MPI library for real.
+// Below MPI_THREAD_MULTIPLE every call goes through one process-wide lock (serialize_calls), so
+// the library's threads (the root's progress thread, a user thread placing a shared value, a
+// worker's watcher) never call MPI at the same time.
 
 #include <mpi.h>
 
 #include <atomic>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -39,6 +43,24 @@ inline std::atomic<bool>& injection_armed() {
   return armed;
 }
 
+/// The lock that serializes the library's MPI calls below MPI_THREAD_MULTIPLE. `on` is set before
+/// the pool's threads start and never cleared, so a relaxed load suffices.
+struct call_gate {
+  std::atomic<bool> on{false};
+  std::mutex lock;
+};
+inline call_gate& gate() {
+  static call_gate g;
+  return g;
+}
+
+/// Where MPI provides less than MPI_THREAD_MULTIPLE, makes every later call() and try_call() of
+/// this process take the gate, one at a time. Called by each executor before it starts a thread
+/// that calls MPI. Returns the provided level. A blocking call holds the gate while it waits,
+/// so the library only blocks where no other rank waits on this one (small sends, collectives
+/// after an MPI_Ibarrier everyone has reached); longer waits test a request, gate per test.
+int serialize_calls();
+
 /// Calls `fn(args...)`, an MPI routine named `routine`, and throws rankpool::mpi_error when it
 /// fails.
 template <class F, class... A>
@@ -46,6 +68,11 @@ void call(const char* routine, F fn, A&&... args) {
   int rc = 0;
   if (injection_armed().load(std::memory_order_relaxed) && take_injected(routine, rc)) [[unlikely]]
     raise(routine, rc);
+  if (gate().on.load(std::memory_order_relaxed)) [[unlikely]] {
+    std::lock_guard serial(gate().lock);
+    check(routine, fn(std::forward<A>(args)...));  // raise() asks MPI for the error's text: still one at a time
+    return;
+  }
   check(routine, fn(std::forward<A>(args)...));
 }
 
