@@ -10,7 +10,9 @@
 # RANKPOOL_SANITIZER_DEFAULTS_OBJECT is set to the object's path (the asan test preset passes it
 # to the package tests' consumer builds through LDFLAGS).
 
-set(_rp_san_dir ${CMAKE_CURRENT_LIST_DIR}/../sanitizers)
+# Normalized: configure_file lists its input among the files that re-run CMake as well, and Ninja
+# refuses one file named in two spellings ("cmake/../sanitizers" and "sanitizers").
+cmake_path(SET _rp_san_dir NORMALIZE "${CMAKE_CURRENT_LIST_DIR}/../sanitizers")
 file(READ ${_rp_san_dir}/lsan.supp RANKPOOL_LSAN_SUPPRESSIONS)
 file(READ ${_rp_san_dir}/tsan.supp RANKPOOL_TSAN_SUPPRESSIONS)
 set(_rp_san_src ${CMAKE_BINARY_DIR}/rankpool_sanitizer_defaults.cpp)

@@ -7,8 +7,22 @@ target_compile_features(rankpool_npy PUBLIC cxx_std_20)
 target_link_libraries(rankpool_npy PUBLIC rankpool_atomic_file)
 rankpool_set_warnings(rankpool_npy)
 
+# HDF5 datasets (stack.h5:/data), through Debian's parallel HDF5 built against Open MPI. Linked
+# into a program built against another MPI it would bring a second MPI along: the mpich preset
+# turns RANKPOOL_WITH_HDF5 off, and svd_batch then refuses HDF5 names with a clear message.
+add_library(rankpool_h5 STATIC ${CMAKE_CURRENT_LIST_DIR}/h5.cpp)
+target_include_directories(rankpool_h5 PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(rankpool_h5 PUBLIC rankpool_atomic_file)
+rankpool_set_warnings(rankpool_h5)
+if(RANKPOOL_WITH_HDF5)
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(RANKPOOL_HDF5 REQUIRED IMPORTED_TARGET hdf5-openmpi)
+  target_link_libraries(rankpool_h5 PRIVATE PkgConfig::RANKPOOL_HDF5 MPI::MPI_CXX)
+  target_compile_definitions(rankpool_h5 PRIVATE RANKPOOL_WITH_HDF5)
+endif()
+
 add_executable(svd_batch ${CMAKE_CURRENT_LIST_DIR}/svd_batch.cpp)
-target_link_libraries(svd_batch PRIVATE rankpool rankpool_npy)
+target_link_libraries(svd_batch PRIVATE rankpool rankpool_npy rankpool_h5)
 rankpool_set_warnings(svd_batch)
 
 if(RANKPOOL_BUILD_TESTS)
@@ -127,4 +141,38 @@ endforeach()
   svd_batch_bad_input_test(bad_number "--count: 'ten' is not a positive integer" --count ten)
   svd_batch_bad_input_test(missing_value "option --chunksize needs a value" --chunksize)
   svd_batch_bad_input_test(input_and_generator "cannot be used with an input file" ${d}/float32.npy --count 5)
+
+  # HDF5 datasets: against h5py and NumPy (tests/examples/svd_h5_check.py), and bad names and
+  # files, which h5py writes (the fixture below).
+  execute_process(COMMAND ${RANKPOOL_PYTHON} -c "import h5py, numpy" RESULT_VARIABLE svd_batch_h5py_rc
+                  OUTPUT_QUIET ERROR_QUIET)
+  svd_batch_bad_input_test(h5_without_dataset "stack.h5: an HDF5 file: name the dataset too" stack.h5)
+  svd_batch_bad_input_test(h5_output_without_dataset "out.h5: an HDF5 file: name the dataset too" --count 2 -o
+                           out.h5)
+  if(NOT RANKPOOL_WITH_HDF5)
+    svd_batch_bad_input_test(h5_not_built "this svd_batch was built without HDF5" ${d}/good.h5:/data/stack)
+  elseif(svd_batch_h5py_rc EQUAL 0)
+    add_test(NAME svd_batch.hdf5
+      COMMAND ${RANKPOOL_PYTHON} ${PROJECT_SOURCE_DIR}/tests/examples/svd_h5_check.py --workdir ${svd_batch_data}/hdf5
+              -- ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 ${svd_batch_preflags} $<TARGET_FILE:svd_batch>
+              ${MPIEXEC_POSTFLAGS})
+    set_tests_properties(svd_batch.hdf5 PROPERTIES TIMEOUT 180 PROCESSORS 1 LABELS "mpi;hdf5"
+      ENVIRONMENT "${svd_batch_env}" PASS_REGULAR_EXPRESSION "svd_h5_check: all HDF5 checks passed"
+      FAIL_REGULAR_EXPRESSION "FAILED")
+    add_test(NAME svd_batch.bad.h5_fixtures
+      COMMAND ${RANKPOOL_PYTHON} ${PROJECT_SOURCE_DIR}/tests/examples/svd_h5_check.py --write-fixtures ${d})
+    set_tests_properties(svd_batch.bad.h5_fixtures PROPERTIES TIMEOUT 30 FIXTURES_SETUP svd_batch_bad_files)
+    svd_batch_bad_input_test(h5_missing_file "missing.h5: No such file or directory" ${d}/missing.h5:/x)
+    svd_batch_bad_input_test(h5_not_hdf5 "notes.h5: not an HDF5 file" ${d}/notes.h5:/x)
+    svd_batch_bad_input_test(h5_no_dataset "good.h5:/nothing: no such dataset in the file" ${d}/good.h5:/nothing)
+    svd_batch_bad_input_test(h5_missing_group "good.h5:/no/such: no such dataset" ${d}/good.h5:/no/such)
+    svd_batch_bad_input_test(h5_group "good.h5:/data: not a dataset" ${d}/good.h5:/data)
+    svd_batch_bad_input_test(h5_two_dimensional "good.h5:/matrix: has 2 dimensions" ${d}/good.h5:/matrix)
+    svd_batch_bad_input_test(h5_integers "good.h5:/ints: holds integer values" ${d}/good.h5:/ints)
+    svd_batch_bad_input_test(h5_zero_columns "good.h5:/empty_cols: holds matrices of 3 x 0" ${d}/good.h5:/empty_cols)
+    svd_batch_bad_input_test(h5_output_is_input "would replace the input file" ${d}/good.h5:/data/stack -o
+                             ${d}/good.h5:/sv)
+  else()
+    message(STATUS "svd_batch: ${RANKPOOL_PYTHON} with h5py not found; the HDF5 checks are disabled")
+  endif()
 endif()

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <limits>
 #include <new>
 #include <optional>
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "atomic_file.hpp"
+#include "h5.hpp"
 #include "npy.hpp"
 
 namespace svd_batch {
@@ -251,6 +253,19 @@ stack random_stack(Executor& pool, std::size_t count, std::size_t rows, std::siz
   return s;
 }
 
+// JacobiSVD gives no meaningful answer for NaN or infinity: throws bad_input saying where the
+// first one is in the stack read from `name`.
+void check_finite(const stack& s, const std::string& name) {
+  const std::span<const double> all = s.data.view();
+  const auto bad = std::ranges::find_if(all, [](double x) { return !std::isfinite(x); });
+  if (bad == all.end()) return;
+  const auto at = static_cast<std::size_t>(bad - all.begin());
+  const std::size_t per = s.shape.rows * s.shape.cols;
+  throw bad_input(name + ": matrix " + std::to_string(at / per) + " holds a non-finite value (" + std::to_string(*bad) +
+                  ") at row " + std::to_string(at % per / s.shape.cols) + ", column " +
+                  std::to_string(at % s.shape.cols) + "; singular values need finite input");
+}
+
 // The stack of an .npy file: checked, mapped, and copied once into the pool's shared window.
 template <class Executor>
 stack read_stack(Executor& pool, const std::string& path) {
@@ -258,16 +273,20 @@ stack read_stack(Executor& pool, const std::string& path) {
   const auto& shp = file.shape();
   stack s{{shp[0], shp[1], shp[2], 0}, {}};
   s.data = pool.template share_array<double>(file.count(), [&](std::span<double> to) { file.copy_to(to.data()); });
-  // JacobiSVD gives no meaningful answer for NaN or infinity; say where the first one is.
-  const std::span<const double> all = s.data.view();
-  const auto bad = std::ranges::find_if(all, [](double x) { return !std::isfinite(x); });
-  if (bad != all.end()) {
-    const auto at = static_cast<std::size_t>(bad - all.begin());
-    const std::size_t per = s.shape.rows * s.shape.cols;
-    throw bad_input(path + ": matrix " + std::to_string(at / per) + " holds a non-finite value (" +
-                    std::to_string(*bad) + ") at row " + std::to_string(at % per / s.shape.cols) + ", column " +
-                    std::to_string(at % s.shape.cols) + "; singular values need finite input");
-  }
+  check_finite(s, path);
+  return s;
+}
+
+// The stack of an HDF5 dataset: checked, and read once straight into the pool's shared window
+// (HDF5 converts other floating-point types to float64 on the way).
+template <class Executor>
+stack read_stack(Executor& pool, const h5::location& where) {
+  const h5::stack_reader file(where);
+  const auto& shp = file.shape();
+  check_addressable(shp[0], shp[1], shp[2]);
+  stack s{{shp[0], shp[1], shp[2], 0}, {}};
+  s.data = pool.template share_array<double>(shp[0] * shp[1] * shp[2], [&](std::span<double> to) { file.read(to); });
+  check_finite(s, where.shown());
   return s;
 }
 
@@ -277,7 +296,10 @@ std::uint64_t fingerprint_of(std::span<const double> all) {
   return static_cast<std::uint64_t>(std::hash<std::string_view>{}(bytes));
 }
 
-void write_output(atomic_file::atomic_output& out, const shape& s, const std::vector<Eigen::VectorXd>& sv) {
+// Writes the singular values, a (K, min(M, N)) float64 matrix, to `out`: as .npy, or as the
+// dataset `h5_dataset` of a new HDF5 file; then puts the file in place.
+void write_output(atomic_file::atomic_output& out, const std::optional<h5::location>& h5_dataset, const shape& s,
+                  const std::vector<Eigen::VectorXd>& sv) {
   const std::size_t p = std::min(s.rows, s.cols);
   std::vector<double> flat;
   flat.reserve(s.count * p);
@@ -287,9 +309,22 @@ void write_output(atomic_file::atomic_output& out, const shape& s, const std::ve
                              std::to_string(p));
     flat.insert(flat.end(), v.data(), v.data() + v.size());
   }
-  const std::array<std::size_t, 2> dims{s.count, p};
-  npy::write(out.file(), out.destination().string(), dims, flat);
+  if (h5_dataset) {
+    h5::write_matrix(out.temporary(), h5_dataset->dataset, h5_dataset->shown(), s.count, p, flat);
+  } else {
+    const std::array<std::size_t, 2> dims{s.count, p};
+    npy::write(out.file(), out.destination().string(), dims, flat);
+  }
   out.commit();
+}
+
+// Throws bad_input when the output file is the input file: the output is a new file, which would
+// take the input's place (and, for HDF5, every other dataset in it).
+void check_not_input(const std::string& input_file, const std::string& output_file) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(input_file, output_file, ec))
+    throw bad_input(output_file +
+                    ": the output would replace the input file (svd_batch writes a new file); name another");
 }
 
 // Rank 0's peak resident memory against the stack's size: the stack is held once, in the
@@ -316,14 +351,22 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
   // Created before the input is read and the matrices computed, so that an output that cannot
   // be created fails the run at once instead of after all the work; removed again unless the
   // results are all written. A failure is an atomic_file::error (= npy::error): exit status 2.
+  // HDF5 names are FILE:/DATASET; anything else is an .npy file.
+  const std::optional<h5::location> in_h5 = opt.input ? h5::parse(*opt.input) : std::nullopt;
+  const std::optional<h5::location> out_h5 = opt.output ? h5::parse(*opt.output) : std::nullopt;
+  const std::string out_file = out_h5 ? out_h5->file : opt.output.value_or("");
+  if (opt.input && opt.output) check_not_input(in_h5 ? in_h5->file : *opt.input, out_file);
   std::optional<atomic_file::atomic_output> output;
-  if (opt.output) output.emplace(*opt.output);
+  if (opt.output) output.emplace(out_file);
 
   auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t sent_before = rankpool::detail::share_bytes_sent();
   std::string origin;
   stack s;
-  if (opt.input) {
+  if (in_h5) {
+    s = read_stack(pool, *in_h5);
+    origin = in_h5->shown();
+  } else if (opt.input) {
     s = read_stack(pool, *opt.input);
     origin = *opt.input;
   } else {
@@ -363,7 +406,7 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
                 (k.count + chunksize - 1) / chunksize);
 
   if (opt.output) {
-    write_output(*output, k, sv);
+    write_output(*output, out_h5, k, sv);
     std::printf("output:    %s, shape (%zu, %zu)\n", opt.output->c_str(), k.count, std::min(k.rows, k.cols));
   }
   report_memory(k);
