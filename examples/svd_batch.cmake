@@ -22,7 +22,7 @@ if(RANKPOOL_WITH_HDF5)
 endif()
 
 add_executable(svd_batch ${CMAKE_CURRENT_LIST_DIR}/svd_batch.cpp)
-target_link_libraries(svd_batch PRIVATE rankpool rankpool_npy rankpool_h5)
+target_link_libraries(svd_batch PRIVATE rankpool rankpool_npy rankpool_h5 CLI11::CLI11)
 rankpool_set_warnings(svd_batch)
 
 if(RANKPOOL_BUILD_TESTS)

@@ -13,7 +13,6 @@
 #include <Eigen/SVD>
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -32,11 +31,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "atomic_file.hpp"
+#include "command_line.hpp"
 #include "h5.hpp"
 #include "npy.hpp"
 
@@ -151,14 +150,13 @@ struct options {
 };
 
 std::uint64_t parse_number(std::string_view option, std::string_view text, bool allow_zero) {
-  std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec == std::errc::result_out_of_range)
+  const command_line::decimal d = command_line::read_decimal(text);
+  if (d.error == command_line::decimal::status::too_large)
     throw bad_input(std::string(option) + ": '" + std::string(text) + "' is too large");
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || (v == 0 && !allow_zero))
+  if (d.error != command_line::decimal::status::ok || (d.value == 0 && !allow_zero))
     throw bad_input(std::string(option) + ": '" + std::string(text) + "' is not a " +
                     (allow_zero ? "non-negative" : "positive") + " integer");
-  return v;
+  return d.value;
 }
 
 std::size_t parse_size(std::string_view option, std::string_view text) {
@@ -170,61 +168,30 @@ std::size_t parse_size(std::string_view option, std::string_view text) {
 
 options parse_options(int argc, char** argv) {
   options o;
-  bool only_files = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (only_files || arg.size() < 2 || arg[0] != '-') {
-      if (o.input) throw bad_input("more than one input file ('" + *o.input + "', '" + std::string(arg) + "')");
-      if (arg.empty()) throw bad_input("the input file name is empty");
-      o.input = std::string(arg);
-      continue;
-    }
-    if (arg == "--") {
-      only_files = true;
-      continue;
-    }
-    std::string_view name = arg;
-    std::optional<std::string_view> attached;
-    if (arg.starts_with("--") && arg.find('=') != std::string_view::npos) {
-      name = arg.substr(0, arg.find('='));
-      attached = arg.substr(arg.find('=') + 1);
-    }
-    const std::string shown(name);
-    auto value = [&]() -> std::string_view {
-      if (attached) return *attached;
-      if (i + 1 >= argc) throw bad_input("option " + shown + " needs a value");
-      return argv[++i];
-    };
-    auto flag = [&] {
-      if (attached) throw bad_input("option " + shown + " takes no value");
-      return true;
-    };
-    if (name == "-h" || name == "--help") {
-      o.help = flag();
-    } else if (name == "--check") {
-      o.check = flag();
-    } else if (name == "--progress" || name == "--no-progress") {
-      flag();
-      o.progress = name == "--progress";
-    } else if (name == "--journal") {
-      o.journal = std::string(value());
-    } else if (name == "-o" || name == "--output") {
-      o.output = std::string(value());
-      if (o.output->empty()) throw bad_input("option " + shown + " needs a file name");
-    } else if (name == "--count") {
-      o.count = parse_size(name, value());
-    } else if (name == "--rows") {
-      o.rows = parse_size(name, value());
-    } else if (name == "--cols") {
-      o.cols = parse_size(name, value());
-    } else if (name == "--seed") {
-      o.seed = parse_number(name, value(), true);
-    } else if (name == "--chunksize") {
-      o.chunksize = parse_size(name, value());
-    } else {
-      throw bad_input("unknown option '" + std::string(arg) + "' (try --help)");
-    }
-  }
+  // Values join long options only: "--count=5", but "-ofile" is an unknown option.
+  command_line::parser<bad_input> cl({argv + 1, argv + argc});
+  cl.unknown([](const std::string& word) { return "unknown option '" + word + "' (try --help)"; });
+  cl.flag_with_value([](const std::string& name) { return "option " + name + " takes no value"; });
+  cl.flag("-h,--help", [&] { o.help = true; });
+  cl.flag("--check", [&] { o.check = true; });
+  cl.flag("--progress", [&] { o.progress = true; });
+  cl.flag("--no-progress", [&] { o.progress = false; });
+  cl.option("--journal", [&](const std::string&, const std::string& file) { o.journal = file; });
+  cl.option("-o,--output", [&](const std::string& name, const std::string& file) {
+    if (file.empty()) throw bad_input("option " + name + " needs a file name");
+    o.output = file;
+  });
+  cl.option("--count", [&](const std::string& name, const std::string& v) { o.count = parse_size(name, v); });
+  cl.option("--rows", [&](const std::string& name, const std::string& v) { o.rows = parse_size(name, v); });
+  cl.option("--cols", [&](const std::string& name, const std::string& v) { o.cols = parse_size(name, v); });
+  cl.option("--seed", [&](const std::string& name, const std::string& v) { o.seed = parse_number(name, v, true); });
+  cl.option("--chunksize", [&](const std::string& name, const std::string& v) { o.chunksize = parse_size(name, v); });
+  cl.operands([&](const std::string& word) {
+    if (o.input) throw bad_input("more than one input file ('" + *o.input + "', '" + word + "')");
+    if (word.empty()) throw bad_input("the input file name is empty");
+    o.input = word;
+  });
+  cl.parse();
   if (o.input && (o.count || o.rows || o.cols || o.seed))
     throw bad_input(
         "--count, --rows, --cols and --seed describe a generated stack; they cannot be used with an "

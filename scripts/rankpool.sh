@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build openmpi-bin libopenmpi-dev mpich libmpich-dev libboost-mpi-dev libboost-serialization-dev
-          libeigen3-dev libssl-dev libgtest-dev libhdf5-openmpi-dev pkg-config gdb python3 python3-numpy python3-mpi4py
-          python3-matplotlib python3-h5py)
+          libeigen3-dev libssl-dev libcli11-dev libgtest-dev libhdf5-openmpi-dev pkg-config gdb python3 python3-numpy
+          python3-mpi4py python3-matplotlib python3-h5py)
 
 setup() {
   local missing=()
