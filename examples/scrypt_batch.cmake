@@ -62,7 +62,7 @@ if(CMAKE_SCRIPT_MODE_FILE)
 endif()
 
 add_executable(scrypt_batch ${CMAKE_CURRENT_LIST_DIR}/scrypt_batch.cpp)
-target_link_libraries(scrypt_batch PRIVATE rankpool rankpool_atomic_file OpenSSL::Crypto)
+target_link_libraries(scrypt_batch PRIVATE rankpool rankpool_atomic_file OpenSSL::Crypto CLI11::CLI11)
 rankpool_set_warnings(scrypt_batch)
 
 if(NOT RANKPOOL_BUILD_TESTS)
@@ -118,8 +118,8 @@ find_package(GTest REQUIRED)
 include(RankpoolTesting)
 add_executable(scrypt_batch_test ${PROJECT_SOURCE_DIR}/tests/examples/scrypt_batch_test.cpp)
 target_include_directories(scrypt_batch_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(scrypt_batch_test PRIVATE rankpool rankpool_atomic_file OpenSSL::Crypto GTest::gtest
-                      GTest::gtest_main)
+target_link_libraries(scrypt_batch_test PRIVATE rankpool rankpool_atomic_file OpenSSL::Crypto CLI11::CLI11
+                      GTest::gtest GTest::gtest_main)
 rankpool_set_warnings(scrypt_batch_test)
 rankpool_add_unit_test(scrypt_batch_test TIMEOUT 60)
 

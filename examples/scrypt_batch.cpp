@@ -13,7 +13,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -31,6 +30,7 @@
 #include <vector>
 
 #include "atomic_file.hpp"
+#include "command_line.hpp"
 
 namespace scrypt_batch {
 
@@ -165,17 +165,12 @@ inline std::string hash_one(const job& j) {
 
 inline std::uint64_t parse_u64(std::string_view option, std::string_view text) {
   if (text.empty()) throw usage_error("option " + std::string(option) + " needs a number");
-  std::uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9')
-      throw usage_error("option " + std::string(option) + ": '" + std::string(text) +
-                        "' is not a non-negative integer");
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    if (v > (UINT64_MAX - digit) / 10)
-      throw usage_error("option " + std::string(option) + ": " + std::string(text) + " is too large");
-    v = v * 10 + digit;
-  }
-  return v;
+  const command_line::decimal d = command_line::read_decimal(text);
+  if (d.error == command_line::decimal::status::not_digits)
+    throw usage_error("option " + std::string(option) + ": '" + std::string(text) + "' is not a non-negative integer");
+  if (d.error == command_line::decimal::status::too_large)
+    throw usage_error("option " + std::string(option) + ": " + std::string(text) + " is too large");
+  return d.value;
 }
 
 inline std::string parse_hex(std::string_view hex) {
@@ -198,72 +193,37 @@ inline options parse_args(const std::vector<std::string>& args) {
   options o;
   bool salt_given = false;
   bool salt_hex_given = false;
-  bool only_files = false;
-  auto set_input = [&](const std::string& path) {
-    if (o.input) throw usage_error("more than one input file ('" + *o.input + "' and '" + path + "')");
-    o.input = path;
-  };
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (only_files || a == "-" || a.empty() || a[0] != '-') {
-      set_input(a);
-      continue;
-    }
-    if (a == "--") {
-      only_files = true;
-      continue;
-    }
-    if (a == "-h" || a == "--help") {
-      o.help = true;
-      continue;
-    }
-    if (a == "--progress" || a == "--no-progress") {
-      o.progress = a == "--progress";
-      continue;
-    }
-    // Split "--name=value" and "-nVALUE"; otherwise the value is the next argument.
-    std::string name = a;
-    std::optional<std::string> value;
-    if (a.starts_with("--")) {
-      if (auto eq = a.find('='); eq != std::string::npos) {
-        name = a.substr(0, eq);
-        value = a.substr(eq + 1);
-      }
-    } else if (a.size() > 2) {
-      name = a.substr(0, 2);
-      value = a.substr(a[2] == '=' ? 3 : 2);
-    }
-    static constexpr std::string_view known[] = {"-n",      "-r",       "-p", "--salt",   "--salt-hex",
-                                                 "--dklen", "--maxmem", "-o", "--output", "--chunksize"};
-    if (std::ranges::find(known, name) == std::ranges::end(known))
-      throw usage_error("unknown option '" + a + "' (see --help)");
-    if (!value) {
-      if (i + 1 == args.size()) throw usage_error("option " + name + " needs a value");
-      value = args[++i];
-    }
-    if (name == "-n") {
-      o.prm.n = parse_u64(name, *value);
-    } else if (name == "-r") {
-      o.prm.r = parse_u64(name, *value);
-    } else if (name == "-p") {
-      o.prm.p = parse_u64(name, *value);
-    } else if (name == "--salt") {
-      o.salt = *value;
-      salt_given = true;
-    } else if (name == "--salt-hex") {
-      o.salt = parse_hex(*value);
-      salt_hex_given = true;
-    } else if (name == "--dklen") {
-      o.prm.dklen = parse_u64(name, *value);
-    } else if (name == "--maxmem") {
-      o.prm.maxmem = parse_u64(name, *value);
-    } else if (name == "-o" || name == "--output") {
-      if (value->empty()) throw usage_error("option " + name + " needs a file name");
-      o.output = *value;
-    } else {
-      o.chunksize = static_cast<std::size_t>(parse_u64(name, *value));
-    }
-  }
+  // "--name=VALUE", "-nVALUE" and "-n=VALUE" as well as the value in the next word.
+  command_line::parser<usage_error> cl(args, {.short_joined = true});
+  cl.unknown([](const std::string& word) { return "unknown option '" + word + "' (see --help)"; });
+  cl.flag("-h,--help", [&] { o.help = true; });
+  cl.flag("--progress", [&] { o.progress = true; });
+  cl.flag("--no-progress", [&] { o.progress = false; });
+  cl.option("-n", [&](const std::string& name, const std::string& v) { o.prm.n = parse_u64(name, v); });
+  cl.option("-r", [&](const std::string& name, const std::string& v) { o.prm.r = parse_u64(name, v); });
+  cl.option("-p", [&](const std::string& name, const std::string& v) { o.prm.p = parse_u64(name, v); });
+  cl.option("--salt", [&](const std::string&, const std::string& v) {
+    o.salt = v;
+    salt_given = true;
+  });
+  cl.option("--salt-hex", [&](const std::string&, const std::string& v) {
+    o.salt = parse_hex(v);
+    salt_hex_given = true;
+  });
+  cl.option("--dklen", [&](const std::string& name, const std::string& v) { o.prm.dklen = parse_u64(name, v); });
+  cl.option("--maxmem", [&](const std::string& name, const std::string& v) { o.prm.maxmem = parse_u64(name, v); });
+  cl.option("-o,--output", [&](const std::string& name, const std::string& file) {
+    if (file.empty()) throw usage_error("option " + name + " needs a file name");
+    o.output = file;
+  });
+  cl.option("--chunksize", [&](const std::string& name, const std::string& v) {
+    o.chunksize = static_cast<std::size_t>(parse_u64(name, v));
+  });
+  cl.operands([&](const std::string& word) {
+    if (o.input) throw usage_error("more than one input file ('" + *o.input + "' and '" + word + "')");
+    o.input = word;
+  });
+  cl.parse();
   if (salt_given && salt_hex_given) throw usage_error("give either --salt or --salt-hex, not both");
   return o;
 }
