@@ -94,6 +94,8 @@
 #include <utility>
 #include <vector>
 
+#include "command_line.hpp"  // from examples/: the command line as svd_batch and scrypt_batch read it
+
 namespace {
 
 using steady = std::chrono::steady_clock;
@@ -296,56 +298,63 @@ constexpr const char* usage_text =
     "            raw (the three raw-*), all\n"
     "Run under mpirun (2 ranks or more); rank 0 prints one JSON object per measurement.\n";
 
-// Every rank parses the same command line, so every rank reaches the same verdict.
+// `text` as a whole number from `low` to `high` (strtol: leading blanks and a sign allowed).
+std::optional<int> number_in(const std::string& text, long low, long high) {
+  char* end = nullptr;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < low || v > high) return std::nullopt;
+  return static_cast<int>(v);
+}
+
+// Every rank parses the same command line, so every rank reaches the same verdict. Returns the
+// message of a bad command line, an empty one for --help, nothing when the benchmarks are to run.
 std::optional<std::string> parse(int argc, char** argv, config& c) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
-      return argv[++i];
-    };
-    try {
-      if (a == "--runs") {
-        std::string v = value();
-        char* end = nullptr;
-        long r = std::strtol(v.c_str(), &end, 10);
-        if (v.empty() || *end != '\0' || r < 1 || r > 100000) return "--runs: '" + v + "' is not a positive integer";
-        c.runs = static_cast<int>(r);
-      } else if (a == "--grid") {
-        std::istringstream s(value());
-        std::string v;
-        while (std::getline(s, v, ',')) {
-          char* end = nullptr;
-          long d = std::strtol(v.c_str(), &end, 10);
-          if (v.empty() || *end != '\0' || d < 1 || d > 10000000)
-            return "--grid: '" + v + "' is not a task length in µs";
-          c.grid.push_back(static_cast<int>(d));
-        }
-      } else if (a == "--quick") {
-        c.quick = true;
-      } else if (a == "--variants") {
-        c.variants.clear();
-        std::istringstream s(value());
-        std::string v;
-        while (std::getline(s, v, ',')) {
-          if (v != "pool" && v != "static" && v != "serial" && v != "shared" && v != "static-shared")
-            return "--variants: unknown variant '" + v + "'";
-          c.variants.insert(v);
-        }
-      } else if (a == "-h" || a == "--help") {
-        return std::string();
-      } else if (a == "all") {
-        c.benches.insert(c.benches.end(), all_benches.begin(), all_benches.end());
-      } else if (a == "raw") {
-        for (const char* b : {"raw-latency", "raw-farm", "raw-bandwidth"}) c.benches.emplace_back(b);
-      } else if (std::find(all_benches.begin(), all_benches.end(), a) != all_benches.end()) {
-        c.benches.push_back(a);
-      } else {
-        return "unknown benchmark or option '" + a + "'";
-      }
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
+  // An option and its value are separate words ("--runs=5" is unknown), and "--" ends nothing.
+  command_line::parser<std::invalid_argument> cl({argv + 1, argv + argc},
+                                                 {.long_joined = false, .double_dash_ends_options = false});
+  const auto unknown = [](const std::string& word) { return "unknown benchmark or option '" + word + "'"; };
+  cl.unknown(unknown);
+  cl.flag("-h,--help", [] { throw CLI::CallForHelp(); });  // the rest of the command line is not read
+  cl.flag("--quick", [&] { c.quick = true; });
+  cl.option("--runs", [&](const std::string&, const std::string& v) {
+    const std::optional<int> r = number_in(v, 1, 100000);
+    if (!r) throw std::invalid_argument("--runs: '" + v + "' is not a positive integer");
+    c.runs = *r;
+  });
+  cl.option("--grid", [&](const std::string&, const std::string& list) {
+    std::istringstream s(list);
+    for (std::string v; std::getline(s, v, ',');) {
+      const std::optional<int> d = number_in(v, 1, 10000000);
+      if (!d) throw std::invalid_argument("--grid: '" + v + "' is not a task length in µs");
+      c.grid.push_back(*d);
     }
+  });
+  cl.option("--variants", [&](const std::string&, const std::string& list) {
+    c.variants.clear();
+    std::istringstream s(list);
+    for (std::string v; std::getline(s, v, ',');) {
+      if (v != "pool" && v != "static" && v != "serial" && v != "shared" && v != "static-shared")
+        throw std::invalid_argument("--variants: unknown variant '" + v + "'");
+      c.variants.insert(v);
+    }
+  });
+  cl.operands([&](const std::string& word) {
+    if (word == "all") {
+      c.benches.insert(c.benches.end(), all_benches.begin(), all_benches.end());
+    } else if (word == "raw") {
+      for (const char* b : {"raw-latency", "raw-farm", "raw-bandwidth"}) c.benches.emplace_back(b);
+    } else if (std::find(all_benches.begin(), all_benches.end(), word) != all_benches.end()) {
+      c.benches.push_back(word);
+    } else {
+      throw std::invalid_argument(unknown(word));
+    }
+  });
+  try {
+    cl.parse();
+  } catch (const CLI::CallForHelp&) {
+    return std::string();
+  } catch (const std::invalid_argument& e) {
+    return std::string(e.what());
   }
   if (c.benches.empty()) return "no benchmark named";
   return std::nullopt;
