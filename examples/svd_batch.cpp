@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -110,14 +111,17 @@ template std::vector<Eigen::VectorXd> compute(rankpool::thread_executor&, const 
 namespace {
 
 constexpr const char* usage_text =
-    "usage: svd_batch [in.npy] [-o out.npy] [--check] [--count K --rows M --cols N --seed S]\n"
+    "usage: svd_batch [IN] [-o OUT] [--check] [--count K --rows M --cols N --seed S]\n"
     "                 [--chunksize C] [--journal FILE] [--progress | --no-progress] [--help]\n"
     "\n"
-    "Computes the singular values of each matrix of a float64 (K, M, N) C-order .npy stack with\n"
-    "Eigen's JacobiSVD, farming the matrices out to MPI ranks (mpirun -n P svd_batch ...).\n"
+    "Computes the singular values of each matrix of a float64 (K, M, N) C-order .npy stack, or of\n"
+    "a floating-point (K, M, N) HDF5 dataset, with Eigen's JacobiSVD, farming the matrices out to\n"
+    "MPI ranks (mpirun -n P svd_batch ...).\n"
     "\n"
-    "  in.npy          input stack; without it a random stack is generated\n"
-    "  -o, --output F  write the singular values as a float64 (K, min(M, N)) .npy file;\n"
+    "  IN              input stack: in.npy, or FILE:/DATASET (stack.h5:/data) for HDF5;\n"
+    "                  without it a random stack is generated\n"
+    "  -o, --output F  write the singular values as a float64 (K, min(M, N)) .npy file, or\n"
+    "                  as the dataset of a new HDF5 file when F is FILE:/DATASET;\n"
     "                  it is created before anything is computed (a path that cannot be\n"
     "                  written fails at once) and replaces F only once it is complete\n"
     "  --check         recompute serially on rank 0 and require bit-identical results;\n"
