@@ -5,8 +5,8 @@
 # the threaded parts under TSan (preset tsan). Every step runs even when an earlier one failed,
 # so one CI run reports all of them; the exit status is non-zero when any step failed. Budget on
 # the 2-core CI machine: 45 minutes, not met yet (each step prints its time). A clean-clone run
-# of 2026-12-05 took 3318 s: tests 841, mpich build 342 and tests 154, asan build 726 and tests
-# 893 (the fuzzer's 60 s among them), tsan build 255 and tests 107.
+# of 2026-12-05 (cb82fd1) took 3163 s: tests 935 (build and suite), mpich build 333 and tests
+# 147, asan build 589 and tests 827 (the fuzzer's 60 s among them), tsan build 199 and tests 133.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
