@@ -3,8 +3,6 @@
 
 #include "h5.hpp"
 
-#include <algorithm>
-#include <cstdio>
 #include <system_error>
 #include <utility>
 
@@ -34,10 +32,6 @@ std::optional<location> parse(std::string_view arg) {
 #ifdef RANKPOOL_WITH_HDF5
 
 static_assert(std::is_same_v<hid_t, std::int64_t>, "stack_reader keeps hid_t values as std::int64_t");
-
-bool available() noexcept {
-  return true;
-}
 
 namespace {
 
@@ -181,10 +175,6 @@ namespace {
               "libhdf5-openmpi-dev installed)");
 }
 }  // namespace
-
-bool available() noexcept {
-  return false;
-}
 
 stack_reader::stack_reader(const location& where) : where_(where) {
   absent(where.shown());

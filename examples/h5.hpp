@@ -27,9 +27,6 @@ class error : public atomic_file::error {
   using atomic_file::error::error;
 };
 
-/// Whether this build reads and writes HDF5 (RANKPOOL_WITH_HDF5).
-bool available() noexcept;
-
 /// A dataset named on the command line as `FILE:/PATH` (e.g. `stack.h5:/data`).
 struct location {
   std::string file;     ///< the HDF5 file
