@@ -1,7 +1,7 @@
 // Futures built from futures (compose.hpp): then, when_all, when_any, starmap and co_await,
 // first on a thread_executor (deterministic with gates), then on a comm_executor, where the
-// continuations run on the root's progress thread. Built twice: compose_unit_test (the
-// thread_executor part, a plain executable) and compose_test (both parts, under mpirun).
+// continuations run on the root's progress thread. Both parts run under mpirun (compose_test),
+// and so once per rank count; one compiled file rather than two builds of it.
 
 #include <gtest/gtest.h>
 
@@ -30,11 +30,9 @@
 
 #include "support/gate.hpp"
 
-#ifndef RANKPOOL_COMPOSE_UNIT_ONLY
 #include <rankpool/comm_executor.hpp>
 
 #include "support/world.hpp"
-#endif
 
 namespace {
 
@@ -451,7 +449,6 @@ TEST(co_await, via_hands_the_coroutine_to_the_resumer) {
 
 // ---- on MPI: the continuations run on the root's progress thread ---------------------------
 
-#ifndef RANKPOOL_COMPOSE_UNIT_ONLY
 
 int square(int x) {
   return x * x;
@@ -555,6 +552,5 @@ TEST(mpi_compose, co_await_drives_three_coroutines) {
   EXPECT_THROW(failed.get(), std::invalid_argument);
 }
 
-#endif
 
 }  // namespace

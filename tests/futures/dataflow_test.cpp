@@ -1,8 +1,8 @@
 // Futures that feed tasks: futures as arguments of submit and as elements of map, the bounded
 // lazy map (map_options::buffersize) and retries (executor_options::retries / retry_if,
 // submit_options::retries). First on a thread_executor, then on a comm_executor (its root's
-// progress thread hands waiting tasks over; at one rank it runs local threads). Built twice:
-// dataflow_unit_test (the thread_executor part) and dataflow_test (both parts, under mpirun).
+// progress thread hands waiting tasks over; at one rank it runs local threads). Both parts run
+// under mpirun (dataflow_test).
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -29,11 +29,9 @@
 
 #include "support/gate.hpp"
 
-#ifndef RANKPOOL_DATAFLOW_UNIT_ONLY
 #include <rankpool/comm_executor.hpp>
 
 #include "support/world.hpp"
-#endif
 
 namespace {
 
@@ -279,7 +277,6 @@ TEST(retries, a_tasks_own_exception_is_never_retried_by_default) {
   EXPECT_EQ(calls.load(), 1);
 }
 
-#ifndef RANKPOOL_DATAFLOW_UNIT_ONLY
 
 // ---- comm_executor ----------------------------------------------------------------------------
 
@@ -478,6 +475,5 @@ TEST(mpi_dataflow, a_crashed_task_is_retried_in_a_fresh_process) {
   EXPECT_EQ(pool.submit(square, 6).result(kPatience), 36);  // the pool goes on
 }
 
-#endif
 
 }  // namespace
