@@ -27,7 +27,7 @@ namespace rankpool::detail {
 namespace {
 
 // Whole-buffer I/O on the socket to the child; false when the other side is gone.
-bool write_all(int fd, const void* p, std::size_t n) {
+bool send_all(int fd, const void* p, std::size_t n) {
   auto* c = static_cast<const char*>(p);
   while (n > 0) {
     auto k = ::send(fd, c, n, MSG_NOSIGNAL);
@@ -38,7 +38,7 @@ bool write_all(int fd, const void* p, std::size_t n) {
   }
   return true;
 }
-bool read_all(int fd, void* p, std::size_t n) {
+bool recv_all(int fd, void* p, std::size_t n) {
   auto* c = static_cast<char*>(p);
   while (n > 0) {
     auto k = ::recv(fd, c, n, 0);
@@ -115,9 +115,9 @@ void isolated_runner::child_loop(int fd) {
   writer out;
   while (true) {
     std::uint64_t head[3];  // id, length, deadline in ns (0 = none)
-    if (!read_all(fd, head, sizeof head)) _exit(0);
+    if (!recv_all(fd, head, sizeof head)) _exit(0);
     body.resize(static_cast<std::size_t>(head[1]));
-    if (!read_all(fd, body.data(), body.size())) _exit(0);
+    if (!recv_all(fd, body.data(), body.size())) _exit(0);
     out.reset_archive();
     out.raw().truncate(0);
     child_stop.store(false);
@@ -129,7 +129,7 @@ void isolated_runner::child_loop(int fd) {
     flush_standard_streams();  // the parent reads the output once the answer is there
     out.reset_archive();
     std::uint64_t len = out.raw().size();
-    if (!write_all(fd, &len, sizeof len) || !write_all(fd, out.raw().bytes().data(), len)) _exit(0);
+    if (!send_all(fd, &len, sizeof len) || !send_all(fd, out.raw().bytes().data(), len)) _exit(0);
   }
 }
 
@@ -187,13 +187,13 @@ void isolated_runner::run(std::uint64_t id, const char* body, std::size_t n, wri
     if (capture_) capture_->clear();  // whatever came between tasks is no task's
     const auto t0 = std::chrono::steady_clock::now();
     std::uint64_t head[3] = {id, n, deadline_ns};
-    const bool sent = write_all(fd_, head, sizeof head) && write_all(fd_, body, n);
+    const bool sent = send_all(fd_, head, sizeof head) && send_all(fd_, body, n);
     const bool killed_for_time = sent && !await_answer(t0, deadline_ns, stop_signal);
     std::uint64_t len = 0;
     std::vector<char> result;
-    if (sent && !killed_for_time && read_all(fd_, &len, sizeof len)) {
+    if (sent && !killed_for_time && recv_all(fd_, &len, sizeof len)) {
       result.resize(static_cast<std::size_t>(len));
-      if (read_all(fd_, result.data(), result.size())) {
+      if (recv_all(fd_, result.data(), result.size())) {
         if (deadline_ns && std::chrono::steady_clock::now() - t0 > std::chrono::nanoseconds(deadline_ns)) {
           write_exception(out, overran(deadline_ns));
         } else {
