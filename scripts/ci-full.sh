@@ -26,10 +26,6 @@ step() {
   fi
 }
 
-asan_build() {
-  cmake --preset asan >/dev/null && cmake --build --preset asan -j "$(nproc)"
-}
-
 # The asan test preset carries the sanitizer and Open MPI settings (CMakePresets.json). It leaves
 # out the package and compile_fail tests: they only compile (a consumer project, code that must not
 # compile), run no rankpool code worth sanitizing, and the first step already ran them.
@@ -49,9 +45,6 @@ fuzz_short() {
 
 # The library, examples and MPI tests built against MPICH (preset mpich; scripts/rankpool.sh
 # installs it beside Open MPI), so both MPIs that clusters run are checked on every change.
-mpich_build() {
-  cmake --preset mpich >/dev/null && cmake --build --preset mpich -j "$(nproc)"
-}
 mpich_tests() {
   ctest --preset mpich -j "$(nproc)"
 }
@@ -59,20 +52,17 @@ mpich_tests() {
 # ThreadSanitizer over the threaded parts: futures, the thread executor, the executor suite and
 # stress test, the MPI scheduler at 2 ranks, the progress display, the trace/summary recorder,
 # a pool below MPI_THREAD_MULTIPLE (the preset builds only those targets).
-tsan_build() {
-  cmake --preset tsan >/dev/null && cmake --build --preset tsan -j "$(nproc)"
-}
 tsan_tests() {
   ctest --preset tsan
 }
 
 step "tests (scripts/rankpool.sh test)" scripts/rankpool.sh test
-step "mpich build" mpich_build
+step "mpich build" scripts/rankpool.sh build mpich
 step "mpich tests" mpich_tests
-step "asan+ubsan build" asan_build
+step "asan+ubsan build" scripts/rankpool.sh build asan
 step "asan+ubsan tests" asan_tests
 step "wire fuzzer, 60 s" fuzz_short
-step "tsan build" tsan_build
+step "tsan build" scripts/rankpool.sh build tsan
 step "tsan tests" tsan_tests
 
 echo "=== ci: total $SECONDS s"
