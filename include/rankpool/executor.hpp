@@ -16,6 +16,7 @@
 #include <rankpool/detail/journaled.hpp>
 #include <rankpool/detail/map_builder.hpp>
 #include <rankpool/detail/task.hpp>
+#include <rankpool/detail/team.hpp>
 #include <rankpool/errors.hpp>
 #include <rankpool/future.hpp>
 #include <rankpool/map_range.hpp>
@@ -168,6 +169,75 @@ class basic_executor {
     // Checked here as well, so that an unsendable callable is reported by its own type.
     if constexpr (Remote) static_assert(detail::require_sendable_callable<std::decay_t<F>>::value);
     return map(detail::star_fn<std::decay_t<F>>{std::forward<F>(f)}, std::forward<Range>(range), std::move(o));
+  }
+
+  /// Runs `f(team, args...)` on `k` worker ranks at once (an MPI executor only), as mpi4py's
+  /// get_comm_workers gives a task its ranks: `team` is an MPI communicator of exactly those
+  /// ranks, built by them alone (MPI_Comm_create_group; the other workers go on with their
+  /// tasks) and freed when the call returns. The future's value is team rank 0's. The scheduler
+  /// starts the task once `k` workers are idle: it stops feeding the least busy ones until they
+  /// are, while the rest keep working, and tasks that end in time still fill the waiting ones.
+  ///
+  /// When `f` throws on any team rank, the future fails with that exception (its remote context
+  /// names the rank), and the members still running are asked to stop: stop_requested() turns
+  /// true for them. A member blocked in a collective that the failed one never reaches would
+  /// wait forever: a task whose members may fail waits with rankpool::team_wait (team.hpp),
+  /// which returns false when its task is asked to stop. The pool goes on either way. A team
+  /// task runs at once when it starts, so cancel() succeeds only while it waits on the root.
+  /// Needs MPI_THREAD_MULTIPLE; not with executor_options::isolate (MPI cannot run in a forked
+  /// child: the task fails with invalid_state_error).
+  ///
+  /// Throws std::invalid_argument when `k` is 0 or more than the pool's worker ranks,
+  /// invalid_state_error below MPI_THREAD_MULTIPLE and as submit() does.
+  ///
+  ///     double norm(MPI_Comm team, int n);   // each rank sums its share, MPI_Allreduce over team
+  ///     rankpool::future<double> f = pool.submit_parallel(4, norm, 1'000'000);
+  template <class F, class... Args>
+  requires Remote auto submit_parallel(std::size_t k, F&& f, Args&&... args) {
+    using Fn = std::decay_t<F>;
+    using R = std::invoke_result_t<Fn&, MPI_Comm, std::decay_t<Args>&&...>;
+    static_assert(!(detail::is_future_v<std::decay_t<Args>> || ...),
+                  "rankpool: submit_parallel takes values, not futures: wait for them first (or use then())");
+    check_sendable<Fn, R, std::decay_t<Args>...>();
+    core().check_team(k);
+    auto s = std::make_shared<detail::shared_state<R>>();
+    hand_over(std::make_unique<detail::team_task<R, Fn, std::decay_t<Args>...>>(
+                  s, k, std::forward<F>(f), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)),
+              *s);
+    return future<R>(std::move(s));
+  }
+
+  /// submit_parallel for each element of `range`: `f(team, x)` on `k` worker ranks per element,
+  /// several teams at once where the pool has the ranks. Returns map's lazy range: the results
+  /// in input order (completion order with `o.unordered`), an element's exception at its
+  /// position, `o.timeout` and `o.priority` as map; every element is its own team task
+  /// (`o.chunksize` does not apply). Throws as submit_parallel, and std::invalid_argument for
+  /// `o.journal` or `o.buffersize` (not for team tasks).
+  template <class F, std::ranges::input_range Range>
+  requires Remote auto map_parallel(std::size_t k, F&& f, Range&& range, map_options o = {}) {
+    using X = std::decay_t<std::ranges::range_reference_t<Range>>;
+    using Fn = std::decay_t<F>;
+    using R = std::invoke_result_t<Fn&, MPI_Comm, X&&>;
+    using chunk_t = std::vector<detail::outcome<R>>;
+    check_sendable<Fn, R, X>();
+    core().check_team(k);
+    if (o.journal || o.buffersize)
+      throw std::invalid_argument("rankpool: map_parallel takes no journal and no buffersize");
+    const Fn fn(std::forward<F>(f));
+    std::vector<future<chunk_t>> chunks;
+    std::vector<detail::task_ptr> tasks;
+    for (auto&& x : range) {
+      auto st = std::make_shared<detail::shared_state<chunk_t>>();
+      auto t = std::make_unique<detail::team_task<R, Fn, X>>(st, k, fn, std::tuple<X>(X(x)));
+      t->priority = o.priority;
+      detail::prepare_task<Remote>(core(), *t);
+      tasks.push_back(std::move(t));
+      chunks.emplace_back(std::move(st));
+    }
+    if (!tasks.empty()) core().submit(tasks);
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (o.timeout) deadline = detail::deadline_after(*o.timeout);
+    return map_range<R>(std::move(chunks), o.unordered, deadline, nullptr, false);
   }
 
   /// Places `value` where every task of this executor can read it, and returns its handle

@@ -15,6 +15,7 @@
 #include <rankpool/partial.hpp>
 #include <rankpool/serialization.hpp>
 #include <rankpool/shared.hpp>
+#include <rankpool/team.hpp>
 #include <rankpool/this_task.hpp>
 #include <rankpool/thread_executor.hpp>
 #include <rankpool/wait.hpp>

@@ -7,8 +7,9 @@
 namespace rankpool::detail {
 
 struct worker_identity {
-  int rank = -1;     // rank in the executor's communicator (-1 outside a worker loop)
-  std::string host;  // gethostname()
+  int rank = -1;              // rank in the executor's communicator (-1 outside a worker loop)
+  std::string host;           // gethostname()
+  bool forked_child = false;  // an isolated task runner (isolation.cpp): MPI is not for it
 };
 
 /// This process's identity; the worker loop sets the rank.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <mutex>
 #include <rankpool/detail/core.hpp>
+#include <rankpool/errors.hpp>
 #include <vector>
 
 namespace rankpool::detail {
@@ -31,6 +32,10 @@ executor_core::~executor_core() {
   auto& l = cores();
   std::lock_guard lk(l.m);
   std::erase(l.cores, this);
+}
+
+void executor_core::check_team(std::size_t) const {
+  throw invalid_state_error("rankpool: this executor runs no team tasks (submit_parallel needs an MPI executor)");
 }
 
 worker_counts live_workers() noexcept {

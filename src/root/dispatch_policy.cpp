@@ -14,6 +14,8 @@ dispatch_policy::dispatch_policy(config c, std::atomic<std::size_t>& busy) : cfg
   asked_.assign(slots, false);
   idle_since_.assign(slots, clock::now());
   asked_at_.assign(slots, clock::time_point{});
+  held_.assign(slots, false);
+  draining_.assign(slots, false);
 }
 
 std::size_t dispatch_policy::window() const {
@@ -23,20 +25,57 @@ std::size_t dispatch_policy::window() const {
   return threads * std::clamp<std::size_t>(static_cast<std::size_t>(cfg_.lead_ns / avg_exec_ns_), 2, max_window);
 }
 
+std::size_t dispatch_policy::cap(std::size_t slot, std::size_t window) const {
+  if (!held_[slot]) return window;
+  if (avg_exec_ns_ <= 0) return 0;
+  // Backfill: the last draining slot is expected free after its queued rounds of tasks.
+  std::size_t rounds = 0;
+  for (std::size_t i = 0; i < load_.size(); ++i)
+    if (draining_[i]) rounds = std::max(rounds, (load_[i] + threads_of(i) - 1) / threads_of(i));
+  if (draining_[slot]) return 0;  // it drains: nothing new
+  return std::min(window, rounds * threads_of(slot));
+}
+
 std::optional<dispatch_policy::pick> dispatch_policy::next(std::size_t queued) const {
   if (load_.empty()) return std::nullopt;
-  std::size_t best = 0, idle = 0;
-  for (std::size_t i = 0; i < load_.size(); ++i) {
-    if (load_[i] < threads_of(i)) ++idle;
-    if (load_[i] < load_[best] || (load_[i] == load_[best] && last_active_[i] > last_active_[best])) best = i;
-  }
   const std::size_t win = window();
-  if (load_[best] >= win) return std::nullopt;
-  std::size_t room = win - load_[best];
-  if (cfg_.root_slot && best == root_slot()) room = std::min(room, win / cfg_.threads_per_worker);
-  if (idle > 1 && load_[best] < threads_of(best))
-    room = std::min(room, std::max<std::size_t>(1, (queued + idle - 1) / idle));
-  return pick{best, room};
+  std::optional<std::size_t> best;
+  std::size_t idle = 0;
+  for (std::size_t i = 0; i < load_.size(); ++i) {
+    if (load_[i] < threads_of(i) && !held_[i]) ++idle;
+    if (load_[i] >= cap(i, win)) continue;
+    if (!best || load_[i] < load_[*best] || (load_[i] == load_[*best] && last_active_[i] > last_active_[*best]))
+      best = i;
+  }
+  if (!best) return std::nullopt;
+  const std::size_t b = *best;
+  std::size_t room = cap(b, win) - load_[b];
+  if (cfg_.root_slot && b == root_slot()) room = std::min(room, win / cfg_.threads_per_worker);
+  if (idle > 1 && load_[b] < threads_of(b)) room = std::min(room, std::max<std::size_t>(1, (queued + idle - 1) / idle));
+  return pick{b, room};
+}
+
+std::optional<std::vector<std::size_t>> dispatch_policy::gather(std::size_t k) {
+  std::vector<std::size_t> idle, busy;
+  for (std::size_t i = 0; i < cfg_.worker_slots; ++i) (load_[i] == 0 ? idle : busy).push_back(i);
+  if (idle.size() >= k) {
+    std::sort(idle.begin(), idle.end(),
+              [&](std::size_t a, std::size_t b) { return last_active_[a] > last_active_[b]; });
+    idle.resize(k);
+    release_holds();
+    return idle;
+  }
+  std::fill(held_.begin(), held_.end(), false);
+  std::fill(draining_.begin(), draining_.end(), false);
+  for (std::size_t i : idle) held_[i] = true;
+  std::sort(busy.begin(), busy.end(), [&](std::size_t a, std::size_t b) { return load_[a] < load_[b]; });
+  for (std::size_t j = 0; j < k - idle.size() && j < busy.size(); ++j) held_[busy[j]] = draining_[busy[j]] = true;
+  return std::nullopt;
+}
+
+void dispatch_policy::release_holds() {
+  std::fill(held_.begin(), held_.end(), false);
+  std::fill(draining_.begin(), draining_.end(), false);
 }
 
 std::optional<dispatch_policy::pick> dispatch_policy::take_back(clock::time_point now, clock::duration idle_for) const {

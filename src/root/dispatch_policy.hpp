@@ -74,6 +74,19 @@ class dispatch_policy {
   /// `slot` was lost: its tasks are gone.
   void forget(std::size_t slot) { set_load(slot, 0); }
 
+  /// A team task of `k` worker ranks waits (submit_parallel): `k` idle worker slots for it now
+  /// (those that answered last first: they still spin), or nothing. Then the policy holds slots
+  /// for it until the next call: every idle worker slot, and as many of the least loaded busy
+  /// ones as the team still needs, which get no new tasks so that they drain. A held slot
+  /// backfills: it takes tasks while, at the mean task time, they end before the last draining
+  /// slot is expected to be free. So a team gathers without starving and without leaving
+  /// workers idle for long.
+  std::optional<std::vector<std::size_t>> gather(std::size_t k);
+  /// No team task waits: every slot takes tasks again.
+  void release_holds();
+  /// Whether `slot` is held for a waiting team.
+  bool held(std::size_t slot) const { return held_[slot]; }
+
   /// Tasks in flight at `slot`.
   std::size_t load(std::size_t slot) const { return load_[slot]; }
   /// The root's own slot (valid with root_slot).
@@ -87,6 +100,8 @@ class dispatch_policy {
   // Changes a slot's load and the busy count (a slot runs at most its threads at once).
   void set_load(std::size_t slot, std::size_t load);
   std::size_t threads_of(std::size_t slot) const { return slot == root_slot() ? 1 : cfg_.threads_per_worker; }
+  // The most tasks `slot` may hold now: the window, or for a held slot what ends in time.
+  std::size_t cap(std::size_t slot, std::size_t window) const;
 
   config cfg_;
   std::atomic<std::size_t>& busy_;
@@ -95,6 +110,8 @@ class dispatch_policy {
   std::vector<bool> asked_;                    // per slot: a take-back is unanswered
   std::vector<clock::time_point> idle_since_;  // per slot: when it last had a thread free
   std::vector<clock::time_point> asked_at_;    // per slot: when it was last asked for tasks back
+  std::vector<bool> held_;                     // per slot: held for a waiting team
+  std::vector<bool> draining_;                 // per slot: held while still busy
   std::uint64_t activity_ = 0;
   double avg_exec_ns_ = 0;
 };

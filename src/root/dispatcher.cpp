@@ -2,6 +2,8 @@
 
 #include "root/dispatcher.hpp"
 
+#include "root/team_gather.hpp"
+
 namespace rankpool::detail {
 
 // Pops the next task that is still wanted, or returns null. A task for worker rank `where`
@@ -19,7 +21,7 @@ task_ptr dispatcher::next_task(std::uint64_t id, int where) {
 
 // Hands queued tasks to the slots the policy picks until the queue or every window is full.
 bool dispatcher::dispatch() {
-  bool any = false;
+  bool any = place_teams();
   while (!b_.queue.empty()) {
     const auto p = b_.policy.next(b_.queue.size());
     if (!p) break;
@@ -51,6 +53,49 @@ bool dispatcher::send_to(std::size_t w, std::size_t room) {
   b_.policy.sent(w, picked.size());
   b_.sender.send(picked, w, dest, b_.policy.answer_each());
   return true;
+}
+
+// Starts waiting team tasks, in their order, while the policy finds each its idle workers.
+bool dispatcher::place_teams() {
+  bool any = false;
+  while (!b_.teams.empty()) {
+    if (b_.teams.front()->state().done()) {  // cancelled while it waited
+      b_.teams.pop_front();
+      continue;
+    }
+    auto slots = b_.policy.gather(b_.teams.front()->team);
+    if (!slots) return any;
+    task_ptr t = std::move(b_.teams.front());
+    b_.teams.pop_front();
+    launch_team(std::move(t), *slots);
+    any = true;
+  }
+  b_.policy.release_holds();
+  return any;
+}
+
+// Sends each member of a team its part; the team's future runs from now on (a cancel() fails:
+// every member starts at once, on an idle worker).
+void dispatcher::launch_team(task_ptr whole, const std::vector<std::size_t>& slots) {
+  std::vector<team_gather::member> members;
+  std::vector<int> ranks;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    members.push_back({next_id_ + i, b_.workers[slots[i]]});
+    ranks.push_back(b_.workers[slots[i]]);
+  }
+  // The first member's id names the team: unique while it runs, and MPI tags go to 32767 at least.
+  const auto tag = static_cast<std::int32_t>(next_id_ % 32768);
+  const std::uint64_t first = next_id_;
+  next_id_ += slots.size();
+  std::vector<char> body = std::move(whole->bytes());
+  auto gather = std::make_shared<team_gather>(std::move(whole), members, b_.stops);
+  if (!gather->whole().state().set_running(gather.get(), first, ranks[0], false)) return;  // cancelled
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    std::vector<std::pair<std::uint64_t, task_ptr>> one;
+    one.emplace_back(members[i].id, std::make_unique<team_part>(gather, i, member_body(body, i, ranks, tag)));
+    b_.policy.sent(slots[i], 1);
+    b_.sender.send(one, slots[i], ranks[i], true);
+  }
 }
 
 // The root's own compute slot (root_computes) takes up to `room` tasks.

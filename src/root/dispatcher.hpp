@@ -20,6 +20,7 @@ class dispatcher {
   /// The scheduler's parts that dispatch uses.
   struct books {
     std::deque<task_ptr>& queue;      // tasks waiting on the root
+    std::deque<task_ptr>& teams;      // team tasks waiting on the root (submit_parallel)
     dispatch_policy& policy;          // which slot, how many
     task_sender& sender;              // sends to workers
     stop_queue& stops;                // where the tasks' stop and cancel requests go
@@ -30,11 +31,14 @@ class dispatcher {
   /// The root's own compute slot, once it exists.
   void set_local(root_slot* local) { b_.local = local; }
 
-  /// Hands queued tasks to the slots the policy picks until the queue or every window is full;
+  /// Starts the waiting team tasks that have their workers (the policy gathers them), then
+  /// hands queued tasks to the slots the policy picks until the queue or every window is full;
   /// true when any task left.
   bool dispatch();
 
  private:
+  bool place_teams();
+  void launch_team(task_ptr whole, const std::vector<std::size_t>& slots);
   task_ptr next_task(std::uint64_t id, int where);
   bool send_to(std::size_t w, std::size_t room);
   bool give_local(std::size_t room);

@@ -76,7 +76,8 @@ void intake::complete(const wire::result_record& rec, const char* data, std::siz
   b_.watch.result(*it->second.t, worker, rec, it->second.dispatched, it->second.bytes_in, received);
   auto entry = std::move(it->second);
   b_.running.erase(it);
-  b_.policy.finished(worker, 1, rec.exec_ns);
+  // A team's part says nothing about the one-rank tasks whose mean sizes the windows.
+  b_.policy.finished(worker, 1, entry.t->team ? std::nullopt : std::optional<std::uint64_t>(rec.exec_ns));
   entry.send.wait();  // the worker answered, so the send is over: this only releases it
   // The captured output (capture_output) ends the body; the batch loop checked rec.bytes.
   if (rec.output_bytes > rec.bytes) {

@@ -50,7 +50,7 @@ class scheduler final : public executor_core {
         intake_(cfg_.workers, {running_, queue_, policy_, control_, sender_, hooks_},
                 {[this](const std::string& why, const std::exception_ptr& cause) { mark_broken(why, cause); },
                  [this](std::size_t w, int rank, const std::string& why) { lose_worker(w, rank, why); }}),
-        dispatcher_({queue_, policy_, sender_, stops_, cfg_.workers, nullptr}) {
+        dispatcher_({queue_, teams_, policy_, sender_, stops_, cfg_.workers, nullptr}) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     workers_.store(num_workers(), std::memory_order_relaxed);
     std::vector<int> serving = cfg_.workers;
@@ -116,6 +116,20 @@ class scheduler final : public executor_core {
     return cfg_.workers.size() * cfg_.threads_per_worker + (cfg_.root_computes ? 1 : 0);
   }
   bool wants_bytes() const noexcept override { return true; }
+
+  void check_team(std::size_t k) const override {
+    if (k == 0) throw std::invalid_argument("rankpool: a team task needs at least 1 worker rank");
+    if (k > cfg_.workers.size())
+      throw std::invalid_argument("rankpool: a team task of " + std::to_string(k) + " worker ranks on a pool of " +
+                                  std::to_string(cfg_.workers.size()));
+    // The task calls MPI on its team while the worker's watcher thread calls it too.
+    int level = MPI_THREAD_SINGLE;
+    mpi::call("MPI_Query_thread", MPI_Query_thread, &level);
+    if (level < MPI_THREAD_MULTIPLE)
+      throw invalid_state_error(
+          "rankpool: team tasks need MPI_THREAD_MULTIPLE (a task calls MPI beside the pool's own threads); MPI "
+          "provides less here");
+  }
   bool runs_locally() const noexcept override { return cfg_.root_computes; }
   share_service* sharing() noexcept override { return shares_.get(); }
 
@@ -145,11 +159,13 @@ class scheduler final : public executor_core {
         intake_.handle(msg);
         progressed = true;
       }
-      if (progressed) hooks_.queue_depth(queue_.size(), running_.size() + policy_.root_load());
+      if (progressed) hooks_.queue_depth(queue_.size() + teams_.size(), running_.size() + policy_.root_load());
       const bool sending = sender_.under_way();
       control_.forward(running_);
       // Every request answered too: an answer still on its way would reach the next pool.
-      if (stopping && queue_.empty() && running_.empty() && policy_.root_load() == 0 && control_.all_answered()) break;
+      if (stopping && queue_.empty() && teams_.empty() && running_.empty() && policy_.root_load() == 0 &&
+          control_.all_answered())
+        break;
       if (progressed) {
         pace.reset();
         continue;
@@ -191,10 +207,15 @@ class scheduler final : public executor_core {
     if (!inbox_.take(n)) return false;
     stopping = n.stopping;
     if (n.cancel) RANKPOOL_LOG(debug, "cancelling %zu queued tasks", queue_.size() + n.tasks.size());
-    for (auto& t : n.tasks) enqueue(queue_, std::move(t));
+    for (auto& t : n.tasks) {
+      auto& into = t->team ? teams_ : queue_;  // before t moves into the argument
+      enqueue(into, std::move(t));
+    }
     if (n.cancel) {
       for (auto& t : queue_) t->state().cancel();
+      for (auto& t : teams_) t->state().cancel();
       queue_.clear();
+      teams_.clear();
       // Tasks waiting in the workers' windows are not started either: ask for them back.
       control_.withdraw_all(running_);
     }
@@ -272,7 +293,9 @@ class scheduler final : public executor_core {
   void fail_everything(const std::exception_ptr& e, std::vector<task_ptr>& waiting) {
     for (auto& t : waiting) t->fail(e);
     for (auto& t : queue_) t->fail(e);
+    for (auto& t : teams_) t->fail(e);
     queue_.clear();
+    teams_.clear();
     for (auto& [id, entry] : running_) entry.t->fail(e);
   }
 
@@ -292,6 +315,7 @@ class scheduler final : public executor_core {
   hooks hooks_;             // trace and summary, when asked for; before the parts that keep a reference
   dispatch_policy policy_;  // which slot gets the next tasks; the loads and the window
   std::deque<task_ptr> queue_;
+  std::deque<task_ptr> teams_;  // team tasks waiting for their workers
   in_flight_map running_;
   task_sender sender_;
   stop_queue stops_;

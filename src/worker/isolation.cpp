@@ -106,6 +106,7 @@ void isolated_runner::stop() noexcept {
 
 void isolated_runner::child_loop(int fd) {
   on_exit(leave_now, nullptr);
+  this_worker().forked_child = true;
   // A dying child is reported by its parent, as task_crashed: no crash report or MPI backtrace
   // handler of the parent's should speak for it.
   crash::uninstall();

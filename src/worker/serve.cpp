@@ -33,6 +33,7 @@
 #include "worker/run_task.hpp"
 #include "worker/stop_board.hpp"
 #include "worker/task_queue.hpp"
+#include "worker/team_base.hpp"
 #include "worker/thread_team.hpp"
 #include "worker/watcher.hpp"
 
@@ -84,6 +85,7 @@ class worker {
         shares_(comm, root, std::move(nodes)) {
     mpi::call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank_);
     this_worker().rank = rank_;
+    set_team_base(comm);
     crash::install(rank_);
     if (cfg_.threads > 1) {
       team_.emplace(cfg_.threads, initializer, board_, cfg_.deadline_ns);
@@ -384,11 +386,13 @@ void serve(MPI_Comm comm, int root, const std::function<void()>& initializer, co
   try {
     w.serve();
   } catch (const std::exception& e) {
+    clear_team_base();
     report_worker_failure(e, comm, root, this_worker().rank);
     w.drain_until_shutdown();
     if (w.must_acknowledge()) acknowledge_shutdown(comm, root);
     throw;
   }
+  clear_team_base();
   if (w.must_acknowledge()) acknowledge_shutdown(comm, root);
 }
 

@@ -1,6 +1,7 @@
 // The root's dispatch policy without MPI: window sizing, idle slots first, sharing the queue
 // among idle slots, taking unstarted tasks back, the root's own slot, the busy count progress
-// displays read, and a lost worker.
+// displays read, a lost worker, and gathering idle workers for a team task (holds, draining,
+// backfill).
 
 #include "root/dispatch_policy.hpp"
 
@@ -171,6 +172,67 @@ TEST(dispatch_policy, NoTakeBackWithoutAnIdleSlotOrWaitingTasks) {
   EXPECT_EQ(ask->room, 2u);  // 3 waiting behind 2 threads
   p.finished(0, 3);          // 2 left, both running
   EXPECT_FALSE(p.take_back(clock::now(), clock::duration::zero()));
+}
+
+// A team of 2 among 3 workers, two of them busy: the idle one is held, the least loaded busy
+// one drains, the third keeps taking tasks; once two are idle the team gets them.
+TEST(dispatch_policy, ATeamHoldsIdleSlotsAndDrainsTheLeastLoaded) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 3, .in_flight = 4}, busy);
+  p.sent(0, 3);
+  p.sent(1, 1);
+  EXPECT_FALSE(p.gather(2).has_value());
+  EXPECT_TRUE(p.held(2)) << "the idle slot waits for the team";
+  EXPECT_TRUE(p.held(1)) << "the least loaded busy slot drains";
+  EXPECT_FALSE(p.held(0));
+  // No task time measured yet: held slots take nothing, the free one fills its window.
+  const auto pick = p.next(100);
+  ASSERT_TRUE(pick.has_value());
+  EXPECT_EQ(pick->slot, 0u);
+  EXPECT_EQ(pick->room, 1u);
+  p.sent(pick->slot, pick->room);
+  EXPECT_FALSE(p.next(100).has_value());
+  p.finished(1, 1);
+  const auto team = p.gather(2);
+  ASSERT_TRUE(team.has_value());
+  EXPECT_EQ(team->size(), 2u);
+  EXPECT_TRUE((*team)[0] == 1 || (*team)[0] == 2);
+  EXPECT_TRUE((*team)[1] == 1 || (*team)[1] == 2);
+  EXPECT_NE((*team)[0], (*team)[1]);
+  EXPECT_FALSE(p.held(1) || p.held(2)) << "placing the team releases the holds";
+}
+
+// While the draining slot still has 3 rounds of tasks, an idle held slot backfills up to 3 tasks
+// (at the mean task time they end in time), and no more.
+TEST(dispatch_policy, HeldSlotsBackfillWhatEndsInTime) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 2, .in_flight = 8}, busy);
+  p.sent(0, 1);
+  p.finished(0, 1, 10'000);  // a mean task time: 10 µs
+  p.sent(0, 3);
+  EXPECT_FALSE(p.gather(2).has_value());
+  ASSERT_TRUE(p.held(0) && p.held(1));
+  const auto pick = p.next(100);
+  ASSERT_TRUE(pick.has_value());
+  EXPECT_EQ(pick->slot, 1u);
+  EXPECT_EQ(pick->room, 3u);
+  p.sent(1, pick->room);
+  EXPECT_FALSE(p.next(100).has_value()) << "the draining slot takes nothing, the backfilled one is full";
+  p.release_holds();
+  EXPECT_TRUE(p.next(100).has_value());
+}
+
+// A team as large as the pool waits for every worker: none takes new tasks meanwhile.
+TEST(dispatch_policy, AWholePoolTeamStopsEveryWindow) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 2, .in_flight = 4}, busy);
+  p.sent(0, 2);
+  p.sent(1, 1);
+  EXPECT_FALSE(p.gather(2).has_value());
+  EXPECT_FALSE(p.next(10).has_value());
+  p.finished(0, 2);
+  p.finished(1, 1);
+  EXPECT_TRUE(p.gather(2).has_value());
 }
 
 }  // namespace

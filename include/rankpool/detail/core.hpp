@@ -51,6 +51,10 @@ class executor_core {
   /// Where shared values go (executor.share): the MPI pool's node windows, or null for a pool
   /// in this process, which keeps the value itself.
   virtual share_service* sharing() noexcept { return nullptr; }
+  /// Throws unless this core can run a team task of `k` worker ranks (submit_parallel):
+  /// std::invalid_argument for a `k` it does not have, invalid_state_error for a core without
+  /// teams.
+  virtual void check_team(std::size_t k) const;
 
  protected:
   /// Kept by the derived core: workers running a task now, and workers in all. Base members, so

@@ -280,6 +280,9 @@ class task {
   /// Higher starts first among the tasks an executor has not sent or started yet
   /// (submit_options::priority, map_options::priority).
   int priority = 0;
+  /// Worker ranks a team task (submit_parallel, map_parallel) runs on at once; 0 for every other
+  /// task.
+  std::size_t team = 0;
   /// When the task was submitted (steady clock, ns), recorded only while a trace or summary is on.
   std::int64_t submitted_ns = 0;
   /// Keeps what the encoded bytes refer to by number alive until the task is done (the

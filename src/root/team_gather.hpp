@@ -1,0 +1,69 @@
+#pragma once
+// Internal: a team task at its workers (rankpool/detail/team.hpp). The dispatcher sends each
+// member its own task, a team_part, in the books under its own id like any task; the gather the
+// parts share combines their results. Team rank 0's value completes the future once every member
+// has answered; the first exception of any member fails it at once, and the members that have
+// not answered are asked to stop (stop_requested() turns true for them: they may be waiting on
+// the failed member inside the team). A stop requested on the future reaches every member. Runs
+// on the progress thread, except request_stop (any thread).
+
+#include <cstdint>
+#include <memory>
+#include <rankpool/detail/state.hpp>
+#include <rankpool/detail/task.hpp>
+#include <vector>
+
+namespace rankpool::detail {
+
+class team_gather final : public stop_sink {
+ public:
+  /// A member's task id and its worker's rank.
+  struct member {
+    std::uint64_t id;
+    int rank;
+  };
+  /// Gathers for `whole` (the submitted team task) run by `members`, team rank i first; stop
+  /// requests go to `stops`.
+  team_gather(task_ptr whole, std::vector<member> members, stop_sink& stops);
+
+  /// The submitted team task.
+  task& whole() noexcept { return *whole_; }
+  /// Asks every member to stop (a stop on the team's future); any thread.
+  void request_stop(std::uint64_t task_id, int where) noexcept override;
+  /// Member `m` answered with the result body at `in` (status byte, then value or exception).
+  void arrive(std::size_t m, reader& in) noexcept;
+
+ private:
+  void stop_unanswered() noexcept;
+
+  task_ptr whole_;
+  std::vector<member> members_;  // fixed at construction: request_stop reads it from any thread
+  stop_sink& stops_;
+  std::vector<bool> answered_;
+  std::size_t answers_ = 0;
+  bool failed_ = false;
+  std::vector<char> first_;  // team rank 0's result body, until every member has answered
+};
+
+/// One member's share of a team task: its bytes are the body for that member, its state is the
+/// team's (a broken pool fails the team's future through any part).
+class team_part final : public task {
+ public:
+  team_part(std::shared_ptr<team_gather> gather, std::size_t member, std::vector<char> bytes);
+  void run_here(time_point) noexcept override;
+  void complete_from(reader& in) noexcept override { gather_->arrive(member_, in); }
+  const char* type_name() const noexcept override { return gather_->whole().type_name(); }
+  const void* function_address() const noexcept override { return gather_->whole().function_address(); }
+
+ private:
+  std::shared_ptr<team_gather> gather_;
+  std::size_t member_;
+};
+
+/// The body member `m` of a team of `ranks` gets: `whole` (header room, invoker key, callable,
+/// arguments) with the team record and the ranks after the invoker key; `tag` builds the
+/// team's communicator.
+std::vector<char> member_body(const std::vector<char>& whole, std::size_t m, const std::vector<int>& ranks,
+                              std::int32_t tag);
+
+}  // namespace rankpool::detail
