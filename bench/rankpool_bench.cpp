@@ -27,6 +27,10 @@
 //   mixed          makespan of busy-waiting tasks submitted one by one, against the greedy list
 //                  schedule of the same durations in the same order: one 1 s task among many
 //                  1 ms ones, and lognormal durations (median 1 ms, sigma 1)
+//   gang           a mixed workload of 1-rank and 4-rank (team, submit_parallel) tasks, each
+//                  holding its ranks 1 ms or 2 ms: utilisation (rank-seconds of work ÷ (workers x
+//                  wall)) and makespan against the greedy list schedule that starts each task, in
+//                  order, once as many workers as it needs are free
 //   dag            a tree reduction of 100k leaves (2L - 1 tasks: leaf_value(i), add(left, right)),
 //                  three ways: the whole tree submitted at once with futures as arguments (impl
 //                  rankpool, variant futures-as-arguments), level by level with the caller
@@ -286,14 +290,14 @@ struct config {
   std::size_t pick(std::size_t full, std::size_t quick_size) const { return quick ? quick_size : full; }
 };
 
-const std::vector<std::string> all_benches = {
-    "latency", "submit", "map",         "bandwidth", "idle",          "scrypt",    "svd", "memory", "granularity",
-    "mixed",   "held",   "raw-latency", "raw-farm",  "raw-bandwidth", "shm-touch", "dag", "lazy"};
+const std::vector<std::string> all_benches = {"latency",     "submit",   "map",           "bandwidth", "idle", "scrypt",
+                                              "svd",         "memory",   "granularity",   "mixed",     "gang", "held",
+                                              "raw-latency", "raw-farm", "raw-bandwidth", "shm-touch", "dag",  "lazy"};
 
 constexpr const char* usage_text =
     "usage: rankpool-bench [--runs R] [--quick] [--variants pool,static,serial,shared,static-shared] [--grid D,...] "
     "<benchmark>...\n"
-    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed held dag lazy\n"
+    "benchmarks: latency submit map bandwidth idle scrypt svd memory granularity mixed gang held dag lazy\n"
     "            raw-latency raw-farm raw-bandwidth shm-touch,\n"
     "            raw (the three raw-*), all\n"
     "Run under mpirun (2 ranks or more); rank 0 prints one JSON object per measurement.\n";
@@ -1353,6 +1357,82 @@ void bench_mixed(const config& c) {
   }
 }
 
+// A task of the gang workload: `ranks` workers for `us` µs.
+struct gang_task {
+  std::size_t ranks;
+  int us;
+};
+
+// The greedy list schedule of gang tasks: each, in order, starts when as many workers as it
+// needs are free (the latest of the earliest free ones) and holds them all to its end.
+double gang_list_schedule(const std::vector<gang_task>& tasks, std::size_t workers) {
+  std::vector<double> free_at(workers, 0.0);
+  double makespan = 0;
+  for (const auto& t : tasks) {
+    std::sort(free_at.begin(), free_at.end());
+    const double start = free_at[t.ranks - 1];
+    for (std::size_t i = 0; i < t.ranks; ++i) free_at[i] = start + t.us * 1e-6;
+    makespan = std::max(makespan, start + t.us * 1e-6);
+  }
+  return makespan;
+}
+
+// Every member of the team holds its rank for `us` µs; team rank 0's value is the result.
+int team_hold(MPI_Comm, int us) {
+  return hold(us);
+}
+
+// 200 tasks per worker (20 with --quick): 1 ms one-rank tasks, and every eighth task a team of
+// min(4, workers) ranks holding them 2 ms, submitted one by one in that order.
+std::vector<gang_task> gang_workload(const config& c, std::size_t workers) {
+  std::vector<gang_task> tasks;
+  const std::size_t n = c.pick(200, 20) * workers;
+  for (std::size_t i = 0; i < n; ++i)
+    tasks.push_back(i % 8 == 7 ? gang_task{std::min<std::size_t>(4, workers), 2000} : gang_task{1, 1000});
+  return tasks;
+}
+
+void bench_gang(const config& c) {
+  if (needs_two_ranks(c, "gang")) return;
+  const auto workers = static_cast<std::size_t>(c.size - 1);
+  const auto tasks = gang_workload(c, workers);
+  double work = 0;  // rank-seconds
+  for (const auto& t : tasks) work += static_cast<double>(t.ranks) * t.us * 1e-6;
+  const double ideal = gang_list_schedule(tasks, workers);
+  std::vector<double> ratios, utilisation, seconds;
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root()) {
+      std::vector<rankpool::future<int>> warm_up;
+      for (std::size_t i = 0; i < 50 * workers; ++i) warm_up.push_back(pool.submit(hold, 1000));
+      for (auto& f : warm_up) f.result();
+      for (int r = 0; r < c.runs; ++r) {
+        std::vector<rankpool::future<int>> fs;
+        fs.reserve(tasks.size());
+        auto t0 = steady::now();
+        for (const auto& t : tasks)
+          fs.push_back(t.ranks == 1 ? pool.submit(hold, t.us) : pool.submit_parallel(t.ranks, team_hold, t.us));
+        for (auto& f : fs) f.result();
+        const double s = seconds_since(t0);
+        seconds.push_back(s);
+        ratios.push_back(s / ideal);
+        utilisation.push_back(work / (static_cast<double>(workers) * s));
+      }
+    }
+  }
+  if (!c.root()) return;
+  record("gang", "rankpool", c.size, workers)
+      .stats(ratios, false, "ratio", c.runs)
+      .str("api", "submit_parallel")
+      .integer("tasks", tasks.size())
+      .integer("team_ranks", std::min<std::size_t>(4, workers))
+      .num("list_schedule_s", ideal)
+      .num("list_schedule_utilisation", work / (static_cast<double>(workers) * ideal))
+      .num("utilisation", summarize(utilisation, true).median)
+      .num("seconds", summarize(seconds, false).median)
+      .print();
+}
+
 // When the task ended, on the node's monotonic clock (shared by the processes of one node).
 std::int64_t end_stamp() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
@@ -1675,23 +1755,16 @@ void bench_lazy(const config& c) {
 }
 
 void run(const config& c, const std::string& bench) {
-  static const std::map<std::string, void (*)(const config&)> table = {{"latency", bench_latency},
-                                                                       {"submit", bench_submit},
-                                                                       {"map", bench_map},
-                                                                       {"bandwidth", bench_bandwidth},
-                                                                       {"idle", bench_idle},
-                                                                       {"scrypt", bench_scrypt},
-                                                                       {"svd", bench_svd},
-                                                                       {"shm-touch", bench_shm_touch},
-                                                                       {"memory", bench_memory},
-                                                                       {"granularity", bench_granularity},
-                                                                       {"mixed", bench_mixed},
-                                                                       {"held", bench_held},
-                                                                       {"raw-latency", bench_raw_latency},
-                                                                       {"raw-farm", bench_raw_farm},
-                                                                       {"raw-bandwidth", bench_raw_bandwidth},
-                                                                       {"dag", bench_dag},
-                                                                       {"lazy", bench_lazy}};
+  static const std::map<std::string, void (*)(const config&)> table = {
+      {"latency", bench_latency},   {"submit", bench_submit},
+      {"map", bench_map},           {"bandwidth", bench_bandwidth},
+      {"idle", bench_idle},         {"scrypt", bench_scrypt},
+      {"svd", bench_svd},           {"shm-touch", bench_shm_touch},
+      {"memory", bench_memory},     {"granularity", bench_granularity},
+      {"mixed", bench_mixed},       {"gang", bench_gang},
+      {"held", bench_held},         {"raw-latency", bench_raw_latency},
+      {"raw-farm", bench_raw_farm}, {"raw-bandwidth", bench_raw_bandwidth},
+      {"dag", bench_dag},           {"lazy", bench_lazy}};
   table.at(bench)(c);
 }
 
