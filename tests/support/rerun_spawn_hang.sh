@@ -14,16 +14,21 @@
 # machine 2026-12-06, spawn_executor_test (12 spawns a run) hung in 2 of 10 runs with the default
 # and in none of 42 runs with PMIX_MCA_gds=hash (Open MPI's own main branch forces "hash" for
 # singleton spawns, ompi#10700). It has to reach the launcher, not only the spawning process (set
-# in the process alone, the spawn fails), so the script exports it unless the caller chose a store.
-# The rerun stays for a hang that comes anyway.
+# in the process alone, the spawn fails), so the script exports it for a command that starts with
+# mpiexec or mpirun, unless the caller chose a store. Not for a singleton (a test started without
+# a launcher): there, under ASan, LeakSanitizer's exit-time check crashed in a spawned worker with
+# "hash" (3 of 3 runs; none without), and the next spawn waited for it forever. The rerun stays
+# for a hang that comes anyway.
 set -uo pipefail
-export PMIX_MCA_gds=${PMIX_MCA_gds:-hash}
 if (($# < 3)); then
   echo "usage: $0 <seconds per attempt> <attempts> <command...>" >&2
   exit 2
 fi
 seconds=$1 attempts=$2
 shift 2
+case "$(basename "$1")" in
+  mpiexec* | mpirun*) export PMIX_MCA_gds=${PMIX_MCA_gds:-hash} ;;
+esac
 
 # The stacks of every process in session $1 (the launcher, the test, the workers it spawned).
 print_stacks() {
