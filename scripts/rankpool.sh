@@ -36,7 +36,8 @@ mpi_env() {
 
 # The compiler asks glibc's malloc for transparent huge pages: where the kernel gives them on
 # request only (madvise, as on the CI machine) a test file's 1.5 GB of compiler memory otherwise
-# costs hundreds of thousands of page faults (mpi_executor_test.cpp: 51 s against 76 s, measured).
+# costs hundreds of thousands of page faults (mpi_executor_test.cpp alone: 51 s against 76 s,
+# measured; whole -j2 builds gained less, within the noise of two runs).
 build() {
   local preset=$1
   cmake --preset "$preset" >/dev/null

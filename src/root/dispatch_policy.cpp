@@ -67,6 +67,7 @@ std::optional<std::vector<std::size_t>> dispatch_policy::gather(std::size_t k) {
   }
   std::fill(held_.begin(), held_.end(), false);
   std::fill(draining_.begin(), draining_.end(), false);
+  holding_ = true;
   for (std::size_t i : idle) held_[i] = true;
   std::sort(busy.begin(), busy.end(), [&](std::size_t a, std::size_t b) { return load_[a] < load_[b]; });
   for (std::size_t j = 0; j < k - idle.size() && j < busy.size(); ++j) held_[busy[j]] = draining_[busy[j]] = true;
@@ -74,6 +75,8 @@ std::optional<std::vector<std::size_t>> dispatch_policy::gather(std::size_t k) {
 }
 
 void dispatch_policy::release_holds() {
+  if (!holding_) return;  // the progress loop calls this on every pass without a team waiting
+  holding_ = false;
   std::fill(held_.begin(), held_.end(), false);
   std::fill(draining_.begin(), draining_.end(), false);
 }

@@ -112,6 +112,7 @@ class dispatch_policy {
   std::vector<clock::time_point> asked_at_;    // per slot: when it was last asked for tasks back
   std::vector<bool> held_;                     // per slot: held for a waiting team
   std::vector<bool> draining_;                 // per slot: held while still busy
+  bool holding_ = false;                       // some slot is held
   std::uint64_t activity_ = 0;
   double avg_exec_ns_ = 0;
 };
