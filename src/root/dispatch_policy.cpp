@@ -25,31 +25,35 @@ std::size_t dispatch_policy::window() const {
   return threads * std::clamp<std::size_t>(static_cast<std::size_t>(cfg_.lead_ns / avg_exec_ns_), 2, max_window);
 }
 
-std::size_t dispatch_policy::cap(std::size_t slot, std::size_t window) const {
-  if (!held_[slot]) return window;
-  if (avg_exec_ns_ <= 0) return 0;
-  // Backfill: the last draining slot is expected free after its queued rounds of tasks.
+std::size_t dispatch_policy::drain_rounds() const {
+  if (!holding_) return 0;
   std::size_t rounds = 0;
   for (std::size_t i = 0; i < load_.size(); ++i)
     if (draining_[i]) rounds = std::max(rounds, (load_[i] + threads_of(i) - 1) / threads_of(i));
-  if (draining_[slot]) return 0;  // it drains: nothing new
+  return rounds;
+}
+
+std::size_t dispatch_policy::cap(std::size_t slot, std::size_t window, std::size_t rounds) const {
+  if (!held_[slot]) return window;
+  if (avg_exec_ns_ <= 0 || draining_[slot]) return 0;  // no time to judge by, or it drains: nothing new
   return std::min(window, rounds * threads_of(slot));
 }
 
 std::optional<dispatch_policy::pick> dispatch_policy::next(std::size_t queued) const {
   if (load_.empty()) return std::nullopt;
   const std::size_t win = window();
+  const std::size_t rounds = drain_rounds();
   std::optional<std::size_t> best;
   std::size_t idle = 0;
   for (std::size_t i = 0; i < load_.size(); ++i) {
     if (load_[i] < threads_of(i) && !held_[i]) ++idle;
-    if (load_[i] >= cap(i, win)) continue;
+    if (load_[i] >= cap(i, win, rounds)) continue;
     if (!best || load_[i] < load_[*best] || (load_[i] == load_[*best] && last_active_[i] > last_active_[*best]))
       best = i;
   }
   if (!best) return std::nullopt;
   const std::size_t b = *best;
-  std::size_t room = cap(b, win) - load_[b];
+  std::size_t room = cap(b, win, rounds) - load_[b];
   if (cfg_.root_slot && b == root_slot()) room = std::min(room, win / cfg_.threads_per_worker);
   if (idle > 1 && load_[b] < threads_of(b)) room = std::min(room, std::max<std::size_t>(1, (queued + idle - 1) / idle));
   return pick{b, room};

@@ -100,8 +100,11 @@ class dispatch_policy {
   // Changes a slot's load and the busy count (a slot runs at most its threads at once).
   void set_load(std::size_t slot, std::size_t load);
   std::size_t threads_of(std::size_t slot) const { return slot == root_slot() ? 1 : cfg_.threads_per_worker; }
+  // Rounds of tasks the busiest draining slot still runs (0 when nothing is held): a held slot
+  // backfills with what ends within them.
+  std::size_t drain_rounds() const;
   // The most tasks `slot` may hold now: the window, or for a held slot what ends in time.
-  std::size_t cap(std::size_t slot, std::size_t window) const;
+  std::size_t cap(std::size_t slot, std::size_t window, std::size_t rounds) const;
 
   config cfg_;
   std::atomic<std::size_t>& busy_;

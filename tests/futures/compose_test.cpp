@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <rankpool/comm_executor.hpp>
 #include <rankpool/compose.hpp>
 #include <rankpool/errors.hpp>
 #include <rankpool/future.hpp>
@@ -29,9 +30,6 @@
 #include <vector>
 
 #include "support/gate.hpp"
-
-#include <rankpool/comm_executor.hpp>
-
 #include "support/world.hpp"
 
 namespace {
@@ -449,7 +447,6 @@ TEST(co_await, via_hands_the_coroutine_to_the_resumer) {
 
 // ---- on MPI: the continuations run on the root's progress thread ---------------------------
 
-
 int square(int x) {
   return x * x;
 }
@@ -551,6 +548,5 @@ TEST(mpi_compose, co_await_drives_three_coroutines) {
   auto failed = add_both(pool.submit(refuse, 7), pool.submit(square, 1));
   EXPECT_THROW(failed.get(), std::invalid_argument);
 }
-
 
 }  // namespace

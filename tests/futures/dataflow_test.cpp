@@ -18,6 +18,7 @@
 #include <mutex>
 #include <numeric>
 #include <ranges>
+#include <rankpool/comm_executor.hpp>
 #include <rankpool/compose.hpp>
 #include <rankpool/errors.hpp>
 #include <rankpool/future.hpp>
@@ -28,9 +29,6 @@
 #include <vector>
 
 #include "support/gate.hpp"
-
-#include <rankpool/comm_executor.hpp>
-
 #include "support/world.hpp"
 
 namespace {
@@ -277,7 +275,6 @@ TEST(retries, a_tasks_own_exception_is_never_retried_by_default) {
   EXPECT_EQ(calls.load(), 1);
 }
 
-
 // ---- comm_executor ----------------------------------------------------------------------------
 
 /// A scratch folder the root names and every rank shares (one machine).
@@ -474,6 +471,5 @@ TEST(mpi_dataflow, a_crashed_task_is_retried_in_a_fresh_process) {
   EXPECT_EQ(calls_in(crash_always), 2);
   EXPECT_EQ(pool.submit(square, 6).result(kPatience), 36);  // the pool goes on
 }
-
 
 }  // namespace
