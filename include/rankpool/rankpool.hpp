@@ -16,6 +16,7 @@
 #include <rankpool/serialization.hpp>
 #include <rankpool/shared.hpp>
 #include <rankpool/team.hpp>
+#include <rankpool/this_pool.hpp>
 #include <rankpool/this_task.hpp>
 #include <rankpool/thread_executor.hpp>
 #include <rankpool/wait.hpp>

@@ -68,8 +68,15 @@ wait_result<T> wait(const std::vector<future<T>>& given, std::optional<std::chro
     return true;
   };
   {
-    std::unique_lock lk(waiter.m_);
     auto pred = [&] { return satisfied(done_now + waiter.completed_.size(), failed_now + waiter.failed_); };
+    bool now;
+    {
+      std::lock_guard l(waiter.m_);
+      now = pred();
+    }
+    std::optional<detail::lend_guard> lent;
+    if (!now) lent.emplace();  // a task's thread lets another run tasks meanwhile
+    std::unique_lock lk(waiter.m_);
     if (timeout) {
       waiter.cv_.wait_until(lk, detail::deadline_after(*timeout), pred);
     } else {
@@ -182,8 +189,15 @@ class as_completed_range {
       if (im.progress) im.progress->add_delivered(1);
       return im.ready[im.ready_pos++];
     }
-    std::unique_lock lk(im.waiter.m_);
     auto pred = [&] { return im.taken_from_waiter < im.waiter.completed_.size(); };
+    bool now;
+    {
+      std::lock_guard l(im.waiter.m_);
+      now = pred();
+    }
+    std::optional<detail::lend_guard> lent;
+    if (!now) lent.emplace();  // a task's thread lets another run tasks meanwhile
+    std::unique_lock lk(im.waiter.m_);
     if (im.deadline) {
       if (!im.waiter.cv_.wait_until(lk, *im.deadline, pred)) {
         ++im.remaining;

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <rankpool/detail/log.hpp>
 #include <rankpool/future.hpp>
+#include <utility>
 
 namespace rankpool {
 namespace {
@@ -22,6 +23,18 @@ void set_callback_error_handler(std::function<void(std::exception_ptr)> h) {
 }
 
 namespace detail {
+namespace {
+thread_local wait_hook* this_threads_hook = nullptr;
+}  // namespace
+
+wait_hook* current_wait_hook() noexcept {
+  return this_threads_hook;
+}
+
+wait_hook* set_current_wait_hook(wait_hook* h) noexcept {
+  return std::exchange(this_threads_hook, h);
+}
+
 void report_callback_error(std::exception_ptr e) noexcept {
   std::function<void(std::exception_ptr)> h;
   {

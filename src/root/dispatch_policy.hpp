@@ -5,6 +5,7 @@
 // measured task time that sizes each worker's window, and the busy-worker count that progress
 // displays read.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -71,6 +72,11 @@ class dispatch_policy {
   /// `n` tasks of `slot` finished; `exec_ns`, when known, is how long one of them ran (it feeds
   /// the mean that sizes the windows: an exponential average over about 8 tasks).
   void finished(std::size_t slot, std::size_t n, std::optional<std::uint64_t> exec_ns = {});
+  /// A task at `slot` waits on tasks it submitted (this_pool()) and lends its thread, which runs
+  /// other tasks meanwhile: the slot counts one task less until reclaimed().
+  void lent(std::size_t slot) { set_load(slot, load_[slot] - std::min<std::size_t>(1, load_[slot])); }
+  /// The waiting task at `slot` has its thread back.
+  void reclaimed(std::size_t slot) { set_load(slot, load_[slot] + 1); }
   /// `slot` was lost: its tasks are gone.
   void forget(std::size_t slot) { set_load(slot, 0); }
 

@@ -83,4 +83,9 @@ bool inbox::break_with(const std::exception_ptr& e, std::vector<task_ptr>& left)
   return !std::exchange(broken_, true);
 }
 
+std::exception_ptr inbox::broken_error() {
+  std::lock_guard lk(m_);
+  return broken_error_;
+}
+
 }  // namespace rankpool::detail

@@ -42,6 +42,8 @@ class inbox {
   /// into `left`, for the caller to fail. False when it was broken already.
   bool break_with(const std::exception_ptr& e, std::vector<task_ptr>& left);
 
+  /// The error the pool broke with, or null.
+  std::exception_ptr broken_error();
   /// True once shutdown was requested or the pool broke (num_workers() is then 0).
   bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
 

@@ -12,7 +12,7 @@
 
 namespace rankpool::detail {
 
-intake::intake(const std::vector<int>& workers, books b, failures f) : b_(b), fail_(std::move(f)) {
+intake::intake(const std::vector<int>& workers, books b, failures f) : b_(b), fail_(std::move(f)), workers_(workers) {
   for (std::size_t i = 0; i < workers.size(); ++i) index_of_rank_[workers[i]] = i;
 }
 
@@ -45,6 +45,11 @@ void intake::handle(transport::incoming& msg) {
   }
   if (h.kind == static_cast<std::uint8_t>(wire::kind::answer)) {
     take_answer(wit->second, msg.source, h, body);
+    return;
+  }
+  if (h.kind >= static_cast<std::uint8_t>(wire::kind::nested_submit) &&
+      h.kind <= static_cast<std::uint8_t>(wire::kind::nested_cancel)) {
+    take_nested(wit->second, msg.source, h, body);
     return;
   }
   if (h.kind != static_cast<std::uint8_t>(wire::kind::result_batch)) {
@@ -99,6 +104,38 @@ void intake::complete(const wire::result_record& rec, const char* data, std::siz
   entry.t->complete_from(in);
 }
 
+// A message about the tasks a task submitted (this_pool()): a new one joins the queue, before
+// the waiting tasks of its priority (enqueue); a cancel asks it back; a task that waits on them
+// lends its thread, so its slot takes one more task until the thread is reclaimed.
+void intake::take_nested(std::size_t w, int rank, const wire::header& h, in_buffer& body) {
+  switch (static_cast<wire::kind>(h.kind)) {
+    case wire::kind::nested_submit: {
+      std::vector<task_ptr> one;
+      one.push_back(b_.nested.take(rank, h.id, body.current(), body.remaining()));
+      if (!one.front()) {
+        RANKPOOL_LOG(warn, "root refused a malformed nested task from rank %d", rank);
+        return;
+      }
+      b_.watch.submitted(one);
+      if (auto e = fail_.broken_error()) {
+        one.front()->fail(e);
+        return;
+      }
+      enqueue(b_.queue, std::move(one.front()));
+      break;
+    }
+    case wire::kind::nested_cancel:
+      b_.nested.cancel(rank, h.id, b_.running, workers_, b_.stops);
+      break;
+    case wire::kind::nested_lend:
+      b_.policy.lent(w);
+      break;
+    default:  // nested_reclaim
+      b_.policy.reclaimed(w);
+      break;
+  }
+}
+
 // What a failed task's message ends with when its output was captured.
 std::string intake::output_suffix(const std::string& output) {
   std::string tail = "\n--- output of the task ---\n" + output;
@@ -134,6 +171,7 @@ void intake::take_answer(std::size_t w, int rank, const wire::header& h, in_buff
       if (it == b_.running.end() || it->second.worker != w) continue;
       if (i >= counts.returned) {
         it->second.t->state().refuse_withdraw();
+        it->second.t->withdraw_refused();
         continue;
       }
       auto entry = std::move(it->second);

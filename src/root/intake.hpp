@@ -14,6 +14,8 @@
 #include "observe/observer.hpp"
 #include "root/control.hpp"
 #include "root/dispatch_policy.hpp"
+#include "root/relay.hpp"
+#include "root/stop_queue.hpp"
 #include "root/task_sender.hpp"
 #include "wire/transport.hpp"
 
@@ -29,11 +31,14 @@ class intake {
     control_channel& control;     // unanswered requests
     task_sender& sender;          // keeps sends alive
     const hooks& watch;           // observers
+    relays& nested;               // tasks the workers' tasks submitted
+    stop_queue& stops;            // where a nested cancel asks a task back
   };
   /// What breaks the pool.
   struct failures {
     std::function<void(const std::string& why, const std::exception_ptr& cause)> broken;  // every future fails
     std::function<void(std::size_t slot, int rank, const std::string& why)> lost;         // a worker is gone
+    std::function<std::exception_ptr()> broken_error;  // what the pool broke with, or null
   };
 
   /// Messages come from the worker ranks `workers` (slot i is rank workers[i]).
@@ -45,12 +50,14 @@ class intake {
  private:
   void complete(const wire::result_record& rec, const char* data, std::size_t worker, int rank, std::int64_t received);
   void take_answer(std::size_t w, int rank, const wire::header& h, in_buffer& body);
+  void take_nested(std::size_t w, int rank, const wire::header& h, in_buffer& body);
   static std::exception_ptr whole_failure(const char* data, std::size_t n) noexcept;
   static std::string output_suffix(const std::string& output);
 
   books b_;
   failures fail_;
   std::unordered_map<int, std::size_t> index_of_rank_;
+  std::vector<int> workers_;  // the rank of each slot
 };
 
 }  // namespace rankpool::detail

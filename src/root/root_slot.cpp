@@ -3,12 +3,14 @@
 #include "root/root_slot.hpp"
 
 #include <chrono>
+#include <rankpool/this_pool.hpp>
 #include <rankpool/this_task.hpp>
 
 namespace rankpool::detail {
 
-root_slot::root_slot(std::size_t slot, std::uint64_t deadline_ns, const hooks& watch, std::function<void()> finished)
-    : slot_(slot), deadline_ns_(deadline_ns), hooks_(watch), finished_(std::move(finished)) {
+root_slot::root_slot(std::size_t slot, std::uint64_t deadline_ns, const hooks& watch, std::function<void()> finished,
+                     task_pool* pool)
+    : slot_(slot), deadline_ns_(deadline_ns), hooks_(watch), finished_(std::move(finished)), pool_(pool) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -50,6 +52,7 @@ void root_slot::terminate(const std::exception_ptr& e) {
 }
 
 void root_slot::loop() {
+  task_pool_scope scope(pool_, nullptr);
   while (true) {
     task_ptr t;
     {

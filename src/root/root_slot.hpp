@@ -15,6 +15,10 @@
 
 #include "observe/observer.hpp"
 
+namespace rankpool {
+class task_pool;
+}
+
 namespace rankpool::detail {
 
 class root_slot {
@@ -22,7 +26,9 @@ class root_slot {
   /// Starts the thread. `slot` is this slot's index in traces; `deadline_ns` the task deadline
   /// (0 = none); `finished` is called after each task, on the slot's thread, to wake the
   /// scheduler. `watch` is told of every task run.
-  root_slot(std::size_t slot, std::uint64_t deadline_ns, const hooks& watch, std::function<void()> finished);
+  /// `pool`: this_pool() for its tasks (a task waiting on it here holds the slot meanwhile).
+  root_slot(std::size_t slot, std::uint64_t deadline_ns, const hooks& watch, std::function<void()> finished,
+            task_pool* pool = nullptr);
   /// Stops the thread (after the tasks handed to it).
   ~root_slot();
   root_slot(const root_slot&) = delete;
@@ -46,6 +52,7 @@ class root_slot {
   std::uint64_t deadline_ns_;
   const hooks& hooks_;
   std::function<void()> finished_;
+  task_pool* pool_;
   std::mutex m_;
   std::condition_variable cv_;
   std::deque<task_ptr> queue_;

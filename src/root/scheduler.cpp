@@ -15,16 +15,19 @@
 #include <mutex>
 #include <optional>
 #include <rankpool/detail/log.hpp>
+#include <rankpool/this_pool.hpp>
 #include <thread>
 #include <unordered_map>
 
 #include "common/broken.hpp"
+#include "common/pool_view.hpp"
 #include "common/text.hpp"
 #include "root/control.hpp"
 #include "root/dispatch_policy.hpp"
 #include "root/dispatcher.hpp"
 #include "root/inbox.hpp"
 #include "root/intake.hpp"
+#include "root/relay.hpp"
 #include "root/release.hpp"
 #include "root/root_slot.hpp"
 #include "root/stop_queue.hpp"
@@ -47,9 +50,11 @@ class scheduler final : public executor_core {
                 busy_),
         sender_(cfg_.comm, running_, hooks_),
         control_(cfg_.comm, cfg_.workers, stops_),
-        intake_(cfg_.workers, {running_, queue_, policy_, control_, sender_, hooks_},
+        relays_(cfg_.comm),
+        intake_(cfg_.workers, {running_, queue_, policy_, control_, sender_, hooks_, relays_, stops_},
                 {[this](const std::string& why, const std::exception_ptr& cause) { mark_broken(why, cause); },
-                 [this](std::size_t w, int rank, const std::string& why) { lose_worker(w, rank, why); }}),
+                 [this](std::size_t w, int rank, const std::string& why) { lose_worker(w, rank, why); },
+                 [this] { return inbox_.broken_error(); }}),
         dispatcher_({queue_, teams_, policy_, sender_, stops_, cfg_.workers, nullptr}) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     workers_.store(num_workers(), std::memory_order_relaxed);
@@ -72,7 +77,9 @@ class scheduler final : public executor_core {
                  cfg_.idle_ranks.empty() ? "" : (" (" + std::to_string(cfg_.idle_ranks.size()) + " idle)").c_str(),
                  cfg_.threads_per_worker, cfg_.root_computes ? ", the root computes too" : "");
     if (cfg_.root_computes) {
-      local_.emplace(local_slot(), cfg_.task_deadline_ns, hooks_, [this] { inbox_.wake(); });
+      view_.emplace(make_pool_view(*this));
+      local_.emplace(
+          local_slot(), cfg_.task_deadline_ns, hooks_, [this] { inbox_.wake(); }, &*view_);
       dispatcher_.set_local(&*local_);
     }
     thread_ = std::thread([this] { run(); });
@@ -160,7 +167,7 @@ class scheduler final : public executor_core {
         progressed = true;
       }
       if (progressed) hooks_.queue_depth(queue_.size() + teams_.size(), running_.size() + policy_.root_load());
-      const bool sending = sender_.under_way();
+      const bool sending = sender_.under_way() | relays_.send_ready();
       control_.forward(running_);
       // Every request answered too: an answer still on its way would reach the next pool.
       if (stopping && queue_.empty() && teams_.empty() && running_.empty() && policy_.root_load() == 0 &&
@@ -184,7 +191,8 @@ class scheduler final : public executor_core {
         inbox_.wait(pause);
       }
     }
-    while (sender_.under_way()) std::this_thread::yield();
+    // Replies to nested submits go before the shutdown (the same tag keeps them in order).
+    while (sender_.under_way() | relays_.send_ready()) std::this_thread::yield();
     // Every task is done: the shared values leave the nodes before the workers do.
     shares_->close_all();
     RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
@@ -320,10 +328,12 @@ class scheduler final : public executor_core {
   task_sender sender_;
   stop_queue stops_;
   control_channel control_;  // stops, cancels, take-backs; their answers
+  relays relays_;            // tasks that tasks submitted, and their replies
   intake intake_;            // every message from the workers
   dispatcher dispatcher_;    // queued tasks to the slots
   inbox inbox_;
 
+  std::optional<task_pool> view_;       // this_pool() for the tasks of the root's own slot
   std::optional<root_slot> local_;      // the root's own compute slot (root_computes)
   std::shared_ptr<node_share> shares_;  // shared values; handles hold it weakly
 

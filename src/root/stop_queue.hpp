@@ -29,6 +29,9 @@ class stop_queue final : public stop_sink {
     if (std::this_thread::get_id() == owner_.load(std::memory_order_acquire)) return false;
     return push(withdraws_, id, where);
   }
+  /// Queues a withdraw the progress thread itself asks for (a task's cancel of a task it
+  /// submitted, root/relay.cpp): it goes out with the next forward, and the answer decides.
+  void withdraw_later(std::uint64_t id, int where) noexcept { push(withdraws_, id, where); }
   /// Takes the queued stop requests (the progress thread).
   std::vector<request> take_stops() { return take(stops_); }
   /// Takes the queued withdraw requests (the progress thread).

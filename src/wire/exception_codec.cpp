@@ -118,12 +118,24 @@ void write_exception(writer& out, std::exception_ptr e) noexcept {
   try {
     exception_kind kind = exception_kind::other;
     std::string type, message;
+    std::int32_t rank = this_worker().rank;
+    std::string host = this_worker().host;
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      kind = kind_of(ex);
-      type = demangle(typeid(ex).name());
-      message = ex.what();
+      if (const auto* ctx = remote_context_of(ex)) {
+        // Rebuilt from another rank (a nested task's, rethrown by the task that waited on it):
+        // it travels on as it came, naming the rank that threw it first.
+        kind = kind_of(ex, true);
+        type = ctx->type_name();
+        message = ctx->message();
+        rank = ctx->rank();
+        host = ctx->host();
+      } else {
+        kind = kind_of(ex);
+        type = demangle(typeid(ex).name());
+        message = ex.what();
+      }
     } catch (...) {
       auto* t = abi::__cxa_current_exception_type();
       type = t ? demangle(t->name()) : "unknown";
@@ -133,8 +145,8 @@ void write_exception(writer& out, std::exception_ptr e) noexcept {
     out.raw().put_value(static_cast<std::uint8_t>(kind));
     put_string(out, type);
     put_string(out, message);
-    out.raw().put_value<std::int32_t>(this_worker().rank);
-    put_string(out, this_worker().host);
+    out.raw().put_value<std::int32_t>(rank);
+    put_string(out, host);
     if (kind == exception_kind::task_crashed) {
       std::int32_t sig = 0, code = 0;
       try {

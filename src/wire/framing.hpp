@@ -13,24 +13,42 @@ namespace rankpool::detail::wire {
 inline constexpr std::uint32_t magic = 0x52504c31;  // "RPL1"
 
 enum class kind : std::uint8_t {
-  task = 1,           // root -> worker, id = task id; body = invoker key, callable, arguments
-  task_batch = 2,     // root -> worker, id = count; body = count task records
-  result_batch = 3,   // worker -> root, id = count; body = count result records
-  shutdown = 4,       // root -> worker: leave the serve loop
-  init_failed = 5,    // worker -> root: the initializer threw; body = exception
-  stop = 6,           // root -> worker on the control tag, id = task: stop_requested() turns true;
-                      // body_bytes = a signal for an isolated task's process (0: none)
-  worker_failed = 7,  // worker -> root: the serve loop failed (an MPI call); body = the error's text
-  bye = 8,            // worker -> root: answer to a shutdown with flag_acknowledge
-  answer = 9,         // worker -> root, id = requests answered; body = answer_counts, then the ids
-                      // (uint64) of the tasks it will not run, then of those cancelled too late
-  cancel = 10,        // root -> worker on the control tag, id = task: skip it unless it started
-  take_back = 11,     // root -> worker on the control tag, id = n: return up to n unstarted tasks
-  share_open = 12,    // root -> every worker and idle rank, id = shared value; body = share_record
-                      // (its bytes follow on tag_share where the record says)
-  share_close = 13,   // root -> every worker and idle rank, id = shared value: no task holds it any more
-  last = share_close
+  task = 1,             // root -> worker, id = task id; body = invoker key, callable, arguments
+  task_batch = 2,       // root -> worker, id = count; body = count task records
+  result_batch = 3,     // worker -> root, id = count; body = count result records
+  shutdown = 4,         // root -> worker: leave the serve loop
+  init_failed = 5,      // worker -> root: the initializer threw; body = exception
+  stop = 6,             // root -> worker on the control tag, id = task: stop_requested() turns true;
+                        // body_bytes = a signal for an isolated task's process (0: none)
+  worker_failed = 7,    // worker -> root: the serve loop failed (an MPI call); body = the error's text
+  bye = 8,              // worker -> root: answer to a shutdown with flag_acknowledge
+  answer = 9,           // worker -> root, id = requests answered; body = answer_counts, then the ids
+                        // (uint64) of the tasks it will not run, then of those cancelled too late
+  cancel = 10,          // root -> worker on the control tag, id = task: skip it unless it started
+  take_back = 11,       // root -> worker on the control tag, id = n: return up to n unstarted tasks
+  share_open = 12,      // root -> every worker and idle rank, id = shared value; body = share_record
+                        // (its bytes follow on tag_share where the record says)
+  share_close = 13,     // root -> every worker and idle rank, id = shared value: no task holds it any more
+  nested_submit = 14,   // worker -> root, id = the worker's number for a task its task submitted
+                        // (this_pool()); body = nested_record, then the task body
+  nested_lend = 15,     // worker -> root: a task waits on its nested tasks and lends its thread
+  nested_reclaim = 16,  // worker -> root: the waiting task has its thread back
+  nested_cancel = 17,   // worker -> root, id = the worker's number: cancel it unless it started
+  nested_result = 18,   // root -> worker, id = the worker's number; body = the result body, or
+                        // nothing with flag_cancelled or flag_refused
+  last = nested_result
 };
+
+/// Opens a nested_submit's body.
+struct nested_record {
+  std::int32_t priority;  // submit_options::priority
+  std::uint32_t retries;  // submit_options::retries, or the executor's (0: none)
+};
+
+/// Flags of a nested_result: the task was cancelled (nothing follows), or a cancel came after it
+/// started (it runs on; its result follows in a later nested_result).
+inline constexpr std::uint8_t flag_cancelled = 1;
+inline constexpr std::uint8_t flag_refused = 2;
 
 /// How a shared value reaches a rank (the body of a share_open).
 enum class share_mode : std::uint8_t {

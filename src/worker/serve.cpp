@@ -9,6 +9,7 @@
 #include "worker/serve.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -16,9 +17,11 @@
 #include <mutex>
 #include <optional>
 #include <rankpool/detail/log.hpp>
+#include <rankpool/this_pool.hpp>
 #include <thread>
 #include <vector>
 
+#include "common/slot_keeper.hpp"
 #include "common/worker_identity.hpp"
 #include "share/share_table.hpp"
 #include "wire/framing.hpp"
@@ -28,6 +31,7 @@
 #include "worker/crash.hpp"
 #include "worker/isolation.hpp"
 #include "worker/line_prefix.hpp"
+#include "worker/nested_client.hpp"
 #include "worker/output_capture.hpp"
 #include "worker/result_sender.hpp"
 #include "worker/run_task.hpp"
@@ -74,7 +78,19 @@ void acknowledge_shutdown(MPI_Comm comm, int root) {
   transport::send(buf, sizeof buf, root, comm);
 }
 
-class worker {
+// The pool's task threads as a worker sees them: every rank but the root (the local group of a
+// spawned pool's intercommunicator), each with `threads`.
+std::size_t pool_threads(MPI_Comm comm, std::size_t threads) {
+  int inter = 0, size = 1;
+  mpi::call("MPI_Comm_test_inter", MPI_Comm_test_inter, comm, &inter);
+  mpi::call("MPI_Comm_size", MPI_Comm_size, comm, &size);
+  return static_cast<std::size_t>(inter ? size : std::max(size - 1, 1)) * threads;
+}
+
+// Whether this thread is inside a task run inline (only a task's own wait lends its slot).
+thread_local bool in_task = false;
+
+class worker final : public wait_hook {
  public:
   worker(MPI_Comm comm, int root, const std::function<void()>& initializer, const worker_config& cfg, node_layout nodes)
       : comm_(comm),
@@ -110,6 +126,20 @@ class worker {
     if (!team_ && level >= MPI_THREAD_SERIALIZED)
       watch_.emplace(
           comm_lock_, [this] { serve_during_task(); }, watch_interval);
+    // this_pool() for the tasks run here: in an isolated child it refuses (no MPI there), and
+    // so it does where a task runs on the only thread that may call MPI (below
+    // MPI_THREAD_SERIALIZED, one thread per worker): nothing could read its nested results.
+    if (!isolated_) {
+      auto client =
+          std::make_unique<nested_client>(pool_threads(comm, cfg_.threads), team_ || watch_, [this] { kick_nested(); });
+      nested_ = client.get();
+      pool_.emplace(std::move(client));
+      if (team_) {
+        team_->lend_with(&*pool_, nested_);
+      } else if (watch_) {
+        keeper_.emplace([this] { start_spare(); }, [] {});
+      }
+    }
     RANKPOOL_LOG(info, "worker rank %d serving root %d (%zu threads%s%s%s)", rank_, root, cfg_.threads,
                  cfg_.isolate ? ", isolated" : "", init_error_ ? ", initializer FAILED" : "",
                  team_ || watch_ ? "" : ", no watcher below MPI_THREAD_SERIALIZED");
@@ -122,7 +152,8 @@ class worker {
   /// shutdown, so the root's sends to this rank complete and nobody waits on it. A failure here
   /// leaves no way to reach the root: the job is aborted.
   void drain_until_shutdown() noexcept {
-    watch_.reset();  // nothing else calls MPI from now on
+    if (keeper_) keeper_->close();  // spare threads of the loop end instead of serving
+    watch_.reset();                 // nothing else calls MPI from now on
     try {
       transport::incoming msg;
       transport::backoff pace;
@@ -149,19 +180,41 @@ class worker {
   // queued (or a result has waited long enough), sleep with growing pauses when idle. This
   // thread holds comm_lock_ except while a task runs or it sleeps.
   void serve() {
-    std::unique_lock lk(comm_lock_);
+    // Tasks run on this thread see the pool and lend the thread while they wait on it.
+    task_pool_scope scope(pool_ && !team_ ? &*pool_ : nullptr, keeper_ ? this : nullptr);
+    {
+      std::unique_lock lk(comm_lock_);
+      loop(lk);
+    }
+    join_spares();
+  }
+
+  // The serve loop, on whichever thread holds the slot (the rank's main thread, or a spare while
+  // a task waits). Returns at the shutdown, or when the slot went to a task that waited (and
+  // the pool ended before this thread had it again).
+  void loop(std::unique_lock<std::mutex>& lk) {
     transport::backoff pace;
     while (true) {
+      if (keeper_ && keeper_->reclaim_pending()) {
+        // A task that waited goes on: the slot is its own again, and this thread parks.
+        lk.unlock();
+        const bool again = keeper_->between_tasks();
+        lk.lock();
+        if (!again) return;
+      }
       if (team_) collect_team(pace);
       const bool got = pump();
-      if (stopping_) return;
+      if (stopping_) {
+        if (keeper_) keeper_->close();  // parked threads end
+        return;
+      }
       if (!team_) {
         if (auto next = queue_.pop()) {
           pace.reset();
           run_one(*next, lk);
           continue;
         }
-        results_.flush();  // nothing queued: every result leaves now
+        flush_results();  // nothing queued: every result leaves now
       }
       if (got) {
         pace.reset();
@@ -187,6 +240,7 @@ class worker {
   // Reads every message waiting from the root: queues tasks, notes a shutdown, answers cancel
   // and take-back requests. True when anything came. Holds comm_lock_.
   bool pump() {
+    send_nested();
     bool any = answer_requests();
     transport::incoming msg;
     while (!stopping_) {
@@ -208,7 +262,7 @@ class worker {
   // What the watcher does while a task runs: everything pump() does, and the held results leave.
   void serve_during_task() {
     pump();
-    results_.flush();
+    flush_results();
   }
 
   // One message from the root.
@@ -249,6 +303,9 @@ class worker {
       case wire::kind::share_open:
       case wire::kind::share_close:
         share(h, body, body_n);
+        break;
+      case wire::kind::nested_result:
+        if (nested_) nested_->deliver(h, body, body_n);
         break;
       default:
         RANKPOOL_LOG(warn, "worker rank %d ignored a message of kind %u", rank_, unsigned(h.kind));
@@ -298,7 +355,11 @@ class worker {
   // Runs one task here (inline or in the isolated child), without comm_lock_ meanwhile: the
   // watcher, if any, does the message work while it runs.
   void run_one(const task_queue::item& it, std::unique_lock<std::mutex>& lk) {
-    writer& out = results_.start();
+    // Once a task has lent the slot, another thread may run a task while this one's result is
+    // unwritten: each then writes its own.
+    const bool own_writer = lent_ever_.load(std::memory_order_relaxed);
+    writer own;
+    writer& out = own_writer ? own : results_.start();
     task_timing t;
     std::string output;  // captured stdout and stderr (capture_output)
     if (refork_) {
@@ -307,6 +368,7 @@ class worker {
     }
     if (watch_) watch_->task_started();
     lk.unlock();
+    in_task = true;
     if (init_error_ || isolated_) {
       t.started = std::chrono::steady_clock::now();
       if (init_error_) {
@@ -322,6 +384,7 @@ class worker {
       t = run_task(it.id, it.body, it.n, out, board_, !watch_, cfg_.deadline_ns);
       if (capture_) output = capture_->end();
     }
+    in_task = false;
     // The output follows the result body; the record says how long it is.
     out.raw().put(output.data(), output.size());
     lk.lock();
@@ -329,8 +392,14 @@ class worker {
       watch_->task_ended();
       if (auto e = watch_->error()) std::rethrow_exception(e);
     }
-    results_.finish(it.id, t.exec_ns, t.started, 0, static_cast<std::uint32_t>(output.size()));
-    if (it.answer_each || queue_.empty() || results_.overdue(t.exec_ns)) results_.flush();
+    if (own_writer) {
+      own.reset_archive();
+      const auto& b = own.raw().bytes();
+      results_.add(it.id, b.data(), b.size(), t.exec_ns, t.started, 0, static_cast<std::uint32_t>(output.size()));
+    } else {
+      results_.finish(it.id, t.exec_ns, t.started, 0, static_cast<std::uint32_t>(output.size()));
+    }
+    if (it.answer_each || queue_.empty() || results_.overdue(t.exec_ns)) flush_results();
   }
 
   // The signal the isolated child's task must get: SIGUSR1 for a stop request, the one a
@@ -343,6 +412,77 @@ class worker {
     return sig ? sig : SIGUSR1;
   }
 
+  // wait_hook: a task run inline waits on futures (this_pool()'s, as a rule). Its thread lends
+  // the rank's one slot (slot_keeper): a spare thread takes over the serve loop, and the root
+  // counts the slot one task lighter, until the task has its slot back.
+  bool lend() override {
+    if (!in_task || !keeper_ || !keeper_->lend()) return false;
+    lent_ever_.store(true, std::memory_order_relaxed);
+    nested_->lend();
+    return true;
+  }
+  void reclaim() override {
+    keeper_->reclaim();
+    nested_->reclaim();
+    if (watch_) watch_->task_started();  // the task runs on: the watcher looks after it again
+  }
+
+  // A spare thread of the serve loop (slot_keeper's spawn): serves while it holds the slot.
+  void spare() {
+    task_pool_scope scope(&*pool_, this);
+    if (!keeper_->take_slot()) return;
+    try {
+      std::unique_lock lk(comm_lock_);
+      loop(lk);
+    } catch (...) {
+      {
+        std::lock_guard el(helpers_m_);
+        if (!helper_error_) helper_error_ = std::current_exception();
+      }
+      keeper_->close();
+    }
+  }
+
+  void start_spare() {
+    std::lock_guard lk(helpers_m_);
+    helpers_.emplace_back([this] { spare(); });
+  }
+
+  // The threads that served for a while: they end once the loop has.
+  void join_spares() {
+    if (keeper_) keeper_->close();
+    std::vector<std::thread> done;
+    {
+      std::lock_guard lk(helpers_m_);
+      done.swap(helpers_);
+    }
+    for (auto& t : done) t.join();
+    std::lock_guard lk(helpers_m_);
+    if (helper_error_) std::rethrow_exception(std::exchange(helper_error_, nullptr));
+  }
+
+  // Sends what tasks queued for the root (nested_client). The root counts a slot's load from
+  // these and the results, so a task's reclaim must reach it before the task's own result
+  // (which would otherwise find the slot empty): every flush of results sends these first.
+  // Holds comm_lock_.
+  void send_nested() {
+    if (!nested_ || !nested_->has_outgoing()) return;
+    for (auto& m : nested_->take_outgoing()) transport::send(m.data(), m.size(), root_, comm_);
+  }
+
+  // The held results leave, after what tasks queued for the root (send_nested).
+  void flush_results() {
+    send_nested();
+    results_.flush();
+  }
+
+  // A task queued a message for the root. The serve loop, the watcher and a lending thread send
+  // it at their next look (the task's own thread may hold comm_lock_ here, in a done callback);
+  // a team's loop may be asleep, and is woken.
+  void kick_nested() {
+    if (team_) team_->wake();
+  }
+
   void collect_team(transport::backoff& pace) {
     if (!team_->init_reported) {
       if (auto e = team_->init_error()) {
@@ -350,6 +490,9 @@ class worker {
         team_->init_reported = true;
       }
     }
+    // What the team's tasks queued for the root goes first: a reclaim before the result of the
+    // task that reclaimed (send_nested).
+    send_nested();
     if (team_->drain(results_)) {
       results_.flush();
       pace.reset();
@@ -368,11 +511,18 @@ class worker {
   share_table shares_;  // the shared values this rank holds
   task_queue queue_;    // unstarted tasks run here (a team keeps its own)
   std::exception_ptr init_error_;
+  nested_client* nested_ = nullptr;  // this_pool()'s core, owned by pool_ (null when isolated)
+  std::optional<task_pool> pool_;    // this_pool() for the tasks of this rank; outlives the team
   std::optional<thread_team> team_;
   std::optional<isolated_runner> isolated_;
   std::optional<output_capture> capture_;  // capture_output without isolate: tasks run here
   bool refork_ = false;                    // the isolated child predates a shared value's change
-  std::optional<watcher> watch_;           // last: stopped before what its service uses
+  std::optional<slot_keeper> keeper_;      // the slot of tasks run inline (not with a team)
+  std::atomic<bool> lent_ever_{false};     // a task lent the slot: results get writers of their own
+  std::mutex helpers_m_;
+  std::vector<std::thread> helpers_;  // spare threads of the serve loop
+  std::exception_ptr helper_error_;   // what a spare's loop threw
+  std::optional<watcher> watch_;      // last: stopped before what its service uses
 };
 
 }  // namespace

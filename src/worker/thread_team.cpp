@@ -2,6 +2,8 @@
 
 #include "worker/thread_team.hpp"
 
+#include <rankpool/this_pool.hpp>
+
 #include "worker/run_task.hpp"
 #include "worker/stop_board.hpp"
 
@@ -9,8 +11,17 @@ namespace rankpool::detail {
 
 thread_team::thread_team(std::size_t n, const std::function<void()>& initializer, stop_board& board,
                          std::uint64_t deadline_ns)
-    : board_(board), deadline_ns_(deadline_ns) {
-  for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, &initializer, i] { run(initializer, i); });
+    : board_(board),
+      deadline_ns_(deadline_ns),
+      initializer_(initializer),
+      lanes_(n),
+      keeper_([this] { start_spare(); },
+              [this] {
+                { std::lock_guard lk(m_); }  // a thread between its look and its sleep sees the reclaimer
+                jobs_cv_.notify_all();
+              }) {
+  std::lock_guard lk(threads_m_);
+  for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { run(i, false); });
 }
 
 thread_team::~thread_team() {
@@ -18,8 +29,18 @@ thread_team::~thread_team() {
     std::lock_guard lk(m_);
     stop_ = true;
   }
+  keeper_.close();
   jobs_cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  // A spare may start while the others end: join until none is left.
+  while (true) {
+    std::vector<std::thread> ending;
+    {
+      std::lock_guard lk(threads_m_);
+      ending.swap(threads_);
+    }
+    if (ending.empty()) break;
+    for (auto& t : ending) t.join();
+  }
 }
 
 bool thread_team::push(task_queue::item it) {
@@ -53,7 +74,47 @@ bool thread_team::drain(result_sender& results) {
 
 void thread_team::wait_for_results(std::chrono::microseconds d) {
   std::unique_lock lk(m_);
-  done_cv_.wait_for(lk, d, [&] { return !done_.empty(); });
+  done_cv_.wait_for(lk, d, [&] { return !done_.empty() || woken_; });
+  woken_ = false;
+}
+
+void thread_team::wake() {
+  {
+    std::lock_guard lk(m_);
+    woken_ = true;
+  }
+  done_cv_.notify_all();
+}
+
+void thread_team::lend_with(task_pool* pool, nested_client* client) {
+  std::lock_guard lk(m_);
+  pool_ = pool;
+  client_ = client;
+}
+
+// The wait hook of one thread of the team: only a task's own wait lends the thread's slot.
+class thread_team::lender final : public wait_hook {
+ public:
+  explicit lender(thread_team& team) : team_(team) {}
+  bool lend() override {
+    if (!in_job || !team_.client_ || !team_.keeper_.lend()) return false;
+    team_.client_->lend();
+    return true;
+  }
+  void reclaim() override {
+    team_.keeper_.reclaim();
+    team_.client_->reclaim();
+  }
+  bool in_job = false;
+
+ private:
+  thread_team& team_;
+};
+
+void thread_team::start_spare() {
+  std::lock_guard lk(threads_m_);
+  const std::size_t lane = threads_.size() % lanes_;  // a trace shows it on a lane of the rank
+  threads_.emplace_back([this, lane] { run(lane, true); });
 }
 
 std::exception_ptr thread_team::init_error() {
@@ -61,11 +122,12 @@ std::exception_ptr thread_team::init_error() {
   return init_error_;
 }
 
-void thread_team::run(const std::function<void()>& initializer, std::size_t lane) {
+void thread_team::run(std::size_t lane, bool spare) {
+  if (spare && !keeper_.take_slot()) return;
   std::exception_ptr failed;
-  if (initializer) {
+  if (initializer_) {
     try {
-      initializer();
+      initializer_();
     } catch (...) {
       failed = std::current_exception();
       std::lock_guard lk(m_);
@@ -73,14 +135,30 @@ void thread_team::run(const std::function<void()>& initializer, std::size_t lane
       done_cv_.notify_all();
     }
   }
+  lender hook(*this);
   while (true) {
+    if (!keeper_.between_tasks()) return;  // a task that waited has the slot now; this one parked
     task_queue::item j;
+    task_pool* pool;
     {
       std::unique_lock lk(m_);
-      jobs_cv_.wait(lk, [&] { return !jobs_.empty() || stop_; });
-      if (jobs_.empty()) return;
+      jobs_cv_.wait(lk, [&] { return !jobs_.empty() || stop_ || keeper_.reclaim_pending(); });
+      if (jobs_.empty()) {
+        if (stop_) return;
+        continue;  // a reclaimer: give it the slot
+      }
       j = std::move(*jobs_.pop());
+      pool = pool_;
     }
+    task_pool_scope scope(pool, pool ? &hook : nullptr);
+    hook.in_job = true;
+    run_job(j, lane, failed);
+    hook.in_job = false;
+  }
+}
+
+void thread_team::run_job(const task_queue::item& j, std::size_t lane, const std::exception_ptr& failed) {
+  {
     writer out;
     task_timing t;
     if (failed) {

@@ -12,8 +12,14 @@
 #include <thread>
 #include <vector>
 
+#include "common/slot_keeper.hpp"
+#include "worker/nested_client.hpp"
 #include "worker/result_sender.hpp"
 #include "worker/task_queue.hpp"
+
+namespace rankpool {
+class task_pool;
+}
 
 namespace rankpool::detail {
 
@@ -37,6 +43,12 @@ class thread_team {
   bool drain(result_sender& results);
   /// Sleeps up to `d`, waking early when a result is ready.
   void wait_for_results(std::chrono::microseconds d);
+  /// this_pool() for the team's tasks: `pool`, whose core is `client`. A thread whose task waits
+  /// on futures lends its slot to another thread of the team (started when none is spare), and
+  /// the root hears of it through `client`. Set before the first task arrives.
+  void lend_with(task_pool* pool, nested_client* client);
+  /// Wakes the serve loop asleep in wait_for_results: a task queued a message for the root.
+  void wake();
   /// The first initializer failure of any thread, or null.
   std::exception_ptr init_error();
   /// Whether the serve loop has told the root about init_error().
@@ -51,7 +63,12 @@ class thread_team {
     std::uint32_t lane;
   };
 
-  void run(const std::function<void()>& initializer, std::size_t lane);
+  class lender;
+  // A thread of the team (`spare`: started while a task waits, it takes a slot first).
+  void run(std::size_t lane, bool spare);
+  // Runs job `j` on thread `lane` and queues its result (`failed`: the thread's initializer threw).
+  void run_job(const task_queue::item& j, std::size_t lane, const std::exception_ptr& failed);
+  void start_spare();
 
   stop_board& board_;
   std::uint64_t deadline_ns_;
@@ -61,6 +78,13 @@ class thread_team {
   std::deque<finished> done_;
   std::exception_ptr init_error_;
   bool stop_ = false;
+  bool woken_ = false;  // wake() since the serve loop last looked
+  task_pool* pool_ = nullptr;
+  nested_client* client_ = nullptr;
+  const std::function<void()>& initializer_;
+  std::size_t lanes_;
+  slot_keeper keeper_;  // the team's slots, lent by threads whose task waits (this_pool())
+  std::mutex threads_m_;
   std::vector<std::thread> threads_;
 };
 

@@ -60,6 +60,43 @@ class multi_waiter {
 /// on stderr; replace it with rankpool::set_callback_error_handler.
 void report_callback_error(std::exception_ptr e) noexcept;
 
+/// A thread that runs tasks and can lend its place while the task it runs waits on futures
+/// (rankpool::this_pool(): a task that waits on tasks it submitted must not hold a place the
+/// pool needs for them, or recursion deeper than the workers would deadlock). The executor that
+/// runs a task installs its hook on the task's thread; every blocking wait of a future lends.
+class wait_hook {
+ public:
+  virtual ~wait_hook() = default;
+  /// Called on the hook's thread before it sleeps on a future that is not done: true when its
+  /// place went to another thread (the caller then calls reclaim() once the wait is over); false
+  /// where it cannot be lent (not inside a task, the pool ending).
+  virtual bool lend() = 0;
+  /// The wait is over: blocks until the thread holds a place again.
+  virtual void reclaim() = 0;
+};
+
+/// The hook of this thread, or null (a thread that runs no tasks of an executor).
+wait_hook* current_wait_hook() noexcept;
+/// Installs `h` for this thread (null: none); returns the previous one.
+wait_hook* set_current_wait_hook(wait_hook* h) noexcept;
+
+/// Lends this thread's place for as long as it lives, where the thread runs tasks (see
+/// wait_hook); does nothing elsewhere.
+class lend_guard {
+ public:
+  lend_guard() : hook_(current_wait_hook()) {
+    if (hook_ && !hook_->lend()) hook_ = nullptr;
+  }
+  ~lend_guard() {
+    if (hook_) hook_->reclaim();
+  }
+  lend_guard(const lend_guard&) = delete;
+  lend_guard& operator=(const lend_guard&) = delete;
+
+ private:
+  wait_hook* hook_;
+};
+
 /// Where threads sleep while a future is not done. Condition variables are shared by all states
 /// in buckets, so a state carries no condition variable of its own (a million pending futures
 /// would otherwise hold a million of them); a wake-up in a shared bucket is rare and harmless,
@@ -220,6 +257,7 @@ class state_base : public std::enable_shared_from_this<state_base> {
   /// a sleep and a wake-up.
   void wait() {
     if (spin_until_done()) return;
+    lend_guard lent;  // a task's thread lets another run tasks meanwhile
     auto& b = bucket_of(this);
     std::unique_lock lk(b.m);
     sleepers_.fetch_add(1);
@@ -232,6 +270,7 @@ class state_base : public std::enable_shared_from_this<state_base> {
   bool wait_for(std::chrono::duration<Rep, Period> d) {
     if (spin_until_done()) return true;
     const auto deadline = deadline_after(d);
+    lend_guard lent;
     auto& b = bucket_of(this);
     std::unique_lock lk(b.m);
     sleepers_.fetch_add(1);

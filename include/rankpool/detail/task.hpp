@@ -283,6 +283,9 @@ class task {
   /// Worker ranks a team task (submit_parallel, map_parallel) runs on at once; 0 for every other
   /// task.
   std::size_t team = 0;
+  /// Submitted by a task (rankpool::this_pool()): it goes before the waiting tasks of its
+  /// priority (see enqueue).
+  bool nested = false;
   /// When the task was submitted (steady clock, ns), recorded only while a trace or summary is on.
   std::int64_t submitted_ns = 0;
   /// Keeps what the encoded bytes refer to by number alive until the task is done (the
@@ -295,6 +298,8 @@ class task {
   virtual const char* type_name() const noexcept = 0;
   /// The function a function-pointer task calls (for its name in traces), else null.
   virtual const void* function_address() const noexcept { return nullptr; }
+  /// Its worker started it before a cancel() could ask it back (the state has heard already).
+  virtual void withdraw_refused() noexcept {}
 
  protected:
   std::shared_ptr<state_base> state_;
@@ -306,18 +311,6 @@ class task {
 
 using task_ptr = std::unique_ptr<task>;
 
-/// Queues `t` behind every waiting task of its priority or higher: higher priorities start
-/// first, equal ones in submission order. A queue of one priority only appends.
-inline void enqueue(std::deque<task_ptr>& q, task_ptr t) {
-  if (q.empty() || q.back()->priority >= t->priority) {
-    q.push_back(std::move(t));
-    return;
-  }
-  const int p = t->priority;
-  auto at = std::upper_bound(q.begin(), q.end(), p, [](int v, const task_ptr& x) { return v > x->priority; });
-  q.insert(at, std::move(t));
-}
-
 /// Puts `t`, taken back unstarted from a worker, before the waiting tasks of its priority: it
 /// was submitted before them.
 inline void requeue(std::deque<task_ptr>& q, task_ptr t) {
@@ -327,6 +320,26 @@ inline void requeue(std::deque<task_ptr>& q, task_ptr t) {
   }
   const int p = t->priority;
   auto at = std::lower_bound(q.begin(), q.end(), p, [](const task_ptr& x, int v) { return x->priority > v; });
+  q.insert(at, std::move(t));
+}
+
+/// Queues `t` behind every waiting task of its priority or higher: higher priorities start
+/// first, equal ones in submission order. A queue of one priority only appends. A task that a
+/// task submitted (this_pool()) goes before the waiting tasks of its priority instead, the
+/// newest first: a task waiting for its own tasks holds a stack (a thread's place) until they
+/// end, so work started is finished first, and a recursion runs depth-first with few tasks
+/// waiting at once, as a work-stealing scheduler runs its own children first.
+inline void enqueue(std::deque<task_ptr>& q, task_ptr t) {
+  if (t->nested) {
+    requeue(q, std::move(t));
+    return;
+  }
+  if (q.empty() || q.back()->priority >= t->priority) {
+    q.push_back(std::move(t));
+    return;
+  }
+  const int p = t->priority;
+  auto at = std::upper_bound(q.begin(), q.end(), p, [](int v, const task_ptr& x) { return v > x->priority; });
   q.insert(at, std::move(t));
 }
 
