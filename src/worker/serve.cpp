@@ -357,7 +357,7 @@ class worker final : public wait_hook {
   void run_one(const task_queue::item& it, std::unique_lock<std::mutex>& lk) {
     // Once a task has lent the slot, another thread may run a task while this one's result is
     // unwritten: each then writes its own.
-    const bool own_writer = lent_ever_.load(std::memory_order_relaxed);
+    const bool own_writer = lent_ever_.load(std::memory_order_acquire);
     writer own;
     writer& out = own_writer ? own : results_.start();
     task_timing t;
@@ -416,8 +416,11 @@ class worker final : public wait_hook {
   // the rank's one slot (slot_keeper): a spare thread takes over the serve loop, and the root
   // counts the slot one task lighter, until the task has its slot back.
   bool lend() override {
-    if (!in_task || !keeper_ || !keeper_->lend()) return false;
-    lent_ever_.store(true, std::memory_order_relaxed);
+    if (!in_task || !keeper_) return false;
+    // Before the slot goes: the thread that takes it must not start a task in the sender's
+    // scratch writer, which this task's result still occupies.
+    lent_ever_.store(true, std::memory_order_release);
+    if (!keeper_->lend()) return false;
     nested_->lend();
     return true;
   }
