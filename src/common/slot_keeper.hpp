@@ -40,6 +40,8 @@ class slot_keeper {
   bool take_slot();
   /// Ends the keeper: parked threads and those waiting for a slot return false from then on.
   void close();
+  /// Whether close() was called (a cheap look for a loop between tasks).
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
  private:
   bool park_locked(std::unique_lock<std::mutex>& lk);
@@ -51,7 +53,7 @@ class slot_keeper {
   std::size_t free_ = 0;                    // slots no thread holds
   std::atomic<std::size_t> reclaimers_{0};  // threads waiting in reclaim(); changed under m_, read without it
   std::size_t spares_ = 0;                  // threads parked, or started and not yet holding a slot
-  bool closed_ = false;
+  std::atomic<bool> closed_{false};         // changed under m_, read without it
 };
 
 }  // namespace rankpool::detail

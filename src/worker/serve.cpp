@@ -145,6 +145,15 @@ class worker final : public wait_hook {
                  team_ || watch_ ? "" : ", no watcher below MPI_THREAD_SERIALIZED");
   }
 
+  /// Joins the spare threads of the serve loop, if the loop failed before it could.
+  ~worker() {
+    if (keeper_) keeper_->close();
+    for (auto& t : helpers_)
+      if (t.joinable()) t.join();
+  }
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
   /// Whether the root's shutdown asked for a bye (it is draining after a failure).
   bool must_acknowledge() const noexcept { return acknowledge_; }
 
@@ -195,6 +204,7 @@ class worker final : public wait_hook {
   void loop(std::unique_lock<std::mutex>& lk) {
     transport::backoff pace;
     while (true) {
+      if (keeper_ && keeper_->closed()) return;  // the loop ended on another thread, or failed
       if (keeper_ && keeper_->reclaim_pending()) {
         // A task that waited goes on: the slot is its own again, and this thread parks.
         lk.unlock();
