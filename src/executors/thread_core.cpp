@@ -196,7 +196,9 @@ class thread_core final : public executor_core {
     hooks_.queue_depth(queued, running);
     const std::int64_t started = hooks_.stamp();
     t->run_here(ctx.deadline);
-    hooks_.ran_here(*t, index, started);
+    // A spare thread (index past the slots) reports as one of the slots: traces and the summary
+    // know only those, and would drop its tasks.
+    hooks_.ran_here(*t, index % slots_, started);
     busy_.fetch_sub(1, std::memory_order_relaxed);
     {
       std::lock_guard lk(m_);

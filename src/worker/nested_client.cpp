@@ -100,9 +100,4 @@ void nested_client::deliver(const wire::header& h, const char* body, std::size_t
   t->complete_from(in);
 }
 
-std::size_t nested_client::outstanding() const {
-  std::lock_guard lk(m_);
-  return waiting_.size();
-}
-
 }  // namespace rankpool::detail

@@ -58,8 +58,6 @@ class nested_client final : public executor_core, public stop_sink {
   /// A nested_result from the root: completes, cancels or (a late cancel) releases the waiting
   /// cancel() of the task `h.id`. An unknown number is ignored.
   void deliver(const wire::header& h, const char* body, std::size_t n);
-  /// Tasks whose outcome has not come yet.
-  std::size_t outstanding() const;
 
  private:
   void queue(std::vector<char> msg);
