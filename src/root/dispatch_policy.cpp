@@ -88,8 +88,13 @@ void dispatch_policy::release_holds() {
 std::optional<dispatch_policy::pick> dispatch_policy::take_back(clock::time_point now, clock::duration idle_for) const {
   bool someone_idle = false;
   std::size_t victim = 0, most = 0;
+  const std::size_t win = window();
+  const std::size_t rounds = drain_rounds();
   for (std::size_t i = 0; i < load_.size(); ++i) {
-    if (load_[i] < threads_of(i) && now - idle_since_[i] >= idle_for) someone_idle = true;
+    // Only an idle slot that may take tasks counts: one held for a team would leave them on the
+    // root, and they would go back to where they came from.
+    const bool can_take = load_[i] < std::min(threads_of(i), cap(i, win, rounds));
+    if (can_take && now - idle_since_[i] >= idle_for) someone_idle = true;
     if (cfg_.root_slot && i == root_slot()) continue;  // the root's slot has no messages to answer
     const std::size_t waiting = load_[i] > threads_of(i) ? load_[i] - threads_of(i) : 0;
     if (!asked_[i] && now - asked_at_[i] >= idle_for && waiting > most) {

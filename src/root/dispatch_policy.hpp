@@ -57,7 +57,7 @@ class dispatch_policy {
   /// ones), or nothing. A slot is asked again only after it answered and `idle_for` has passed
   /// since it was asked (its tasks may be on their way to it, where it cannot return them yet).
   /// The waits keep a stream of short tasks, whose windows empty by themselves, from paying for
-  /// requests.
+  /// requests. A slot held for a team that may take nothing now does not count as idle.
   std::optional<pick> take_back(clock::time_point now, clock::duration idle_for = std::chrono::microseconds(200)) const;
   /// The root asked `slot` for tasks back at `now`.
   void asked_back(std::size_t slot, clock::time_point now) {

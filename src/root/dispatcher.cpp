@@ -2,6 +2,9 @@
 
 #include "root/dispatcher.hpp"
 
+#include <rankpool/detail/log.hpp>
+#include <string>
+
 #include "root/team_gather.hpp"
 
 namespace rankpool::detail {
@@ -90,6 +93,11 @@ void dispatcher::launch_team(task_ptr whole, const std::vector<std::size_t>& slo
   std::vector<char> body = std::move(whole->bytes());
   auto gather = std::make_shared<team_gather>(std::move(whole), members, b_.stops);
   if (!gather->whole().state().set_running(gather.get(), first, ranks[0], false)) return;  // cancelled
+  if (log::enabled(log::level::debug)) {
+    std::string where;
+    for (int r : ranks) where += (where.empty() ? "" : ",") + std::to_string(r);
+    RANKPOOL_LOG(debug, "team task %llu starts on ranks %s", static_cast<unsigned long long>(first), where.c_str());
+  }
   for (std::size_t i = 0; i < slots.size(); ++i) {
     std::vector<std::pair<std::uint64_t, task_ptr>> one;
     one.emplace_back(members[i].id, std::make_unique<team_part>(gather, i, member_body(body, i, ranks, tag)));

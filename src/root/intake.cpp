@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <rankpool/detail/exception_codec.hpp>
 #include <rankpool/detail/log.hpp>
+#include <rankpool/errors.hpp>
 #include <string>
 
 #include "common/text.hpp"
@@ -179,6 +180,11 @@ void intake::take_answer(std::size_t w, int rank, const wire::header& h, in_buff
       ++gone;
       if (entry.t->state().withdrawn()) {
         b_.sender.retire(std::move(entry));  // a task cancelled before it arrived may still be on its way
+      } else if (entry.t->team) {
+        // A team's member runs where its partners expect it or not at all (workers keep it).
+        entry.send.wait();
+        entry.t->fail(std::make_exception_ptr(invalid_state_error("rankpool: rank " + std::to_string(rank) +
+                                                                  " returned a team task's member unstarted")));
       } else {
         entry.send.wait();  // the worker had it, so this only releases the send
         back.emplace_back(id, std::move(entry.t));

@@ -21,7 +21,8 @@ void task_sender::send(std::vector<std::pair<std::uint64_t, task_ptr>>& tasks, s
 
 void task_sender::send_alone(std::uint64_t id, task_ptr t, std::size_t w, int dest) {
   auto& bytes = t->bytes();
-  wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header));
+  wire::put_header(bytes.data(), wire::kind::task, id, bytes.size() - sizeof(wire::header),
+                   t->team ? wire::flag_pinned : 0);
   auto [it, ok] = running_.try_emplace(id, in_flight_task{std::move(t), w, {}});
   auto& sent = it->second;
   sent.dispatched = hooks_.stamp();

@@ -108,6 +108,10 @@ static_assert(sizeof(header) == task_header_room);
 /// flight because they are long, so holding a result back for the next one would delay it).
 inline constexpr std::uint8_t flag_answer_each = 1;
 
+/// Flag of a lone task: it runs on this rank or nowhere, so a take-back never returns it (a
+/// member of a team task, whose partners are waiting for it on their ranks).
+inline constexpr std::uint8_t flag_pinned = 1;
+
 /// Flag of a shutdown: answer with a bye. The root asks for it after a failure, when it drains
 /// the workers' messages until each has stopped (see scheduler's release_workers).
 inline constexpr std::uint8_t flag_acknowledge = 2;

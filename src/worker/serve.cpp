@@ -293,7 +293,7 @@ class worker final : public wait_hook {
         board_.drop_pending();
         break;
       case wire::kind::task:
-        enqueue({h.id, shared, body, body_n, true});
+        enqueue({h.id, shared, body, body_n, true, (h.reserved[0] & wire::flag_pinned) != 0});
         break;
       case wire::kind::task_batch: {
         const bool each = (h.reserved[0] & wire::flag_answer_each) != 0;

@@ -33,9 +33,11 @@ bool task_queue::cancel(std::uint64_t id) {
 
 std::vector<std::uint64_t> task_queue::take_back(std::size_t n) {
   std::vector<std::uint64_t> ids;
-  while (ids.size() < n && !items_.empty()) {
-    ids.push_back(items_.back().id);
-    items_.pop_back();
+  for (auto at = items_.end(); ids.size() < n && at != items_.begin();) {
+    --at;
+    if (at->pinned) continue;
+    ids.push_back(at->id);
+    at = items_.erase(at);
   }
   return ids;
 }

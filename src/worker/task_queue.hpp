@@ -22,6 +22,7 @@ class task_queue {
     const char* body = nullptr;
     std::size_t n = 0;
     bool answer_each = false;  // its result leaves as soon as it is done
+    bool pinned = false;       // runs here or nowhere: a take-back leaves it (a team task's member)
   };
 
   /// A task arrived. The root sends a rank its tasks with rising ids, which is how cancel()
@@ -36,7 +37,8 @@ class task_queue {
   /// The root cancels task `id`: true when it will not run here (it was waiting, or has not
   /// arrived and will be dropped when it does); false when it started already.
   bool cancel(std::uint64_t id);
-  /// The root takes back up to `n` unstarted tasks, the last sent first: their ids.
+  /// The root takes back up to `n` unstarted tasks, the last sent first: their ids. Pinned
+  /// tasks stay.
   std::vector<std::uint64_t> take_back(std::size_t n);
 
  private:

@@ -222,6 +222,25 @@ TEST(dispatch_policy, HeldSlotsBackfillWhatEndsInTime) {
   EXPECT_TRUE(p.next(100).has_value());
 }
 
+// Slots held for a team that may take nothing are not idle for a take-back: the tasks would come
+// back to the root and go out to where they came from, again and again.
+TEST(dispatch_policy, NoTakeBackForSlotsHeldForATeam) {
+  using clock = dispatch_policy::clock;
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 3, .in_flight = 64}, busy);
+  p.sent(0, 1);
+  p.sent(1, 2);
+  EXPECT_FALSE(p.gather(2).has_value());  // slot 2 idle and held, slot 0 drains, slot 1 free
+  ASSERT_TRUE(p.held(2));
+  ASSERT_FALSE(p.held(1));
+  p.sent(1, 20);
+  EXPECT_FALSE(p.take_back(clock::now(), clock::duration::zero())) << "slot 2 is held: it would not take them";
+  p.release_holds();
+  auto ask = p.take_back(clock::now(), clock::duration::zero());
+  ASSERT_TRUE(ask);
+  EXPECT_EQ(ask->slot, 1u);
+}
+
 // A team as large as the pool waits for every worker: none takes new tasks meanwhile.
 TEST(dispatch_policy, AWholePoolTeamStopsEveryWindow) {
   std::atomic<std::size_t> busy{0};

@@ -71,6 +71,18 @@ TEST(task_queue, TakeBackReturnsTheLastSentFirst) {
   EXPECT_FALSE(q.cancel(3)) << "a task taken back is not here any more";
 }
 
+// A team task's member (pinned) runs where it was sent: its partners wait for it there.
+TEST(task_queue, TakeBackLeavesPinnedTasks) {
+  task_queue q;
+  auto member = task(1);
+  member.pinned = true;
+  q.push(std::move(member));
+  for (std::uint64_t id = 2; id <= 4; ++id) q.push(task(id));
+  EXPECT_EQ(q.take_back(2), (std::vector<std::uint64_t>{4, 3}));
+  EXPECT_EQ(q.take_back(10), (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(drain(q), (std::vector<std::uint64_t>{1}));
+}
+
 TEST(task_queue, TheAnswerCountsEveryRequestAndListsReturnedThenRefused) {
   namespace wire = rankpool::detail::wire;
   task_queue q;
