@@ -93,6 +93,7 @@ void dispatcher::launch_team(task_ptr whole, const std::vector<std::size_t>& slo
   std::vector<char> body = std::move(whole->bytes());
   auto gather = std::make_shared<team_gather>(std::move(whole), members, b_.stops);
   if (!gather->whole().state().set_running(gather.get(), first, ranks[0], false)) return;  // cancelled
+  const std::uint32_t cache = team_comms_.word(ranks, gather->spoiled());
   if (log::enabled(log::level::debug)) {
     std::string where;
     for (int r : ranks) where += (where.empty() ? "" : ",") + std::to_string(r);
@@ -100,7 +101,7 @@ void dispatcher::launch_team(task_ptr whole, const std::vector<std::size_t>& slo
   }
   for (std::size_t i = 0; i < slots.size(); ++i) {
     std::vector<std::pair<std::uint64_t, task_ptr>> one;
-    one.emplace_back(members[i].id, std::make_unique<team_part>(gather, i, member_body(body, i, ranks, tag)));
+    one.emplace_back(members[i].id, std::make_unique<team_part>(gather, i, member_body(body, i, ranks, tag, cache)));
     b_.policy.sent(slots[i], 1);
     b_.sender.send(one, slots[i], ranks[i], true);
   }

@@ -12,6 +12,7 @@
 #include "root/root_slot.hpp"
 #include "root/stop_queue.hpp"
 #include "root/task_sender.hpp"
+#include "root/team_gather.hpp"
 
 namespace rankpool::detail {
 
@@ -44,6 +45,7 @@ class dispatcher {
   bool give_local(std::size_t room);
 
   books b_;
+  team_comms team_comms_;      // the team communicators the workers keep
   std::uint64_t next_id_ = 1;  // task ids, unique per pool and rising per worker
 };
 

@@ -12,10 +12,12 @@ team_gather::team_gather(task_ptr whole, std::vector<member> members, stop_sink&
     : whole_(std::move(whole)), members_(std::move(members)), stops_(stops), answered_(members_.size(), false) {}
 
 void team_gather::request_stop(std::uint64_t, int) noexcept {
+  spoiled_->store(true, std::memory_order_release);
   for (const auto& m : members_) stops_.request_stop(m.id, m.rank);
 }
 
 void team_gather::stop_unanswered() noexcept {
+  spoiled_->store(true, std::memory_order_release);
   for (std::size_t i = 0; i < members_.size(); ++i)
     if (!answered_[i]) stops_.request_stop(members_[i].id, members_[i].rank);
 }
@@ -58,15 +60,28 @@ void team_part::run_here(time_point) noexcept {
   fail(std::make_exception_ptr(invalid_state_error("rankpool: a team task cannot run on the root")));
 }
 
+std::uint32_t team_comms::word(const std::vector<int>& ranks, std::shared_ptr<const std::atomic<bool>> spoiled) {
+  auto it = kept_.find(ranks);
+  if (it == kept_.end()) {
+    if (kept_.size() >= capacity) return 0;
+    const auto id = static_cast<std::uint32_t>(kept_.size() + 1);
+    kept_.emplace(ranks, entry{id, std::move(spoiled)});
+    return id | team_fresh;
+  }
+  const bool fresh = it->second.last && it->second.last->load(std::memory_order_acquire);
+  it->second.last = std::move(spoiled);
+  return it->second.id | (fresh ? team_fresh : 0);
+}
+
 std::vector<char> member_body(const std::vector<char>& whole, std::size_t m, const std::vector<int>& ranks,
-                              std::int32_t tag) {
+                              std::int32_t tag, std::uint32_t cache) {
   // Header room, then the invoker key: the record goes right after them.
   constexpr std::size_t head = task_header_room + sizeof(std::uint64_t);
   if (whole.size() < head) throw invalid_state_error("rankpool: a team task without its encoded body");
   std::vector<char> out;
   out.reserve(whole.size() + team_record_bytes(ranks.size()));
   out.insert(out.end(), whole.begin(), whole.begin() + head);
-  const team_record rec{static_cast<std::uint32_t>(ranks.size()), static_cast<std::uint32_t>(m), tag, 0};
+  const team_record rec{static_cast<std::uint32_t>(ranks.size()), static_cast<std::uint32_t>(m), tag, cache};
   const auto* r = reinterpret_cast<const char*>(&rec);
   out.insert(out.end(), r, r + sizeof rec);
   for (int rank : ranks) {

@@ -7,7 +7,9 @@
 // the failed member inside the team). A stop requested on the future reaches every member. Runs
 // on the progress thread, except request_stop (any thread).
 
+#include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <rankpool/detail/state.hpp>
 #include <rankpool/detail/task.hpp>
@@ -28,6 +30,9 @@ class team_gather final : public stop_sink {
 
   /// The submitted team task.
   task& whole() noexcept { return *whole_; }
+  /// Raised once the team failed or a stop was asked for it: its communicator may hold an
+  /// operation a member never joined, and the next team on its ranks gets a fresh one.
+  std::shared_ptr<const std::atomic<bool>> spoiled() const { return spoiled_; }
   /// Asks every member to stop (a stop on the team's future); any thread.
   void request_stop(std::uint64_t task_id, int where) noexcept override;
   /// Member `m` answered with the result body at `in` (status byte, then value or exception).
@@ -43,6 +48,28 @@ class team_gather final : public stop_sink {
   std::size_t answers_ = 0;
   bool failed_ = false;
   std::vector<char> first_;  // team rank 0's result body, until every member has answered
+  std::shared_ptr<std::atomic<bool>> spoiled_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+/// Which team communicators the workers keep (team_record::cache). Building one
+/// (MPI_Comm_create_group) costs its members a few collective rounds, up to a millisecond on a
+/// busy node, each time a team starts; the members keep the communicators of the first
+/// `capacity` distinct teams (ranks in team order) of a pool instead, and a later team on the
+/// same ranks reuses it. After a team on them was spoiled, the next one gets a fresh one.
+/// Progress thread only.
+class team_comms {
+ public:
+  static constexpr std::size_t capacity = 64;
+  /// The record's cache word for a team starting on `ranks`, whose gather raises `spoiled`:
+  /// 0 (build and free one), a kept id, or a new id with team_fresh.
+  std::uint32_t word(const std::vector<int>& ranks, std::shared_ptr<const std::atomic<bool>> spoiled);
+
+ private:
+  struct entry {
+    std::uint32_t id;
+    std::shared_ptr<const std::atomic<bool>> last;  // the last team's flag on these ranks
+  };
+  std::map<std::vector<int>, entry> kept_;
 };
 
 /// One member's share of a team task: its bytes are the body for that member, its state is the
@@ -62,8 +89,8 @@ class team_part final : public task {
 
 /// The body member `m` of a team of `ranks` gets: `whole` (header room, invoker key, callable,
 /// arguments) with the team record and the ranks after the invoker key; `tag` builds the
-/// team's communicator.
+/// team's communicator, `cache` says whether to keep it (team_comms::word).
 std::vector<char> member_body(const std::vector<char>& whole, std::size_t m, const std::vector<int>& ranks,
-                              std::int32_t tag);
+                              std::int32_t tag, std::uint32_t cache);
 
 }  // namespace rankpool::detail

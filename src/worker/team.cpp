@@ -38,6 +38,16 @@ MPI_Comm open_team(reader& in) {
   if (ranks[rec.member] != me)
     throw decode_error("rankpool: a team record for rank " + std::to_string(ranks[rec.member]) + " reached rank " +
                        std::to_string(me));
+  const std::uint32_t keep_as = rec.cache & ~team_fresh;
+  if (keep_as != 0 && (rec.cache & team_fresh) == 0) {
+    const MPI_Comm kept = kept_team(keep_as);
+    // The root names only what every member kept: a miss is a broken promise, not a cold cache
+    // (building one now would leave the members that have it waiting in vain).
+    if (kept == MPI_COMM_NULL)
+      throw invalid_state_error("rankpool: team communicator " + std::to_string(keep_as) + " is not kept on rank " +
+                                std::to_string(me));
+    return kept;
+  }
   MPI_Group all = MPI_GROUP_NULL, members = MPI_GROUP_NULL;
   MPI_Comm team = MPI_COMM_NULL;
   mpi::call("MPI_Comm_group", MPI_Comm_group, base, &all);
@@ -52,12 +62,13 @@ MPI_Comm open_team(reader& in) {
   }
   mpi::try_call("MPI_Group_free", MPI_Group_free, &members);
   mpi::try_call("MPI_Group_free", MPI_Group_free, &all);
+  if (keep_as != 0) keep_team(keep_as, team);
   return team;
 }
 
 void close_team(MPI_Comm& team, bool cleanly) noexcept {
   if (team == MPI_COMM_NULL) return;
-  if (cleanly) mpi::try_call("MPI_Comm_free", MPI_Comm_free, &team);
+  if (!release_kept_team(team, cleanly) && cleanly) mpi::try_call("MPI_Comm_free", MPI_Comm_free, &team);
   team = MPI_COMM_NULL;
 }
 

@@ -93,6 +93,34 @@ int until_stopped(MPI_Comm team, int) {
   return n;
 }
 
+// Which rank ran it and whether its team communicator served an earlier team (an attribute
+// set on it the first time): team communicators are kept per set of ranks.
+struct reuse_view {
+  int rank = -1;
+  bool seen_before = false;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& rank& seen_before;
+  }
+};
+
+reuse_view mark(MPI_Comm team, int) {
+  static int key = [] {
+    int k = MPI_KEYVAL_INVALID;
+    MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, MPI_COMM_NULL_DELETE_FN, &k, nullptr);
+    return k;
+  }();
+  static int token = 1;
+  reuse_view v;
+  MPI_Comm_rank(MPI_COMM_WORLD, &v.rank);
+  void* value = nullptr;
+  int found = 0;
+  MPI_Comm_get_attr(team, key, &value, &found);
+  v.seen_before = found != 0;
+  if (!found) MPI_Comm_set_attr(team, key, &token);
+  return v;
+}
+
 int nap(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
@@ -164,6 +192,37 @@ TEST(parallel, a_failing_member_fails_the_future_and_the_pool_goes_on) {
   // The stopped members have ended: the next teams and tasks run.
   EXPECT_EQ(pool.submit_parallel(k, weighted, 3L).result(patience), expected_weighted(3, k));
   EXPECT_EQ(pool.submit(square, 4).result(patience), 16);
+}
+
+// A team of one rank lands on the worker that answered last: within workers() + 1 teams one
+// meets a communicator an earlier team left. A failed team's ranks get a fresh one.
+TEST(parallel, team_communicators_are_kept_and_renewed_after_a_failure) {
+  ROOT_POOL(pool, 2u);
+  std::vector<int> used;
+  bool reused = false;
+  for (std::size_t i = 0; i <= workers() && !reused; ++i) {
+    const reuse_view v = pool.submit_parallel(1, mark, 0).result(patience);
+    const bool before = std::find(used.begin(), used.end(), v.rank) != used.end();
+    EXPECT_EQ(v.seen_before, before) << "rank " << v.rank;
+    used.push_back(v.rank);
+    reused = v.seen_before;
+  }
+  EXPECT_TRUE(reused) << "no team met a kept communicator";
+  int failed_on = -1;
+  try {
+    pool.submit_parallel(1, fail_on, 0).result(patience);
+    ADD_FAILURE() << "the team did not fail";
+  } catch (const std::domain_error& e) {
+    ASSERT_NE(rankpool::remote_context_of(e), nullptr);
+    failed_on = rankpool::remote_context_of(e)->rank();
+  }
+  for (int tries = 0; tries < 50; ++tries) {
+    const reuse_view v = pool.submit_parallel(1, mark, 0).result(patience);
+    if (v.rank != failed_on) continue;
+    EXPECT_FALSE(v.seen_before) << "rank " << failed_on << " kept the failed team's communicator";
+    return;
+  }
+  GTEST_SKIP() << "no later team landed on rank " << failed_on;
 }
 
 TEST(parallel, request_stop_reaches_every_member) {

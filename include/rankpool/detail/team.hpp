@@ -3,9 +3,10 @@
 // once with a communicator of exactly those ranks. The root sends each member the same task
 // body with its own team record after the invoker key (the team's ranks, the member's place,
 // the tag that builds the communicator); each member builds the team with
-// MPI_Comm_create_group, in which only the team's ranks take part, runs f(team, args...) and
-// frees it. The root gathers the k results (src/root/team_gather.hpp): the value is team rank
-// 0's, the first exception of any member fails the future. Compiled part: src/worker/team.cpp.
+// MPI_Comm_create_group, in which only the team's ranks take part (or takes the one it kept
+// from an earlier team on the same ranks), runs f(team, args...) and frees or keeps it. The root gathers the k results
+// (src/root/team_gather.hpp): the value is team rank 0's, the first exception of any member fails the future. Compiled
+// part: src/worker/team.cpp.
 
 #include <mpi.h>
 
@@ -24,26 +25,33 @@ struct team_record {
   std::uint32_t size;    // k: ranks in the team
   std::uint32_t member;  // this member's rank in the team
   std::int32_t tag;      // MPI_Comm_create_group's tag (the team's number, bounded)
-  std::uint32_t reserved;
+  std::uint32_t cache;   // 0, or the id its members keep the communicator under (| team_fresh)
   // then `size` int32 ranks, in the pool's communicator (or the spawned workers' world)
 };
 static_assert(sizeof(team_record) == 16);
+
+/// In team_record::cache: build the communicator anew and keep it under the id, retiring the one
+/// kept there before. Without it, a nonzero id names a communicator every member kept already.
+inline constexpr std::uint32_t team_fresh = 1u << 31;
 
 /// Bytes of a team record and its ranks, for a team of `k`.
 inline constexpr std::size_t team_record_bytes(std::size_t k) {
   return sizeof(team_record) + k * sizeof(std::int32_t);
 }
 
-/// Builds this member's team communicator from the record at the reader (which it consumes):
+/// This member's team communicator, from the record at the reader (which it consumes):
 /// MPI_Comm_create_group over the communicator the worker serves on, the record's ranks, in
-/// order. Throws mpi_error, or decode_error for a record that does not fit this pool.
+/// order; or, when the record names a kept one, that one (the root keeps the communicators of
+/// the teams it starts most, and asks for a fresh one after a team on them failed or was
+/// stopped). Throws mpi_error, or decode_error for a record that does not fit this pool.
 MPI_Comm open_team(reader& in);
 /// Frees a team communicator open_team built, after a task that ended `cleanly` (it returned a
-/// value and was not asked to stop); never throws (a failure is logged). A team whose task
-/// failed or was stopped may still have an operation pending on it that a failed member never
-/// joined, and MPI cannot cancel a collective: freeing it would let MPI give its context to a
-/// later communicator while that operation still refers to it (Open MPI 4.1 crashed so). It is
-/// left allocated instead, until MPI_Finalize.
+/// value and was not asked to stop), or keeps it for the next team on the same ranks; never
+/// throws (a failure is logged). A team whose task failed or was stopped may still have an
+/// operation pending on it that a failed member never joined, and MPI cannot cancel a
+/// collective: freeing it would let MPI give its context to a later communicator while that
+/// operation still refers to it (Open MPI 4.1 crashed so). It is left allocated instead, until
+/// MPI_Finalize.
 void close_team(MPI_Comm& team, bool cleanly) noexcept;
 
 /// The worker side of `submit_parallel(k, f, args...)`: read the team record, build the team,
