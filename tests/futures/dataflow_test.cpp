@@ -277,14 +277,24 @@ TEST(retries, a_tasks_own_exception_is_never_retried_by_default) {
 
 // ---- comm_executor ----------------------------------------------------------------------------
 
-/// A scratch folder the root names and every rank shares (one machine).
+/// A scratch folder the root names and every rank shares (one machine). A new one per process
+/// (mkdtemp), removed at exit: a folder named after the process id met the call counts of an
+/// earlier run whose id was the same.
 std::string scratch(const std::string& name) {
-  static const std::string base = [] {
-    auto d = std::filesystem::temp_directory_path() / ("rankpool_dataflow_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  return base + "/" + name;
+  struct folder {
+    std::string path;
+    folder() {
+      std::string t = (std::filesystem::temp_directory_path() / "rankpool_dataflow_XXXXXX").string();
+      if (!::mkdtemp(t.data())) throw std::runtime_error("dataflow_test: mkdtemp failed");
+      path = t;
+    }
+    ~folder() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const folder base;
+  return base.path + "/" + name;
 }
 
 /// Counts its calls in the file `path`; fails (as `how` says) on the first `fail_first` calls.
