@@ -180,14 +180,22 @@ void intake::take_answer(std::size_t w, int rank, const wire::header& h, in_buff
       ++gone;
       if (entry.t->state().withdrawn()) {
         b_.sender.retire(std::move(entry));  // a task cancelled before it arrived may still be on its way
-      } else if (entry.t->team) {
-        // A team's member runs where its partners expect it or not at all (workers keep it).
-        entry.send.wait();
-        entry.t->fail(std::make_exception_ptr(invalid_state_error("rankpool: rank " + std::to_string(rank) +
-                                                                  " returned a team task's member unstarted")));
       } else {
         entry.send.wait();  // the worker had it, so this only releases the send
-        back.emplace_back(id, std::move(entry.t));
+        if (!entry.t->team) {
+          back.emplace_back(id, std::move(entry.t));
+          continue;
+        }
+        // A team's member runs where its partners wait for it or not at all (workers keep it):
+        // one that comes back is that member's failure, which its gather handles as any other
+        // (the team fails, the others are asked to stop, the communicator is not reused).
+        writer out;
+        write_exception(out, std::make_exception_ptr(invalid_state_error("rankpool: rank " + std::to_string(rank) +
+                                                                         " returned a team task's member unstarted")));
+        out.reset_archive();
+        const std::vector<char> failure = out.take();
+        reader in(failure.data(), failure.size());
+        entry.t->complete_from(in);
       }
     }
   } catch (const std::exception& e) {

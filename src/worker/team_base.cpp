@@ -55,8 +55,8 @@ MPI_Comm kept_team(std::uint32_t id) {
 
 void keep_team(std::uint32_t id, MPI_Comm team) {
   std::lock_guard lk(kept_lock);
-  auto [it, fresh] = kept_teams.try_emplace(id, kept{team, true});
-  if (fresh) return;
+  auto [it, added] = kept_teams.try_emplace(id, kept{team, true});
+  if (added) return;
   retire(it->second);
   it->second = kept{team, true};
 }

@@ -4,9 +4,9 @@
 // body with its own team record after the invoker key (the team's ranks, the member's place,
 // the tag that builds the communicator); each member builds the team with
 // MPI_Comm_create_group, in which only the team's ranks take part (or takes the one it kept
-// from an earlier team on the same ranks), runs f(team, args...) and frees or keeps it. The root gathers the k results
-// (src/root/team_gather.hpp): the value is team rank 0's, the first exception of any member fails the future. Compiled
-// part: src/worker/team.cpp.
+// from an earlier team on the same ranks), runs f(team, args...) and frees or keeps it. The
+// root gathers the k results (src/root/team_gather.hpp): the value is team rank 0's, the first
+// exception of any member fails the future. Compiled part: src/worker/team.cpp.
 
 #include <mpi.h>
 
