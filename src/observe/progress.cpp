@@ -265,6 +265,10 @@ void progress::end_of_work() noexcept {
 }
 
 void progress::finish() noexcept {
+  // Held throughout, so that a caller who finds the display already stopped by the drawing
+  // thread returns only once that thread's final line is out: the program's next output must
+  // come after it (seen on a pty: "demo done" printed before the 30/30 line).
+  std::lock_guard wl(write_m_);
   snapshot s;
   {
     std::lock_guard lk(m_);
@@ -277,12 +281,9 @@ void progress::finish() noexcept {
     } catch (...) {  // out of memory copying the label: the line is not worth failing for
     }
   }
-  {
-    std::lock_guard lk(write_m_);
-    if (!closed_) {
-      closed_ = true;
-      if (drawn_ || settings_.forced) write_line(s);
-    }
+  if (!closed_) {
+    closed_ = true;
+    if (drawn_ || settings_.forced) write_line(s);
   }
   progress_hub::get().remove(this);
 }
