@@ -27,14 +27,15 @@
 #include "wire/framing.hpp"
 #include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
-#include "worker/answer.hpp"
 #include "worker/crash.hpp"
+#include "worker/inbound.hpp"
 #include "worker/isolation.hpp"
 #include "worker/line_prefix.hpp"
 #include "worker/nested_client.hpp"
 #include "worker/output_capture.hpp"
 #include "worker/result_sender.hpp"
 #include "worker/run_task.hpp"
+#include "worker/spare_threads.hpp"
 #include "worker/stop_board.hpp"
 #include "worker/task_queue.hpp"
 #include "worker/team_base.hpp"
@@ -76,6 +77,30 @@ void acknowledge_shutdown(MPI_Comm comm, int root) {
   char buf[sizeof(wire::header)];
   wire::put_header(buf, wire::kind::bye, 0, 0);
   transport::send(buf, sizeof buf, root, comm);
+}
+
+// Receives and drops the root's messages until its shutdown; returns whether the shutdown asked
+// for a bye. When even receiving fails, nothing can reach the root: the job is aborted.
+bool wait_for_shutdown(MPI_Comm comm, int root, int rank) noexcept {
+  try {
+    transport::incoming msg;
+    transport::backoff pace;
+    while (true) {
+      if (!transport::try_receive(root, comm, msg)) {
+        std::this_thread::sleep_for(pace.next());
+        continue;
+      }
+      pace.reset();
+      auto h = wire::decode_header(msg.bytes.data(), msg.bytes.size());
+      if (h.kind == static_cast<std::uint8_t>(wire::kind::shutdown))
+        return (h.reserved[0] & wire::flag_acknowledge) != 0;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rankpool: worker rank %d cannot drain the root's messages (%s); aborting the job\n", rank,
+                 e.what());
+    mpi::try_call("MPI_Abort", MPI_Abort, comm, 1);
+  }
+  return false;
 }
 
 // The pool's task threads as a worker sees them: every rank but the root (the local group of a
@@ -140,6 +165,8 @@ class worker final : public wait_hook {
         keeper_.emplace([this] { start_spare(); }, [] {});
       }
     }
+    in_.emplace(inbound::places{comm_, root_, rank_, board_, queue_, team_ ? &*team_ : nullptr, shares_, nested_,
+                                isolated_.has_value()});
     RANKPOOL_LOG(info, "worker rank %d serving root %d (%zu threads%s%s%s)", rank_, root, cfg_.threads,
                  cfg_.isolate ? ", isolated" : "", init_error_ ? ", initializer FAILED" : "",
                  team_ || watch_ ? "" : ", no watcher below MPI_THREAD_SERIALIZED");
@@ -148,14 +175,16 @@ class worker final : public wait_hook {
   /// Joins the spare threads of the serve loop, if the loop failed before it could.
   ~worker() {
     if (keeper_) keeper_->close();
-    for (auto& t : helpers_)
-      if (t.joinable()) t.join();
+    try {
+      spares_.join();
+    } catch (...) {  // what a spare threw: the loop's own failure is already on its way
+    }
   }
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
   /// Whether the root's shutdown asked for a bye (it is draining after a failure).
-  bool must_acknowledge() const noexcept { return acknowledge_; }
+  bool must_acknowledge() const noexcept { return acknowledge_ || (in_ && in_->acknowledge()); }
 
   /// After this worker failed and said so: receive and drop everything until the root's
   /// shutdown, so the root's sends to this rank complete and nobody waits on it. A failure here
@@ -163,26 +192,7 @@ class worker final : public wait_hook {
   void drain_until_shutdown() noexcept {
     if (keeper_) keeper_->close();  // spare threads of the loop end instead of serving
     watch_.reset();                 // nothing else calls MPI from now on
-    try {
-      transport::incoming msg;
-      transport::backoff pace;
-      while (true) {
-        if (!transport::try_receive(root_, comm_, msg)) {
-          std::this_thread::sleep_for(pace.next());
-          continue;
-        }
-        pace.reset();
-        auto h = wire::decode_header(msg.bytes.data(), msg.bytes.size());
-        if (h.kind == static_cast<std::uint8_t>(wire::kind::shutdown)) {
-          acknowledge_ = (h.reserved[0] & wire::flag_acknowledge) != 0;
-          return;
-        }
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "rankpool: worker rank %d cannot drain the root's messages (%s); aborting the job\n", rank_,
-                   e.what());
-      mpi::try_call("MPI_Abort", MPI_Abort, comm_, 1);
-    }
+    acknowledge_ = wait_for_shutdown(comm_, root_, rank_);
   }
 
   // The loop: read what the root sent, start the next task, send results when nothing else is
@@ -214,7 +224,7 @@ class worker final : public wait_hook {
       }
       if (team_) collect_team(pace);
       const bool got = pump();
-      if (stopping_) {
+      if (in_->stopping()) {
         if (keeper_) keeper_->close();  // parked threads end
         return;
       }
@@ -247,119 +257,17 @@ class worker final : public wait_hook {
   // cancel or take-back waits at most about this long while a task runs.
   static constexpr auto watch_interval = std::chrono::microseconds(250);
 
-  // Reads every message waiting from the root: queues tasks, notes a shutdown, answers cancel
-  // and take-back requests. True when anything came. Holds comm_lock_.
+  // Reads every message waiting from the root (inbound) after sending what tasks queued for it.
+  // True when anything came. Holds comm_lock_.
   bool pump() {
     send_nested();
-    bool any = answer_requests();
-    transport::incoming msg;
-    while (!stopping_) {
-      try {
-        if (!transport::try_receive(root_, comm_, msg)) break;
-      } catch (const decode_error& e) {
-        // A malformed message: say so and keep serving; nothing in it can be trusted to answer.
-        RANKPOOL_LOG(warn, "worker rank %d dropped a malformed message: %s", rank_, e.what());
-        continue;
-      }
-      any = true;
-      handle(msg);
-      // A cancel sent after a task must see it queued: read the control messages again.
-      answer_requests();
-    }
-    return any;
+    return in_->pump();
   }
 
   // What the watcher does while a task runs: everything pump() does, and the held results leave.
   void serve_during_task() {
     pump();
     flush_results();
-  }
-
-  // One message from the root.
-  void handle(transport::incoming& msg) {
-    auto h = wire::decode_header(msg.bytes.data(), msg.bytes.size());
-    auto shared = std::make_shared<const std::vector<char>>(std::move(msg.bytes));
-    const char* body = shared->data() + sizeof(wire::header);
-    const std::size_t body_n = shared->size() - sizeof(wire::header);
-    switch (static_cast<wire::kind>(h.kind)) {
-      case wire::kind::shutdown:
-        RANKPOOL_LOG(info, "worker rank %d: the root says shut down", rank_);
-        acknowledge_ = (h.reserved[0] & wire::flag_acknowledge) != 0;
-        stopping_ = true;
-        // The root sends shutdown when every task is done, so a stop, cancel or take-back still
-        // unread is moot. It must not be left behind: MPI reuses a freed communicator's context for a
-        // later one, and a stale cancel read by the next pool on this rank would drop a task of the
-        // same id. The root sent them before the shutdown, so they have arrived by now.
-        board_.drop_pending();
-        break;
-      case wire::kind::task:
-        enqueue({h.id, shared, body, body_n, true, (h.reserved[0] & wire::flag_pinned) != 0});
-        break;
-      case wire::kind::task_batch: {
-        const bool each = (h.reserved[0] & wire::flag_answer_each) != 0;
-        in_buffer records(body, body_n);
-        try {
-          for (std::uint64_t i = 0; i < h.id; ++i) {
-            auto rec = records.get_value<wire::task_record>();
-            if (rec.bytes > records.remaining()) throw decode_error("rankpool: task record longer than its batch");
-            enqueue({rec.id, shared, records.current(), static_cast<std::size_t>(rec.bytes), each});
-            records.skip(static_cast<std::size_t>(rec.bytes));
-          }
-        } catch (const decode_error& e) {
-          RANKPOOL_LOG(warn, "worker rank %d dropped the rest of a malformed batch: %s", rank_, e.what());
-        }
-        break;
-      }
-      case wire::kind::share_open:
-      case wire::kind::share_close:
-        share(h, body, body_n);
-        break;
-      case wire::kind::nested_result:
-        if (nested_) nested_->deliver(h, body, body_n);
-        break;
-      default:
-        RANKPOOL_LOG(warn, "worker rank %d ignored a message of kind %u", rank_, unsigned(h.kind));
-        break;
-    }
-  }
-
-  // A shared value arrives or leaves. It comes before any task that names it and leaves after
-  // the last one is done, in the order of the task stream, so it is handled at once, even by the
-  // watcher while a task runs (the other ranks of the node wait for this one in the window's
-  // collective). An isolated child forked earlier would not map a new window: a fresh one is
-  // forked before the next task (not now: the watcher may be here while the child runs one).
-  void share(const wire::header& h, const char* body, std::size_t n) {
-    if (h.kind == static_cast<std::uint8_t>(wire::kind::share_open)) {
-      shares_.open(h.id, body, n);
-    } else {
-      shares_.close(h.id);
-    }
-    refork_ = isolated_.has_value();
-  }
-
-  void enqueue(task_queue::item it) {
-    if (team_) {
-      team_->push(std::move(it));
-    } else {
-      queue_.push(std::move(it));
-    }
-  }
-
-  // Answers the root's cancel and take-back requests read so far, in one message: the tasks
-  // that will not run here and the cancels that came too late. Every request is answered,
-  // even with nothing, because the root must hear from each before it ends the pool: a message
-  // still on its way when the root frees the communicator would reach the next one. True when
-  // there were requests.
-  bool answer_requests() {
-    board_.pull();
-    auto requests = board_.take_requests();
-    if (requests.empty()) return false;
-    const auto answer = detail::answer_requests(
-        requests, [&](std::uint64_t id) { return team_ ? team_->cancel(id) : queue_.cancel(id); },
-        [&](std::size_t n) { return team_ ? team_->take_back(n) : queue_.take_back(n); });
-    RANKPOOL_LOG(debug, "worker rank %d answers %zu requests", rank_, requests.size());
-    transport::send(answer.data(), answer.size(), root_, comm_);
-    return true;
   }
 
   // Runs one task here (inline or in the isolated child), without comm_lock_ meanwhile: the
@@ -372,10 +280,7 @@ class worker final : public wait_hook {
     writer& out = own_writer ? own : results_.start();
     task_timing t;
     std::string output;  // captured stdout and stderr (capture_output)
-    if (refork_) {
-      isolated_->restart();
-      refork_ = false;
-    }
+    if (in_->take_refork()) isolated_->restart();
     if (watch_) watch_->task_started();
     lk.unlock();
     in_task = true;
@@ -448,30 +353,19 @@ class worker final : public wait_hook {
       std::unique_lock lk(comm_lock_);
       loop(lk);
     } catch (...) {
-      {
-        std::lock_guard el(helpers_m_);
-        if (!helper_error_) helper_error_ = std::current_exception();
-      }
+      spares_.failed(std::current_exception());
       keeper_->close();
     }
   }
 
   void start_spare() {
-    std::lock_guard lk(helpers_m_);
-    helpers_.emplace_back([this] { spare(); });
+    spares_.start([this] { spare(); });
   }
 
   // The threads that served for a while: they end once the loop has.
   void join_spares() {
     if (keeper_) keeper_->close();
-    std::vector<std::thread> done;
-    {
-      std::lock_guard lk(helpers_m_);
-      done.swap(helpers_);
-    }
-    for (auto& t : done) t.join();
-    std::lock_guard lk(helpers_m_);
-    if (helper_error_) std::rethrow_exception(std::exchange(helper_error_, nullptr));
+    spares_.join();
   }
 
   // Sends what tasks queued for the root (nested_client). The root counts a slot's load from
@@ -515,7 +409,6 @@ class worker final : public wait_hook {
   MPI_Comm comm_;
   int root_;
   bool acknowledge_ = false;  // the shutdown asked for a bye
-  bool stopping_ = false;     // the root said shut down
   int rank_ = 0;
   worker_config cfg_;
   std::mutex comm_lock_;  // MPI calls, queue_, results_ and the board's requests
@@ -529,13 +422,11 @@ class worker final : public wait_hook {
   std::optional<thread_team> team_;
   std::optional<isolated_runner> isolated_;
   std::optional<output_capture> capture_;  // capture_output without isolate: tasks run here
-  bool refork_ = false;                    // the isolated child predates a shared value's change
   std::optional<slot_keeper> keeper_;      // the slot of tasks run inline (not with a team)
   std::atomic<bool> lent_ever_{false};     // a task lent the slot: results get writers of their own
-  std::mutex helpers_m_;
-  std::vector<std::thread> helpers_;  // spare threads of the serve loop
-  std::exception_ptr helper_error_;   // what a spare's loop threw
-  std::optional<watcher> watch_;      // last: stopped before what its service uses
+  std::optional<inbound> in_;              // the root's messages, filed (set once the set-up is done)
+  spare_threads spares_;                   // threads that serve while a task lends the slot
+  std::optional<watcher> watch_;           // last: stopped before what its service uses
 };
 
 }  // namespace
