@@ -98,6 +98,15 @@ constexpr bool rss_is_meaningful = false;
 constexpr bool rss_is_meaningful = true;
 #endif
 
+// AddressSanitizer keeps one shadow byte for every 8 bytes of memory its checked accesses touch,
+// and a value's window becomes resident with its shadow: 302 MB for a 268 MB value measured on
+// a Linux 6.18 machine (a second copy would be 537 MB).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t shadow_divisor = 8;
+#else
+constexpr std::size_t shadow_divisor = 0;
+#endif
+
 // Resident memory of this process, from /proc/self/statm (pages).
 std::size_t resident_bytes() {
   std::ifstream f("/proc/self/statm");
@@ -222,7 +231,8 @@ TEST(shared, released_when_the_last_handle_and_task_are_gone) {
     const std::size_t placed = resident_bytes();
     // The root holds the value once: in its node's window, never as a second copy.
     if (rss_is_meaningful) {
-      EXPECT_LT(placed - before, n * sizeof(double) * 11 / 10);
+      const std::size_t bytes = n * sizeof(double);
+      EXPECT_LT(placed - before, bytes * 11 / 10 + (shadow_divisor ? bytes / shadow_divisor : 0));
     } else {
       std::printf("(resident memory not checked under ThreadSanitizer)\n");
     }
