@@ -102,9 +102,9 @@ constexpr bool rss_is_meaningful = true;
 // and a value's window becomes resident with its shadow: 302 MB for a 268 MB value measured on
 // a Linux 6.18 machine (a second copy would be 537 MB).
 #if defined(__SANITIZE_ADDRESS__)
-constexpr std::size_t shadow_divisor = 8;
+constexpr bool asan_shadow = true;
 #else
-constexpr std::size_t shadow_divisor = 0;
+constexpr bool asan_shadow = false;
 #endif
 
 // Resident memory of this process, from /proc/self/statm (pages).
@@ -232,7 +232,7 @@ TEST(shared, released_when_the_last_handle_and_task_are_gone) {
     // The root holds the value once: in its node's window, never as a second copy.
     if (rss_is_meaningful) {
       const std::size_t bytes = n * sizeof(double);
-      EXPECT_LT(placed - before, bytes * 11 / 10 + (shadow_divisor ? bytes / shadow_divisor : 0));
+      EXPECT_LT(placed - before, bytes * 11 / 10 + (asan_shadow ? bytes / 8 : 0));
     } else {
       std::printf("(resident memory not checked under ThreadSanitizer)\n");
     }
