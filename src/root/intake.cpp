@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/text.hpp"
+#include "root/team_gather.hpp"
 #include "wire/framing.hpp"
 
 namespace rankpool::detail {
@@ -187,15 +188,15 @@ void intake::take_answer(std::size_t w, int rank, const wire::header& h, in_buff
           continue;
         }
         // A team's member runs where its partners wait for it or not at all (workers keep it):
-        // one that comes back is that member's failure, which its gather handles as any other
-        // (the team fails, the others are asked to stop, the communicator is not reused).
-        writer out;
-        write_exception(out, std::make_exception_ptr(invalid_state_error("rankpool: rank " + std::to_string(rank) +
-                                                                         " returned a team task's member unstarted")));
-        out.reset_archive();
-        const std::vector<char> failure = out.take();
-        reader in(failure.data(), failure.size());
-        entry.t->complete_from(in);
+        // one that comes back fails its team as a member's failure does (the others are asked
+        // to stop, the communicator is not reused). Only team_parts are sent with `team` set.
+        auto e = std::make_exception_ptr(
+            invalid_state_error("rankpool: rank " + std::to_string(rank) + " returned a team task's member unstarted"));
+        if (auto* part = dynamic_cast<team_part*>(entry.t.get())) {
+          part->lost(std::move(e));
+        } else {
+          entry.t->fail(std::move(e));
+        }
       }
     }
   } catch (const std::exception& e) {

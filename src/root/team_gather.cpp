@@ -22,26 +22,32 @@ void team_gather::stop_unanswered() noexcept {
     if (!answered_[i]) stops_.request_stop(members_[i].id, members_[i].rank);
 }
 
-void team_gather::arrive(std::size_t m, reader& in) noexcept {
-  if (m >= members_.size() || answered_[m]) return;
+bool team_gather::answer(std::size_t m) noexcept {
+  if (m >= members_.size() || answered_[m]) return false;
   answered_[m] = true;
   ++answers_;
-  if (failed_) return;  // the future failed already; the rest only end their part
+  return true;
+}
+
+void team_gather::fail_team(std::exception_ptr e) noexcept {
+  failed_ = true;
+  whole_->fail(std::move(e));
+  stop_unanswered();
+}
+
+void team_gather::lose(std::size_t m, std::exception_ptr e) noexcept {
+  if (answer(m) && !failed_) fail_team(std::move(e));
+}
+
+void team_gather::arrive(std::size_t m, reader& in) noexcept {
+  if (!answer(m) || failed_) return;  // a failed future: the rest only end their part
   try {
     const char* at = in.raw().current();
     const std::size_t n = in.raw().remaining();
-    if (in.raw().get_value<std::uint8_t>() != result_ok) {
-      failed_ = true;
-      whole_->fail(read_exception(in));
-      stop_unanswered();
-      return;
-    }
+    if (in.raw().get_value<std::uint8_t>() != result_ok) return fail_team(read_exception(in));
     if (m == 0) first_.assign(at, at + n);
   } catch (...) {
-    failed_ = true;
-    whole_->fail(make_result_decode_error(std::current_exception()));
-    stop_unanswered();
-    return;
+    return fail_team(make_result_decode_error(std::current_exception()));
   }
   if (answers_ < members_.size()) return;
   reader value(first_.data(), first_.size());

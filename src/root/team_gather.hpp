@@ -37,8 +37,15 @@ class team_gather final : public stop_sink {
   void request_stop(std::uint64_t task_id, int where) noexcept override;
   /// Member `m` answered with the result body at `in` (status byte, then value or exception).
   void arrive(std::size_t m, reader& in) noexcept;
+  /// Member `m` will not run (its worker returned it unstarted): the team fails with `e`, as
+  /// when a member's task fails.
+  void lose(std::size_t m, std::exception_ptr e) noexcept;
 
  private:
+  // Counts member `m`'s answer; false when it is no member or answered already.
+  bool answer(std::size_t m) noexcept;
+  // The future fails with `e`, the members still at work are asked to stop.
+  void fail_team(std::exception_ptr e) noexcept;
   void stop_unanswered() noexcept;
 
   task_ptr whole_;
@@ -79,6 +86,8 @@ class team_part final : public task {
   team_part(std::shared_ptr<team_gather> gather, std::size_t member, std::vector<char> bytes);
   void run_here(time_point) noexcept override;
   void complete_from(reader& in) noexcept override { gather_->arrive(member_, in); }
+  /// This member will not run: its team fails with `e` (team_gather::lose).
+  void lost(std::exception_ptr e) noexcept { gather_->lose(member_, std::move(e)); }
   const char* type_name() const noexcept override { return gather_->whole().type_name(); }
   const void* function_address() const noexcept override { return gather_->whole().function_address(); }
 
