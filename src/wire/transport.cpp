@@ -204,7 +204,11 @@ std::chrono::microseconds backoff::next() {
   // Without a core of its own (cpu_share) a rank sleeps at once: even a yielding spin kept the
   // core from the worker that shared it.
   if (spin_allowed() && now - *idle_since_ < spin_) {
-    sched_yield();
+    if (now - *idle_since_ < quiet_spin) {
+      for (int i = 0; i < 32; ++i) cpu_relax();
+    } else {
+      sched_yield();
+    }
     return std::chrono::microseconds(0);
   }
   const auto cap = now - *idle_since_ < long_idle_ ? max_sleep_ : deep_sleep_;

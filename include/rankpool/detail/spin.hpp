@@ -16,6 +16,14 @@ inline bool spin_allowed() noexcept {
   return spin_allowed_flag.load(std::memory_order_relaxed);
 }
 
+/// One step of a busy wait: tells the core that this thread only waits (x86's `pause`), which
+/// frees resources for a sibling hyperthread and costs no system call.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 /// Sets the switch (cpu_share::configure does; tests may too).
 inline void set_spin_allowed(bool allowed) noexcept {
   spin_allowed_flag.store(allowed, std::memory_order_relaxed);

@@ -357,9 +357,7 @@ class state_base : public std::enable_shared_from_this<state_base> {
   bool spin_until_done() const noexcept {
     for (int i = 0; i < 64; ++i) {
       if (done()) return true;
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      cpu_relax();
     }
     static const bool spare_cores = std::thread::hardware_concurrency() >= 4;
     if (!spare_cores || !spin_allowed()) return done();
