@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/cpu_share.hpp"
+#include "common/heap_policy.hpp"
 #include "executors/options.hpp"
 #include "executors/spawn_executor.hpp"
 #include "registry/handshake.hpp"
@@ -52,6 +53,7 @@ struct pool_comm {
 // learns the node's layout and whether waiting threads may spin, given this rank's `threads`
 // busy threads. Frees what it made before it rethrows.
 pool_comm open_pool_comm(MPI_Comm comm, int root, int size, std::size_t threads) {
+  detail::heap_policy::apply_once();
   pool_comm pc;
   mpi::call("MPI_Comm_dup", MPI_Comm_dup, comm, &pc.dup);
   try {

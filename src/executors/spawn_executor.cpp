@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/cpu_share.hpp"
+#include "common/heap_policy.hpp"
 #include "common/self_exe.hpp"
 #include "executors/options.hpp"
 #include "registry/handshake.hpp"
@@ -98,6 +99,7 @@ void serve_if_spawned_worker() {
       w.capture_output = sh.capture_output != 0;
       w.deadline_ns = sh.deadline_ns;
       w.max_tasks_per_child = static_cast<std::size_t>(sh.max_tasks_per_child);
+      heap_policy::apply_once();
       cpu_share::configure_alone(w.threads, 1);  // the parent's progress thread shares the node
       serve(parent, 0, init, w, node_layout::of_spawned(parent, false));
     }
@@ -245,6 +247,7 @@ spawn_executor::spawn_executor(executor_options o) {
   retries_ = detail::retry_rule_of(o);
   const detail::worker_config wcfg = detail::worker_config_of(o);
   const detail::spawn_hello sh = detail::spawn_hello_of(o, wcfg);
+  detail::heap_policy::apply_once();
   MPI_Comm inter = detail::spawn_workers(n, detail::spawn_info_of(o), detail::spawn_args_of(o));
   detail::greet(inter, sh, n);
   detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "spawn_executor");
