@@ -70,6 +70,9 @@ void share_table::open(std::uint64_t id, const char* body, std::size_t n) {
         h->dims[0] = rec.dims[0];
         h->dims[1] = rec.dims[1];
         h->ready.store(1, std::memory_order_release);
+      } else if (page_toucher::enabled()) {
+        // Another rank of this node fills the window: map its pages before tasks read them.
+        e.toucher = std::make_unique<page_toucher>(e.window.header + 1, bytes);
       }
       break;
     }
@@ -96,6 +99,7 @@ void share_table::close(std::uint64_t id) {
     e = std::move(it->second);
     entries_.erase(it);
   }
+  e.toucher.reset();  // the thread stops before the window goes
   e.window.close(layout_.node);
 }
 

@@ -12,6 +12,7 @@
 #include <rankpool/detail/shared_block.hpp>
 
 #include "share/node_layout.hpp"
+#include "share/page_toucher.hpp"
 
 namespace rankpool::detail {
 
@@ -38,6 +39,7 @@ class share_table {
   struct entry {
     std::shared_ptr<shared_block> block;
     node_window window;
+    std::unique_ptr<page_toucher> toucher;  // maps the window's pages while this rank is idle
   };
   MPI_Comm pool_;
   int root_;

@@ -1,0 +1,47 @@
+#pragma once
+// Internal: maps a node window's pages into this process ahead of the tasks that read them.
+// A process's first read of a page that another process wrote costs a page fault (2-3 µs a page
+// on the 2-core VM the project is measured on: about 120 µs for a 1000 x 10 matrix of doubles,
+// more than its SVD takes), and the tasks that read a shared stack paid it inside the map. A
+// worker is idle while the root fills a window, so a thread of the lowest scheduling class
+// (SCHED_IDLE: it runs only on a CPU nothing else wants) reads one byte of each page then; a page
+// it reaches before the root has written it is simply the same page, filled later. Whatever it
+// has not reached when tasks start, they fault in themselves, as before.
+
+#include <atomic>
+#include <cstddef>
+#include <thread>
+
+namespace rankpool::detail {
+
+class page_toucher {
+ public:
+  /// Starts touching the pages of [`begin`, `begin` + `bytes`), which must stay mapped until
+  /// this object is destroyed.
+  page_toucher(const void* begin, std::size_t bytes);
+  /// Stops at the next page and joins the thread.
+  ~page_toucher();
+  page_toucher(const page_toucher&) = delete;
+  page_toucher& operator=(const page_toucher&) = delete;
+
+  /// Pages touched so far (tests).
+  std::size_t pages_done() const noexcept { return done_.load(std::memory_order_relaxed); }
+  /// True once every page was touched (tests).
+  bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+  /// True when the thread could not take the idle class and touched nothing (tests).
+  bool gave_up() const noexcept { return gave_up_.load(std::memory_order_acquire); }
+
+  /// RANKPOOL_PREFAULT (default on): whether workers touch a window's pages ahead of the tasks.
+  static bool enabled() noexcept;
+
+ private:
+  void run(const char* begin, std::size_t bytes) noexcept;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> gave_up_{false};
+  std::atomic<std::size_t> done_{0};
+  std::thread thread_;
+};
+
+}  // namespace rankpool::detail

@@ -1,0 +1,79 @@
+// Touching a node window's pages ahead of the tasks (src/share/page_toucher), without a
+// launcher: every page of a shared mapping is mapped into the process, so reading it afterwards
+// takes no page fault, and destroying the toucher stops it part way.
+
+#include "share/page_toucher.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstddef>
+#include <thread>
+
+namespace {
+
+using rankpool::detail::page_toucher;
+
+long minor_faults() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
+// A shared mapping like a node window's (tmpfs pages), unmapped at the end.
+class shared_mapping {
+ public:
+  explicit shared_mapping(std::size_t bytes) : bytes_(bytes) {
+    p_ = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  }
+  ~shared_mapping() {
+    if (p_ != MAP_FAILED) ::munmap(p_, bytes_);
+  }
+  shared_mapping(const shared_mapping&) = delete;
+  shared_mapping& operator=(const shared_mapping&) = delete;
+  bool ok() const noexcept { return p_ != MAP_FAILED; }
+  const char* data() const noexcept { return static_cast<const char*>(p_); }
+
+ private:
+  std::size_t bytes_;
+  void* p_;
+};
+
+TEST(page_toucher, MapsEveryPageSoReadsTakeNoFault) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t pages = 2048;  // 8 MiB: a few ms of faults, even on a slow machine
+  shared_mapping m(pages * page);
+  ASSERT_TRUE(m.ok());
+  page_toucher t(m.data(), pages * page);
+  // The idle class runs only on a CPU nothing else wants: on a loaded machine this takes a while.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!t.finished() && !t.gave_up() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (t.gave_up()) GTEST_SKIP() << "this system refuses SCHED_IDLE threads; the toucher does nothing";
+  ASSERT_TRUE(t.finished()) << "touched " << t.pages_done() << " of " << pages << " pages in 60 s";
+  EXPECT_EQ(t.pages_done(), pages);
+  const long before = minor_faults();
+  long sum = 0;
+  for (std::size_t at = 0; at < pages * page; at += page) sum += *static_cast<const volatile char*>(m.data() + at);
+  EXPECT_EQ(sum, 0);                                                  // nobody wrote: the pages read as zeros
+  EXPECT_LT(minor_faults() - before, static_cast<long>(pages / 10));  // without it: one fault per 16 pages or more
+}
+
+TEST(page_toucher, StopsWhenDestroyed) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t pages = std::size_t{1} << 20;  // 4 GiB of address space, never all touched
+  shared_mapping m(pages * page);
+  ASSERT_TRUE(m.ok());
+  std::size_t done = 0;
+  {
+    page_toucher t(m.data(), pages * page);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    done = t.pages_done();
+  }  // the destructor stops the thread at its next page and joins it: this returns
+  EXPECT_LT(done, pages);
+}
+
+}  // namespace
