@@ -43,8 +43,12 @@ void apply_once() noexcept {
 #if defined(__GLIBC__)
     // Either call can only fail for a value out of glibc's range; these are within it.
     const bool ok = mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
-    RANKPOOL_LOG(debug, "malloc keeps freed memory: %s",
-                 ok ? "mmap threshold 32 MiB, trim threshold 128 MiB" : "mallopt refused, left as it is");
+    if (ok) {
+      RANKPOOL_LOG(debug, "malloc keeps freed memory: mmap threshold %d MiB, trim threshold %d MiB",
+                   mmap_threshold >> 20, trim_threshold >> 20);
+    } else {
+      RANKPOOL_LOG(debug, "mallopt refused the thresholds: malloc left as it is");
+    }
 #endif
   });
 }
