@@ -75,10 +75,19 @@ wait_result<T> wait(const std::vector<future<T>>& given, std::optional<std::chro
       now = pred();
     }
     std::optional<detail::lend_guard> lent;
-    if (!now) lent.emplace();  // a task's thread lets another run tasks meanwhile
+    const auto deadline = timeout ? detail::deadline_after(*timeout) : std::chrono::steady_clock::time_point::max();
+    if (!now) {
+      lent.emplace();  // a task's thread lets another run tasks meanwhile
+      detail::drive_until_call(
+          [&] {
+            std::lock_guard l(waiter.m_);
+            return pred();
+          },
+          deadline);
+    }
     std::unique_lock lk(waiter.m_);
     if (timeout) {
-      waiter.cv_.wait_until(lk, detail::deadline_after(*timeout), pred);
+      waiter.cv_.wait_until(lk, deadline, pred);
     } else {
       waiter.cv_.wait(lk, pred);
     }
@@ -196,7 +205,15 @@ class as_completed_range {
       now = pred();
     }
     std::optional<detail::lend_guard> lent;
-    if (!now) lent.emplace();  // a task's thread lets another run tasks meanwhile
+    if (!now) {
+      lent.emplace();  // a task's thread lets another run tasks meanwhile
+      detail::drive_until_call(
+          [&] {
+            std::lock_guard l(im.waiter.m_);
+            return pred();
+          },
+          im.deadline.value_or(std::chrono::steady_clock::time_point::max()));
+    }
     std::unique_lock lk(im.waiter.m_);
     if (im.deadline) {
       if (!im.waiter.cv_.wait_until(lk, *im.deadline, pred)) {

@@ -25,7 +25,12 @@ void set_callback_error_handler(std::function<void(std::exception_ptr)> h) {
 namespace detail {
 namespace {
 thread_local wait_hook* this_threads_hook = nullptr;
+thread_local std::weak_ptr<loop_driver> this_threads_driver;
 }  // namespace
+
+std::weak_ptr<loop_driver>& driver_of_this_thread() noexcept {
+  return this_threads_driver;
+}
 
 wait_hook* current_wait_hook() noexcept {
   return this_threads_hook;

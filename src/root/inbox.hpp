@@ -35,6 +35,8 @@ class inbox {
   };
   /// Moves the news into `n`; false when there was none since the last call.
   bool take(news& n);
+  /// True when news waits to be taken.
+  bool has_news() const noexcept { return has_news_.load(std::memory_order_acquire); }
   /// Sleeps until there is news, or for at most `pause` when set.
   void wait(std::optional<std::chrono::microseconds> pause);
 

@@ -1,5 +1,7 @@
-// The root's scheduler. One progress thread owns every MPI call of the pool; user threads hand
-// it tasks through an inbox. Each worker gets a window of tasks in flight, sized from the
+// The root's scheduler. One loop owns every MPI call of the pool; user threads hand it tasks
+// through an inbox. The loop runs on the progress thread, or on a user thread that waits on a
+// result: that thread runs the loop itself meanwhile (a driver, include/rankpool/detail/drive.hpp),
+// and the progress thread naps until the driver leaves. Each worker gets a window of tasks in flight, sized from the
 // measured task time (about 100 µs of work ahead, at least 2 tasks), so a worker never waits a
 // round trip; small tasks travel batched in one message, large ones alone and without a copy.
 // Idle workers get work first. With root_computes a thread of the root takes tasks as well.
@@ -20,6 +22,7 @@
 #include <unordered_map>
 
 #include "common/broken.hpp"
+#include "common/loop_token.hpp"
 #include "common/pool_view.hpp"
 #include "common/text.hpp"
 #include "root/control.hpp"
@@ -42,6 +45,30 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+class scheduler;
+
+// What a waiting thread holds to drive a scheduler's loop (weakly, through its thread-local
+// slot): the token and whether the loop may still run outlive the scheduler, so a late driver
+// finds the pool ended instead of a destroyed object.
+class driver_link final : public loop_driver {
+ public:
+  explicit driver_link(scheduler& s) : s_(&s) {}
+  void drive(wait_goal goal, clock::time_point deadline) noexcept override;
+
+  loop_token token;               // who runs the loop now
+  std::atomic<bool> alive{true};  // false once the progress thread has left the loop (token held)
+  std::atomic<int> wanting{0};    // waiters that want the token: the progress thread lets go
+
+ private:
+  scheduler* s_;
+};
+
+// RANKPOOL_DRIVE=0: waiting threads never run the loop (for comparisons).
+bool drivers_allowed() {
+  const char* v = std::getenv("RANKPOOL_DRIVE");
+  return !(v && std::string_view(v) == "0");
+}
+
 class scheduler final : public executor_core {
  public:
   explicit scheduler(scheduler_config cfg)
@@ -55,12 +82,15 @@ class scheduler final : public executor_core {
                 {[this](const std::string& why, const std::exception_ptr& cause) { mark_broken(why, cause); },
                  [this](std::size_t w, int rank, const std::string& why) { lose_worker(w, rank, why); },
                  [this] { return inbox_.broken_error(); }}),
-        dispatcher_({queue_, teams_, policy_, sender_, stops_, cfg_.workers, nullptr}) {
+        dispatcher_({queue_, teams_, policy_, sender_, stops_, cfg_.workers, nullptr}),
+        link_(std::make_shared<driver_link>(*this)) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     workers_.store(num_workers(), std::memory_order_relaxed);
     std::vector<int> serving = cfg_.workers;
     serving.insert(serving.end(), cfg_.idle_ranks.begin(), cfg_.idle_ranks.end());
     shares_ = std::make_shared<node_share>(cfg_.comm, std::exchange(cfg_.nodes, {}), std::move(serving));
+    stops_.set_owner(&link_->token);
+    shares_->set_loop_token(&link_->token);
     try {
       hooks_.attach(make_telemetry(cfg_.telemetry, cfg_.name));
     } catch (...) {
@@ -98,11 +128,12 @@ class scheduler final : public executor_core {
   void submit(std::vector<task_ptr>& tasks) override {
     hooks_.submitted(tasks);
     inbox_.submit(tasks);
+    adopt_this_thread();
   }
 
   void shutdown(bool wait, bool cancel_futures) override {
     inbox_.request_shutdown(cancel_futures);
-    if (!wait || std::this_thread::get_id() == thread_.get_id()) return;
+    if (!wait || in_loop()) return;
     std::lock_guard jl(join_mutex_);
     if (thread_.joinable()) thread_.join();
     stop_local();
@@ -111,7 +142,7 @@ class scheduler final : public executor_core {
 
   void terminate(int signal) override {
     inbox_.request_terminate(signal);
-    if (std::this_thread::get_id() == thread_.get_id()) return;
+    if (in_loop()) return;
     std::lock_guard jl(join_mutex_);
     if (thread_.joinable()) thread_.join();
     stop_local();
@@ -140,55 +171,156 @@ class scheduler final : public executor_core {
   bool runs_locally() const noexcept override { return cfg_.root_computes; }
   share_service* sharing() noexcept override { return shares_.get(); }
 
+  /// Runs the loop on a waiting thread (driver_link::drive, with the token held) until `goal`
+  /// or `deadline`, or until nothing in flight could reach the goal.
+  void drive_holding_token(wait_goal goal, clock::time_point deadline) noexcept {
+    if (failed_ || goal.reached()) {  // failed: the progress thread is about to end the loop
+      link_->token.release();
+      return;
+    }
+    transport::backoff pace(std::chrono::microseconds(200), std::chrono::microseconds(500));
+    round_result r{};
+    try {
+      while (!goal.reached() && !r.finished) {
+        r = turn();
+        if (r.progressed) {
+          pace.reset();
+          continue;
+        }
+        if (r.sending) {
+          std::this_thread::yield();
+          continue;
+        }
+        // Nothing in flight: the goal is not this pool's (or waits on another thread's doing).
+        if (r.quiet && queue_.empty() && teams_.empty() && !inbox_.has_news()) break;
+        const auto now = clock::now();
+        if (now >= deadline) break;
+        const auto pause = pace.next();
+        if (pause.count() == 0) continue;
+        inbox_.wait(std::min(pause, std::chrono::ceil<std::chrono::microseconds>(deadline - now)));
+      }
+    } catch (...) {
+      fail_progress_thread();
+      failed_ = true;
+    }
+    // The progress thread takes over what is left: at once if it sleeps, else after its nap.
+    const bool left = !r.quiet || !queue_.empty() || !teams_.empty() || stopping_ || failed_;
+    last_driven_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    const bool asleep = progress_asleep_.load(std::memory_order_relaxed);
+    link_->token.release();
+    if (!left) return;
+    if (asleep || failed_) inbox_.wake();
+    if (failed_ || stopping_) end_nap();
+  }
+
  private:
+  // True on a thread that runs the loop now (the progress thread, or a driver): it must not wait
+  // for the loop.
+  bool in_loop() const noexcept { return link_->token.held_here() || std::this_thread::get_id() == thread_.get_id(); }
+
+  // Makes the calling thread's waits drive this pool (the pool it submitted to last).
+  void adopt_this_thread() {
+    if (!drive_) return;
+    thread_local const driver_link* adopted = nullptr;
+    auto& slot = driver_of_this_thread();
+    if (adopted == link_.get() && !slot.expired()) return;
+    slot = link_;
+    adopted = link_.get();
+  }
+
   void run() {
-    stops_.set_owner(std::this_thread::get_id());
-    shares_->set_progress_thread(std::this_thread::get_id());
     try {
       loop();
     } catch (...) {
       fail_progress_thread();
     }
+    // The loop ends here for every thread: later drivers find it ended.
+    while (!link_->token.held_here() && !link_->token.try_acquire()) nap(std::chrono::microseconds(100));
+    link_->alive.store(false, std::memory_order_relaxed);
+    link_->token.release();
     // Every result is in (or the pool failed): the trace and summary are complete.
     hooks_.finish();
   }
 
+  // What one round of the loop did.
+  struct round_result {
+    bool progressed = false;  // something arrived, left or changed
+    bool sending = false;     // sends still under way
+    bool quiet = false;       // nothing in flight: no task out, no request unanswered
+    bool finished = false;    // shutdown asked and everything done: the loop may end
+  };
+
+  // One round: news from user threads, local results, dispatch, messages from the workers, stop
+  // and cancel requests. Only the token's holder calls it.
+  round_result turn() {
+    round_result r;
+    r.progressed = take_inbox(stopping_);
+    r.progressed |= collect_local();
+    r.progressed |= dispatcher_.dispatch();
+    if (queue_.empty()) control_.ask_back(policy_);
+    while (receive(msg_)) {
+      intake_.handle(msg_);
+      r.progressed = true;
+    }
+    if (r.progressed) hooks_.queue_depth(queue_.size() + teams_.size(), running_.size() + policy_.root_load());
+    r.sending = sender_.under_way() | relays_.send_ready();
+    control_.forward(running_);
+    r.quiet = running_.empty() && policy_.root_load() == 0 && control_.all_answered();
+    // Every request answered too: an answer still on its way would reach the next pool.
+    r.finished = stopping_ && queue_.empty() && teams_.empty() && r.quiet;
+    return r;
+  }
+
+  // The progress thread's loop. It holds the token for one round at a time, so a waiting thread
+  // can take over between rounds; while one drives (or did within the last milliseconds) the
+  // progress thread naps instead of spinning on the core the driver needs.
   void loop() {
     transport::backoff pace(std::chrono::microseconds(200), std::chrono::microseconds(500));
-    transport::incoming msg;
-    bool stopping = false;
+    enum class next_step { go_on, yield, nap, pause, sleep };
     while (true) {
-      bool progressed = take_inbox(stopping);
-      progressed |= collect_local();
-      progressed |= dispatcher_.dispatch();
-      if (queue_.empty()) control_.ask_back(policy_);
-      while (receive(msg)) {
-        intake_.handle(msg);
-        progressed = true;
-      }
-      if (progressed) hooks_.queue_depth(queue_.size() + teams_.size(), running_.size() + policy_.root_load());
-      const bool sending = sender_.under_way() | relays_.send_ready();
-      control_.forward(running_);
-      // Every request answered too: an answer still on its way would reach the next pool.
-      if (stopping && queue_.empty() && teams_.empty() && running_.empty() && policy_.root_load() == 0 &&
-          control_.all_answered())
-        break;
-      if (progressed) {
+      if (link_->wanting.load(std::memory_order_acquire) > 0 || !link_->token.try_acquire()) {
+        nap(std::chrono::microseconds(500));  // a driver runs the loop (or is about to)
         pace.reset();
         continue;
       }
-      if (sending) {
-        std::this_thread::yield();
-        continue;
-      }
-      auto pause = pace.next();
-      if (pause.count() == 0) continue;  // still in the spin phase
-      if (running_.empty() && policy_.root_load() == 0 && control_.all_answered()) {
-        // Nothing can arrive from the workers: sleep until a user thread has news.
-        inbox_.wait(std::nullopt);
+      if (failed_) return;  // a driver's round failed; the pool is broken already
+      const round_result r = turn();
+      if (r.finished) break;  // the token stays with this thread for the shutdown
+      next_step step = next_step::go_on;
+      std::chrono::microseconds pause{0};
+      if (r.progressed) {
         pace.reset();
+      } else if (r.sending) {
+        step = next_step::yield;
+      } else if (recently_driven()) {
+        step = next_step::nap;
       } else {
-        inbox_.wait(pause);
+        pause = pace.next();
+        if (pause.count() > 0) step = r.quiet ? next_step::sleep : next_step::pause;
+      }
+      // Before the token goes: a driver that leaves work in flight then wakes this thread.
+      if (step == next_step::sleep) progress_asleep_.store(true, std::memory_order_relaxed);
+      link_->token.release();
+      switch (step) {
+        case next_step::go_on:
+          break;
+        case next_step::yield:
+          std::this_thread::yield();
+          break;
+        case next_step::nap:
+          // A driver left: it is likely back soon. With work in flight, poll at a tenth of a
+          // millisecond (the workers hold about that much ahead), else every millisecond.
+          nap(r.quiet ? std::chrono::microseconds(1000) : std::chrono::microseconds(100));
+          break;
+        case next_step::pause:
+          inbox_.wait(pause);
+          break;
+        case next_step::sleep:
+          // Nothing can arrive from the workers: sleep until a user thread has news.
+          inbox_.wait(std::nullopt);
+          progress_asleep_.store(false, std::memory_order_relaxed);
+          pace.reset();
+          break;
       }
     }
     // Replies to nested submits go before the shutdown (the same tag keeps them in order).
@@ -198,6 +330,30 @@ class scheduler final : public executor_core {
     RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
     hooks_.instant("shutdown");
     stop_workers();
+  }
+
+  // A driver ran the loop within the last few milliseconds: it is likely to come back soon.
+  bool recently_driven() const noexcept {
+    const auto last = last_driven_.load(std::memory_order_relaxed);
+    return last != 0 && clock::now().time_since_epoch().count() - last <
+                            std::chrono::nanoseconds(std::chrono::milliseconds(10)).count();
+  }
+
+  // The progress thread waits while a driver runs the loop, or may soon. A driver that leaves
+  // work in flight does not wake it (it is usually back within microseconds, and a wake-up costs
+  // both a context switch on the core they share); one that leaves the pool failed or stopping
+  // ends the nap (end_nap).
+  void nap(std::chrono::microseconds length) {
+    std::unique_lock lk(nap_m_);
+    nap_cv_.wait_for(lk, length, [&] { return nap_cut_; });
+    nap_cut_ = false;
+  }
+  void end_nap() {
+    {
+      std::lock_guard lk(nap_m_);
+      nap_cut_ = true;
+    }
+    nap_cv_.notify_one();
   }
 
   bool receive(transport::incoming& msg) {
@@ -337,10 +493,41 @@ class scheduler final : public executor_core {
   std::optional<root_slot> local_;      // the root's own compute slot (root_computes)
   std::shared_ptr<node_share> shares_;  // shared values; handles hold it weakly
 
+  std::shared_ptr<driver_link> link_;  // what waiting threads drive; the token
+  const bool drive_ = drivers_allowed();
+  transport::incoming msg_;                   // the loop's receive buffer
+  bool stopping_ = false;                     // shutdown was asked (the loop's)
+  bool failed_ = false;                       // a driver's round failed: the progress thread just ends (the loop's)
+  std::atomic<bool> progress_asleep_{false};  // the progress thread sleeps until news
+  std::atomic<std::int64_t> last_driven_{0};  // when a driver last left (steady clock, ns)
+  std::mutex nap_m_;
+  std::condition_variable nap_cv_;
+  bool nap_cut_ = false;
+
   std::mutex join_mutex_;
   std::exception_ptr thread_error_;
   std::thread thread_;
 };
+
+void driver_link::drive(wait_goal goal, clock::time_point deadline) noexcept {
+  if (token.held_here()) return;  // a done callback on the loop's own thread: no re-entry
+  if (!token.try_acquire()) {
+    // The progress thread holds it for one round at most, and lets go once it sees a waiter.
+    wanting.fetch_add(1, std::memory_order_acq_rel);
+    bool got = false;
+    for (int i = 0; i < 64 && !got && !goal.reached(); ++i) {
+      std::this_thread::yield();
+      got = token.try_acquire();
+    }
+    wanting.fetch_sub(1, std::memory_order_acq_rel);
+    if (!got) return;
+  }
+  if (!alive.load(std::memory_order_relaxed)) {
+    token.release();
+    return;
+  }
+  s_->drive_holding_token(goal, deadline);
+}
 
 }  // namespace
 

@@ -7,9 +7,10 @@
 #include <cstdint>
 #include <mutex>
 #include <rankpool/detail/state.hpp>
-#include <thread>
 #include <utility>
 #include <vector>
+
+#include "common/loop_token.hpp"
 
 namespace rankpool::detail {
 
@@ -19,14 +20,15 @@ class stop_queue final : public stop_sink {
   /// A (task id, worker rank) pair.
   using request = std::pair<std::uint64_t, int>;
 
-  /// The progress thread: a cancel() it makes cannot wait for an answer only it would deliver.
-  void set_owner(std::thread::id owner) noexcept { owner_.store(owner, std::memory_order_release); }
+  /// The pool's loop token: a cancel() made on the thread that runs the loop (a done callback)
+  /// cannot wait for an answer only that thread would deliver.
+  void set_owner(const loop_token* loop) noexcept { loop_ = loop; }
 
   /// Queues a stop for task `id` on worker rank `where` (any thread).
   void request_stop(std::uint64_t id, int where) noexcept override { push(stops_, id, where); }
-  /// Queues a withdraw of task `id` from worker rank `where` (any thread but the owner).
+  /// Queues a withdraw of task `id` from worker rank `where` (any thread but the loop's).
   bool request_withdraw(std::uint64_t id, int where) noexcept override {
-    if (std::this_thread::get_id() == owner_.load(std::memory_order_acquire)) return false;
+    if (loop_ && loop_->held_here()) return false;
     return push(withdraws_, id, where);
   }
   /// Queues a withdraw the progress thread itself asks for (a task's cancel of a task it
@@ -59,7 +61,7 @@ class stop_queue final : public stop_sink {
 
   std::mutex m_;
   std::atomic<bool> has_{false};
-  std::atomic<std::thread::id> owner_{};
+  const loop_token* loop_ = nullptr;
   std::vector<request> stops_, withdraws_;
 };
 

@@ -47,10 +47,10 @@ node_share::~node_share() {
 
 void node_share::check_open_for_values() const {
   if (ended_) throw invalid_state_error("rankpool: cannot share a value after shutdown (or on a broken executor)");
-  if (std::this_thread::get_id() == progress_.load())
+  if (loop_ && loop_->held_here())
     throw invalid_state_error(
-        "rankpool: share() cannot run in a done callback: callbacks run on the pool's progress thread, which "
-        "placing the value waits for");
+        "rankpool: share() cannot run in a done callback: callbacks run on the thread that runs the pool's "
+        "loop, which placing the value waits for");
 }
 
 void node_share::announce(std::uint64_t id, const void* record, std::size_t n) {

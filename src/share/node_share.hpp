@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/loop_token.hpp"
 #include "share/node_layout.hpp"
 
 namespace rankpool::detail {
@@ -40,9 +41,9 @@ class node_share final : public share_service, public std::enable_shared_from_th
   /// closes every value still placed, marks the handles still held as closed, and places
   /// nothing more.
   void close_all() noexcept;
-  /// The pool's progress thread: a value cannot be placed from it (a done callback), for
-  /// placing waits on workers that may wait on it.
-  void set_progress_thread(std::thread::id id) noexcept { progress_ = id; }
+  /// The pool's loop token: a value cannot be placed from the thread running the loop (a done
+  /// callback), for placing waits on workers that may wait on the loop.
+  void set_loop_token(const loop_token* loop) noexcept { loop_ = loop; }
   /// The pool broke: nothing more is placed, and nothing is freed collectively (a worker may
   /// never answer); handles still held read as closed.
   void abandon() noexcept;
@@ -73,7 +74,7 @@ class node_share final : public share_service, public std::enable_shared_from_th
   std::map<std::uint64_t, open_value> open_;
   std::uint64_t next_id_ = 0;
   bool ended_ = false;
-  std::atomic<std::thread::id> progress_{};
+  const loop_token* loop_ = nullptr;  // set before the pool takes tasks
 
   std::mutex queue_lock_;
   std::condition_variable queue_cv_;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <rankpool/detail/clock.hpp>
+#include <rankpool/detail/drive.hpp>
 #include <rankpool/detail/spin.hpp>
 #include <string>
 #include <thread>
@@ -256,8 +257,10 @@ class state_base : public std::enable_shared_from_this<state_base> {
   /// Blocks until done. Spins briefly first: a result that is microseconds away should not pay
   /// a sleep and a wake-up.
   void wait() {
-    if (spin_until_done()) return;
+    if (spin_briefly()) return;
     lend_guard lent;  // a task's thread lets another run tasks meanwhile
+    if (drive_until({&done_test, this}, std::chrono::steady_clock::time_point::max())) return;
+    if (spin_yielding()) return;
     auto& b = bucket_of(this);
     std::unique_lock lk(b.m);
     sleepers_.fetch_add(1);
@@ -268,9 +271,11 @@ class state_base : public std::enable_shared_from_this<state_base> {
   /// Blocks until done or the time runs out; true when done.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> d) {
-    if (spin_until_done()) return true;
+    if (spin_briefly()) return true;
     const auto deadline = deadline_after(d);
     lend_guard lent;
+    if (drive_until({&done_test, this}, deadline)) return true;
+    if (spin_yielding()) return true;
     auto& b = bucket_of(this);
     std::unique_lock lk(b.m);
     sleepers_.fetch_add(1);
@@ -349,16 +354,22 @@ class state_base : public std::enable_shared_from_this<state_base> {
     }
   }
 
-  // A short busy phase, then (with cores to spare) yielding for up to ~50 µs: a result that is
-  // microseconds away is picked up without a sleep and a wake-up. On a machine with few cores
-  // the waiting thread would compete with the threads that produce the result (the progress
-  // thread, the workers): there it goes to sleep at once, measured 25% faster per round trip
-  // on 2 cores.
-  bool spin_until_done() const noexcept {
+  // A short busy phase: a result already on its way is picked up without more ado. Then the
+  // waiter runs its pool's loop itself when it can (drive.hpp), and only then spins or sleeps.
+  bool spin_briefly() const noexcept {
     for (int i = 0; i < 64; ++i) {
       if (done()) return true;
       cpu_relax();
     }
+    return done();
+  }
+  static bool done_test(const void* self) noexcept { return static_cast<const state_base*>(self)->done(); }
+
+  // With cores to spare, yielding for up to ~50 µs: a result that is microseconds away is picked
+  // up without a sleep and a wake-up. On a machine with few cores the waiting thread would
+  // compete with the threads that produce the result (the progress thread, the workers): there
+  // it goes to sleep at once, measured 25% faster per round trip on 2 cores.
+  bool spin_yielding() const noexcept {
     static const bool spare_cores = std::thread::hardware_concurrency() >= 4;
     if (!spare_cores || !spin_allowed()) return done();
     const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
