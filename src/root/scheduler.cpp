@@ -207,10 +207,12 @@ class scheduler final : public executor_core {
     const bool left = !r.quiet || !queue_.empty() || !teams_.empty() || stopping_ || failed_;
     last_driven_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     const bool asleep = progress_asleep_.load(std::memory_order_relaxed);
+    const bool ending = failed_ || stopping_;  // read before the token goes
+    const bool failed = failed_;
     link_->token.release();
     if (!left) return;
-    if (asleep || failed_) inbox_.wake();
-    if (failed_ || stopping_) end_nap();
+    if (asleep || failed) inbox_.wake();
+    if (ending) end_nap();
   }
 
  private:
