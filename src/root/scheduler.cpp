@@ -178,7 +178,7 @@ class scheduler final : public executor_core {
       link_->token.release();
       return;
     }
-    transport::backoff pace(std::chrono::microseconds(200), std::chrono::microseconds(500));
+    transport::backoff pace = make_pace();
     round_result r{};
     try {
       while (!goal.reached() && !r.finished) {
@@ -195,7 +195,7 @@ class scheduler final : public executor_core {
         if (r.quiet && queue_.empty() && teams_.empty() && !inbox_.has_news()) break;
         const auto now = clock::now();
         if (now >= deadline) break;
-        const auto pause = pace.next();
+        const auto pause = next_pause(pace, r);
         if (pause.count() == 0) continue;
         inbox_.wait(std::min(pause, std::chrono::ceil<std::chrono::microseconds>(deadline - now)));
       }
@@ -250,6 +250,7 @@ class scheduler final : public executor_core {
     bool sending = false;     // sends still under way
     bool quiet = false;       // nothing in flight: no task out, no request unanswered
     bool finished = false;    // shutdown asked and everything done: the loop may end
+    bool backlog = false;     // every worker thread has a task queued behind its running one
   };
 
   // One round: news from user threads, local results, dispatch, messages from the workers, stop
@@ -270,14 +271,32 @@ class scheduler final : public executor_core {
     r.quiet = running_.empty() && policy_.root_load() == 0 && control_.all_answered();
     // Every request answered too: an answer still on its way would reach the next pool.
     r.finished = stopping_ && queue_.empty() && teams_.empty() && r.quiet;
+    r.backlog = running_.size() >= 2 * cfg_.workers.size() * cfg_.threads_per_worker;
     return r;
+  }
+
+  // The loop's pacing when idle: spin up to 200 µs where the rank has a core, then sleep from
+  // 5 µs up to 500 µs.
+  static transport::backoff make_pace() {
+    return transport::backoff(std::chrono::microseconds(200), std::chrono::microseconds(500));
+  }
+
+  // The pause after an idle round (zero: spin on). Without a core of its own, while every worker
+  // has tasks queued behind the one it runs, the root sleeps at least 100 µs: each wake-up takes
+  // a core from a worker (at -n 3 on 2 cores the root woke about every 60 µs, timer slack
+  // included, and ran 10 µs each time) and the queued tasks keep the workers busy meanwhile.
+  // Below that backlog (a lone task's round trip) it polls as before.
+  static std::chrono::microseconds next_pause(transport::backoff& pace, const round_result& r) {
+    const auto pause = pace.next();
+    if (pause.count() == 0 || !r.backlog || spin_allowed()) return pause;
+    return std::max(pause, std::chrono::microseconds(100));
   }
 
   // The progress thread's loop. It holds the token for one round at a time, so a waiting thread
   // can take over between rounds; while one drives (or did within the last milliseconds) the
   // progress thread naps instead of spinning on the core the driver needs.
   void loop() {
-    transport::backoff pace(std::chrono::microseconds(200), std::chrono::microseconds(500));
+    transport::backoff pace = make_pace();
     enum class next_step { go_on, yield, nap, pause, sleep };
     while (true) {
       if (link_->wanting.load(std::memory_order_acquire) > 0 || !link_->token.try_acquire()) {
@@ -297,7 +316,7 @@ class scheduler final : public executor_core {
       } else if (recently_driven()) {
         step = next_step::nap;
       } else {
-        pause = pace.next();
+        pause = next_pause(pace, r);
         if (pause.count() > 0) step = r.quiet ? next_step::sleep : next_step::pause;
       }
       // Before the token goes: a driver that leaves work in flight then wakes this thread.
