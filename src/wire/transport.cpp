@@ -212,7 +212,7 @@ std::chrono::microseconds backoff::next() {
     return std::chrono::microseconds(0);
   }
   const auto cap = now - *idle_since_ < long_idle_ ? max_sleep_ : deep_sleep_;
-  sleep_ = sleep_.count() == 0 ? std::min(first_sleep_, cap) : std::min(sleep_ * 2, cap);
+  sleep_ = sleep_.count() == 0 ? std::chrono::microseconds(5) : std::min(sleep_ * 2, cap);
   return sleep_;
 }
 

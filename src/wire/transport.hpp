@@ -99,13 +99,11 @@ class backoff {
   /// A quiet spin this long at the start of the spin phase (see above).
   static constexpr std::chrono::microseconds quiet_spin{20};
 
-  /// `first_sleep`: the first pause after the spin phase (then doubling).
   explicit backoff(std::chrono::microseconds spin = std::chrono::microseconds(100),
                    std::chrono::microseconds max_sleep = std::chrono::microseconds(1000),
                    std::chrono::microseconds deep_sleep = std::chrono::microseconds(5000),
-                   std::chrono::milliseconds long_idle = std::chrono::milliseconds(200),
-                   std::chrono::microseconds first_sleep = std::chrono::microseconds(5))
-      : spin_(spin), max_sleep_(max_sleep), deep_sleep_(deep_sleep), first_sleep_(first_sleep), long_idle_(long_idle) {}
+                   std::chrono::milliseconds long_idle = std::chrono::milliseconds(200))
+      : spin_(spin), max_sleep_(max_sleep), deep_sleep_(deep_sleep), long_idle_(long_idle) {}
   /// Something happened: spin again.
   void reset() noexcept {
     idle_since_.reset();
@@ -115,7 +113,7 @@ class backoff {
   std::chrono::microseconds next();
 
  private:
-  std::chrono::microseconds spin_, max_sleep_, deep_sleep_, first_sleep_;
+  std::chrono::microseconds spin_, max_sleep_, deep_sleep_;
   std::chrono::milliseconds long_idle_;
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
   std::chrono::microseconds sleep_{0};
