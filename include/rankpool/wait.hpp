@@ -78,12 +78,7 @@ wait_result<T> wait(const std::vector<future<T>>& given, std::optional<std::chro
     const auto deadline = timeout ? detail::deadline_after(*timeout) : std::chrono::steady_clock::time_point::max();
     if (!now) {
       lent.emplace();  // a task's thread lets another run tasks meanwhile
-      detail::drive_until_call(
-          [&] {
-            std::lock_guard l(waiter.m_);
-            return pred();
-          },
-          deadline);
+      waiter.drive_until(pred, deadline);
     }
     std::unique_lock lk(waiter.m_);
     if (timeout) {
@@ -207,12 +202,7 @@ class as_completed_range {
     std::optional<detail::lend_guard> lent;
     if (!now) {
       lent.emplace();  // a task's thread lets another run tasks meanwhile
-      detail::drive_until_call(
-          [&] {
-            std::lock_guard l(im.waiter.m_);
-            return pred();
-          },
-          im.deadline.value_or(std::chrono::steady_clock::time_point::max()));
+      im.waiter.drive_until(pred, im.deadline.value_or(std::chrono::steady_clock::time_point::max()));
     }
     std::unique_lock lk(im.waiter.m_);
     if (im.deadline) {

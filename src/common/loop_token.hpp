@@ -23,8 +23,6 @@ class loop_token {
   void release() noexcept { holder_.store(std::thread::id{}, std::memory_order_release); }
   /// True on the thread that holds the token now.
   bool held_here() const noexcept { return holder_.load(std::memory_order_acquire) == std::this_thread::get_id(); }
-  /// True while some thread holds it.
-  bool held() const noexcept { return holder_.load(std::memory_order_acquire) != std::thread::id{}; }
 
  private:
   std::atomic<std::thread::id> holder_{};

@@ -203,12 +203,12 @@ class scheduler final : public executor_core {
       fail_progress_thread();
       failed_ = true;
     }
-    // The progress thread takes over what is left: at once if it sleeps, else after its nap.
-    const bool left = !r.quiet || !queue_.empty() || !teams_.empty() || stopping_ || failed_;
-    last_driven_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    // The progress thread takes over what is left: at once if it sleeps or the pool is ending,
+    // else after its nap. The loop's flags are read before the token goes.
+    const bool failed = failed_, ending = failed_ || stopping_;
+    const bool left = ending || !r.quiet || !queue_.empty() || !teams_.empty();
     const bool asleep = progress_asleep_.load(std::memory_order_relaxed);
-    const bool ending = failed_ || stopping_;  // read before the token goes
-    const bool failed = failed_;
+    last_driven_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     link_->token.release();
     if (!left) return;
     if (asleep || failed) inbox_.wake();

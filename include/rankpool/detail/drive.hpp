@@ -38,9 +38,7 @@ std::weak_ptr<loop_driver>& driver_of_this_thread() noexcept;
 /// Runs the loop of this thread's pool (if any) until `goal` or `deadline`; true when the goal
 /// was reached.
 inline bool drive_until(wait_goal goal, std::chrono::steady_clock::time_point deadline) noexcept {
-  auto& weak = driver_of_this_thread();
-  if (weak.expired()) return goal.reached();
-  if (auto d = weak.lock()) d->drive(goal, deadline);
+  if (auto d = driver_of_this_thread().lock()) d->drive(goal, deadline);
   return goal.reached();
 }
 

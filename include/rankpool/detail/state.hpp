@@ -51,6 +51,18 @@ class multi_waiter {
     cv_.notify_all();
   }
 
+  /// Runs this thread's pool's loop (drive.hpp) until `pred` holds, tested under m_, or until
+  /// `deadline`; the caller then waits on cv_ as usual.
+  template <class Pred>
+  void drive_until(const Pred& pred, std::chrono::steady_clock::time_point deadline) noexcept {
+    drive_until_call(
+        [&] {
+          std::lock_guard l(m_);
+          return pred();
+        },
+        deadline);
+  }
+
   std::mutex m_;
   std::condition_variable cv_;
   std::vector<state_base*> completed_;  // in completion order
