@@ -25,6 +25,17 @@ std::size_t dispatch_policy::window() const {
   return threads * std::clamp<std::size_t>(static_cast<std::size_t>(cfg_.lead_ns / avg_exec_ns_), 2, max_window);
 }
 
+std::chrono::nanoseconds dispatch_policy::work_ahead() const {
+  if (avg_exec_ns_ <= 0 || cfg_.worker_slots == 0) return std::chrono::nanoseconds(0);
+  const std::size_t threads = cfg_.threads_per_worker;
+  std::size_t least = SIZE_MAX;
+  // The first task in line may be a short one of a mixed stream: it does not count.
+  for (std::size_t i = 0; i < cfg_.worker_slots; ++i)
+    least = std::min(least, load_[i] > threads + 1 ? load_[i] - threads - 1 : 0);
+  return std::chrono::nanoseconds(
+      static_cast<std::int64_t>(static_cast<double>(least) * avg_exec_ns_ / static_cast<double>(threads)));
+}
+
 std::size_t dispatch_policy::drain_rounds() const {
   if (!holding_) return 0;
   std::size_t rounds = 0;

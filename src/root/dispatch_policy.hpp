@@ -95,6 +95,10 @@ class dispatch_policy {
 
   /// Tasks in flight at `slot`.
   std::size_t load(std::size_t slot) const { return load_[slot]; }
+  /// The least work queued behind the running tasks at any worker slot, at the mean task time
+  /// (per thread): how long every worker is sure to stay busy without the root. Zero before a
+  /// task has finished, or when some worker slot has no task waiting.
+  std::chrono::nanoseconds work_ahead() const;
   /// The root's own slot (valid with root_slot).
   std::size_t root_slot() const { return cfg_.worker_slots; }
   /// Tasks in flight at the root's own slot (0 without one).

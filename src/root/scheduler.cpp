@@ -246,11 +246,12 @@ class scheduler final : public executor_core {
 
   // What one round of the loop did.
   struct round_result {
-    bool progressed = false;  // something arrived, left or changed
-    bool sending = false;     // sends still under way
-    bool quiet = false;       // nothing in flight: no task out, no request unanswered
-    bool finished = false;    // shutdown asked and everything done: the loop may end
-    bool backlog = false;     // every worker thread has a task queued behind its running one
+    bool progressed = false;            // something arrived, left or changed
+    bool sending = false;               // sends still under way
+    bool quiet = false;                 // nothing in flight: no task out, no request unanswered
+    bool finished = false;              // shutdown asked and everything done: the loop may end
+    bool backlog = false;               // every worker thread has a task queued behind its running one
+    std::chrono::nanoseconds ahead{0};  // work every worker has queued (dispatch_policy::work_ahead)
   };
 
   // One round: news from user threads, local results, dispatch, messages from the workers, stop
@@ -272,6 +273,7 @@ class scheduler final : public executor_core {
     // Every request answered too: an answer still on its way would reach the next pool.
     r.finished = stopping_ && queue_.empty() && teams_.empty() && r.quiet;
     r.backlog = running_.size() >= 2 * cfg_.workers.size() * cfg_.threads_per_worker;
+    if (r.backlog && !r.progressed) r.ahead = policy_.work_ahead();
     return r;
   }
 
@@ -282,14 +284,16 @@ class scheduler final : public executor_core {
   }
 
   // The pause after an idle round (zero: spin on). Without a core of its own, while every worker
-  // has tasks queued behind the one it runs, the root sleeps at least 100 µs: each wake-up takes
-  // a core from a worker (at -n 3 on 2 cores the root woke about every 60 µs, timer slack
-  // included, and ran 10 µs each time) and the queued tasks keep the workers busy meanwhile.
-  // Below that backlog (a lone task's round trip) it polls as before.
+  // has tasks queued behind the one it runs, the root sleeps at least 100 µs, and up to 500 µs
+  // while every worker holds twice that much work: each wake-up takes a core from a worker (at
+  // -n 3 on 2 cores the root woke about every 60 µs, timer slack included, and ran 10 µs each
+  // time) and the queued tasks keep the workers busy meanwhile. Below that backlog (a lone
+  // task's round trip) it polls as before.
   static std::chrono::microseconds next_pause(transport::backoff& pace, const round_result& r) {
     const auto pause = pace.next();
     if (pause.count() == 0 || !r.backlog || spin_allowed()) return pause;
-    return std::max(pause, std::chrono::microseconds(100));
+    const auto ahead = std::chrono::duration_cast<std::chrono::microseconds>(r.ahead / 2);
+    return std::max(pause, std::clamp(ahead, std::chrono::microseconds(100), std::chrono::microseconds(500)));
   }
 
   // The progress thread's loop. It holds the token for one round at a time, so a waiting thread

@@ -34,6 +34,8 @@ class result_sender {
   /// Whether the batch should leave now rather than wait for more results: a result has waited
   /// past the hold time, or the last task was long enough that holding would delay its answer.
   bool overdue(std::uint64_t last_exec_ns) const;
+  /// Whether the batch holds a result.
+  bool held() const noexcept { return count_ > 0; }
   /// Sends the batch, if it holds any result (blocking until the buffer may be reused).
   void flush();
 

@@ -150,7 +150,7 @@ class worker final : public wait_hook {
     mpi::call("MPI_Query_thread", MPI_Query_thread, &level);
     if (!team_ && level >= MPI_THREAD_SERIALIZED)
       watch_.emplace(
-          comm_lock_, [this] { serve_during_task(); }, watch_interval);
+          comm_lock_, [this] { return serve_during_task(); }, watch_every, watch_most);
     // this_pool() for the tasks run here: in an isolated child it refuses (no MPI there), and
     // so it does where a task runs on the only thread that may call MPI (below
     // MPI_THREAD_SERIALIZED, one thread per worker): nothing could read its nested results.
@@ -253,9 +253,12 @@ class worker final : public wait_hook {
   }
 
  private:
-  // The watcher's first look comes this long into a task, then again as often: a result,
-  // cancel or take-back waits at most about this long while a task runs.
-  static constexpr auto watch_interval = std::chrono::microseconds(250);
+  // The watcher's looks while a task runs come this far apart while they find work or results
+  // wait, and up to watch_most apart while they find none (watcher.hpp): a result waits at most
+  // about watch_every, a cancel or take-back at most about watch_most, well inside the 1 ms in
+  // which an idle worker is to get unstarted work.
+  static constexpr auto watch_every = std::chrono::microseconds(250);
+  static constexpr auto watch_most = std::chrono::microseconds(500);
 
   // Reads every message waiting from the root (inbound) after sending what tasks queued for it.
   // True when anything came. Holds comm_lock_.
@@ -265,9 +268,13 @@ class worker final : public wait_hook {
   }
 
   // What the watcher does while a task runs: everything pump() does, and the held results leave.
-  void serve_during_task() {
+  // Whether it found work: results or a task's messages to send, requests to answer.
+  bool serve_during_task() {
+    const bool waiting = results_.held() || (nested_ && nested_->has_outgoing());
+    const bool asked = in_->answer_requests();
     pump();
     flush_results();
+    return waiting || asked;
   }
 
   // Runs one task here (inline or in the isolated child), without comm_lock_ meanwhile: the
@@ -281,7 +288,7 @@ class worker final : public wait_hook {
     task_timing t;
     std::string output;  // captured stdout and stderr (capture_output)
     if (in_->take_refork()) isolated_->restart();
-    if (watch_) watch_->task_started();
+    if (watch_) watch_->task_started(results_.held());
     lk.unlock();
     in_task = true;
     if (init_error_ || isolated_) {
@@ -388,6 +395,7 @@ class worker final : public wait_hook {
   // a team's loop may be asleep, and is woken.
   void kick_nested() {
     if (team_) team_->wake();
+    if (watch_) watch_->hurry();
   }
 
   void collect_team(transport::backoff& pace) {

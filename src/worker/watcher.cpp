@@ -2,16 +2,23 @@
 
 #include "worker/watcher.hpp"
 
+#include <algorithm>
+#include <utility>
+
 namespace rankpool::detail {
 namespace {
 using clock = std::chrono::steady_clock;
 std::int64_t now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
 }
+clock::time_point at(std::int64_t ns) {
+  return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
+}
 }  // namespace
 
-watcher::watcher(std::mutex& comm, std::function<void()> service, std::chrono::microseconds every)
-    : comm_(comm), service_(std::move(service)), every_(every) {
+watcher::watcher(std::mutex& comm, std::function<bool()> service, std::chrono::microseconds every,
+                 std::chrono::microseconds most)
+    : comm_(comm), service_(std::move(service)), every_(every), most_(std::max(most, every)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -24,57 +31,88 @@ watcher::~watcher() {
   thread_.join();
 }
 
-void watcher::task_started() noexcept {
-  started_ns_.store(now_ns(), std::memory_order_relaxed);
+void watcher::task_started(bool urgent) noexcept {
+  const std::int64_t start = now_ns();
+  started_ns_.store(start, std::memory_order_relaxed);
+  urgent_.store(urgent, std::memory_order_relaxed);
   // Sequentially consistent, with parked_: either the watcher sees the task when it parks, or
   // this thread sees it parked.
   running_.store(++seq_);
-  // Only a parked watcher needs a wake-up; one that is waiting for a deadline looks by itself,
-  // which keeps a stream of short tasks from paying a wake-up each.
+  // Only a parked watcher, or one whose next look is later than waiting results allow, needs a
+  // wake-up; one that is waiting for a deadline looks by itself, which keeps a stream of short
+  // tasks from paying a wake-up each.
   if (parked_.load()) {
     { std::lock_guard lk(m_); }
     cv_.notify_one();
+  } else if (urgent) {
+    look_by(start + every_.count());
   }
+}
+
+void watcher::hurry() noexcept {
+  look_by(now_ns() + every_.count());
+}
+
+void watcher::look_by(std::int64_t by) noexcept {
+  if (due_ns_.load() <= by) return;
+  {
+    std::lock_guard lk(m_);
+    wanted_ns_ = std::min(wanted_ns_, by);
+  }
+  cv_.notify_one();
 }
 
 void watcher::loop() {
   std::unique_lock lk(m_);
-  std::uint64_t watched = 0;
-  clock::time_point due;
+  std::uint64_t watched = 0;  // the task the next look is for
+  auto gap = every_;          // between looks, now
+  std::int64_t due = 0;
   while (!stop_ && !error_) {
     const std::uint64_t seq = running_.load(std::memory_order_acquire);
     if (seq == 0) {
+      // Idle: the next task starts afresh, its first look `every` in.
+      due_ns_.store(INT64_MAX);
       parked_.store(true);
       cv_.wait(lk, [&] { return stop_ || running_.load() != 0; });
       parked_.store(false, std::memory_order_release);
+      watched = 0;
+      gap = every_;
       continue;
     }
     if (seq != watched) {
+      // The task before ended ahead of its look: the main thread did the work between tasks.
+      if (watched != 0) gap = grown(gap);
       watched = seq;
-      due = clock::time_point(std::chrono::nanoseconds(started_ns_.load(std::memory_order_relaxed))) + every_;
+      const bool urgent = urgent_.load(std::memory_order_relaxed);
+      due = started_ns_.load(std::memory_order_relaxed) + (urgent ? every_ : gap).count();
     }
-    if (clock::now() < due) {
-      cv_.wait_until(lk, due, [&] { return stop_; });
+    due = std::min(due, std::exchange(wanted_ns_, INT64_MAX));
+    if (now_ns() < due) {
+      due_ns_.store(due);
+      cv_.wait_until(lk, at(due), [&] { return stop_ || wanted_ns_ < due; });
       continue;
     }
+    due_ns_.store(INT64_MAX);  // looking now: a look wanted meanwhile counts after this one
     lk.unlock();
-    serve_once(seq);
+    const bool found = serve_once(seq);
     lk.lock();
-    due = clock::now() + every_;
+    gap = found ? every_ : grown(gap);
+    due = now_ns() + gap.count();
   }
 }
 
-void watcher::serve_once(std::uint64_t seq) {
+bool watcher::serve_once(std::uint64_t seq) {
   std::lock_guard cl(comm_);
   // The task may have ended while this thread waited for the lock: the main thread does the
   // work itself then.
-  if (running_.load(std::memory_order_acquire) != seq) return;
+  if (running_.load(std::memory_order_acquire) != seq) return false;
   try {
-    service_();
+    return service_();
   } catch (...) {
     std::lock_guard lk(m_);
     error_ = std::current_exception();
     failed_.store(true, std::memory_order_release);
+    return false;
   }
 }
 

@@ -47,6 +47,19 @@ TEST(dispatch_policy, WindowIsClampedForVeryShortAndVeryLongTasks) {
   EXPECT_EQ(longs.window(), 4u);  // at least 2 per thread
 }
 
+TEST(dispatch_policy, WorkAheadIsTheLeastQueuedBehindTheFirstInLine) {
+  std::atomic<std::size_t> busy{0};
+  dispatch_policy p({.worker_slots = 2, .threads_per_worker = 2}, busy);
+  p.sent(0, 10);
+  p.sent(1, 10);
+  EXPECT_EQ(p.work_ahead().count(), 0) << "no task time measured yet";
+  p.finished(0, 1, 200'000);  // 200 µs tasks; slot 0 holds 9: 2 running, 1 next, 6 behind
+  p.finished(1, 2, 200'000);  // slot 1 holds 8: 2 running, 1 next, 5 behind
+  EXPECT_EQ(p.work_ahead().count(), 5 * 200'000 / 2);
+  p.finished(1, 5, 200'000);  // slot 1 holds 3: nothing behind its next task
+  EXPECT_EQ(p.work_ahead().count(), 0);
+}
+
 TEST(dispatch_policy, FixedInFlightWins) {
   std::atomic<std::size_t> busy{0};
   dispatch_policy p({.worker_slots = 1, .threads_per_worker = 2, .in_flight = 7}, busy);
