@@ -54,12 +54,15 @@ void watcher::hurry() noexcept {
 }
 
 void watcher::look_by(std::int64_t by) noexcept {
-  if (due_ns_.load() <= by) return;
+  // Under the lock, always: the watcher may be between reading the task and setting its next
+  // look, where a look wanted now would otherwise be missed for a whole gap.
+  bool wake = false;
   {
     std::lock_guard lk(m_);
     wanted_ns_ = std::min(wanted_ns_, by);
+    wake = due_ns_ > by;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void watcher::loop() {
@@ -71,7 +74,7 @@ void watcher::loop() {
     const std::uint64_t seq = running_.load(std::memory_order_acquire);
     if (seq == 0) {
       // Idle: the next task starts afresh, its first look `every` in.
-      due_ns_.store(INT64_MAX);
+      due_ns_ = INT64_MAX;
       parked_.store(true);
       cv_.wait(lk, [&] { return stop_ || running_.load() != 0; });
       parked_.store(false, std::memory_order_release);
@@ -88,11 +91,11 @@ void watcher::loop() {
     }
     due = std::min(due, std::exchange(wanted_ns_, INT64_MAX));
     if (now_ns() < due) {
-      due_ns_.store(due);
+      due_ns_ = due;
       cv_.wait_until(lk, at(due), [&] { return stop_ || wanted_ns_ < due; });
       continue;
     }
-    due_ns_.store(INT64_MAX);  // looking now: a look wanted meanwhile counts after this one
+    due_ns_ = INT64_MAX;  // looking now: a look wanted meanwhile counts after this one
     lk.unlock();
     const bool found = serve_once(seq);
     lk.lock();

@@ -72,7 +72,7 @@ class watcher {
   std::atomic<std::int64_t> started_ns_{0};  // when it started (steady clock)
   std::atomic<bool> urgent_{false};          // it started with results waiting
   std::atomic<bool> parked_{false};          // asleep until a task starts
-  std::atomic<std::int64_t> due_ns_{0};      // the next look (steady clock), while waiting for it
+  std::int64_t due_ns_ = INT64_MAX;          // under m_: the next look while waiting for it (steady clock)
   std::int64_t wanted_ns_ = INT64_MAX;       // under m_: a look wanted by then (look_by)
   std::uint64_t seq_ = 0;                    // the main thread's task count
   bool stop_ = false;
