@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <rankpool/rankpool.hpp>
 #include <string_view>
 #include <thread>
@@ -37,6 +38,26 @@ bool driving_off() {
   return v && std::string_view(v) == "0";
 }
 
+// Where a done callback ran. Shared with the callback, which may run on the progress thread
+// after the wait has returned (callbacks run once waiters are woken, as in concurrent.futures).
+struct callback_thread {
+  std::atomic<bool> ran{false};
+  std::atomic<std::thread::id> on{};
+  // A callback that notes its thread.
+  static auto noter(const std::shared_ptr<callback_thread>& c) {
+    return [c](const rankpool::future<int>&) {
+      c->on = std::this_thread::get_id();
+      c->ran = true;
+    };
+  }
+  // Waits (at most 10 s) for the callback; whether it ran on this thread.
+  bool ran_here() const {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (!ran.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100us);
+    return ran.load() && on.load() == std::this_thread::get_id();
+  }
+};
+
 TEST(driver, the_waiting_thread_runs_the_callbacks_of_what_it_waits_for) {
   if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks or more (one worker rank)";
   if (driving_off()) GTEST_SKIP() << "RANKPOOL_DRIVE=0: waiting threads do not run the loop";
@@ -46,11 +67,11 @@ TEST(driver, the_waiting_thread_runs_the_callbacks_of_what_it_waits_for) {
   // busy machine may keep it from taking the loop in a single try, hence several.
   int on_waiter = 0;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    std::thread::id ran_on;
+    auto seen = std::make_shared<callback_thread>();
     auto f = pool.submit(sleepy, 30);
-    f.add_done_callback([&](const rankpool::future<int>&) { ran_on = std::this_thread::get_id(); });
+    f.add_done_callback(callback_thread::noter(seen));
     EXPECT_EQ(f.result(), 30);
-    if (ran_on == std::this_thread::get_id()) ++on_waiter;
+    if (seen->ran_here()) ++on_waiter;
   }
   EXPECT_GE(on_waiter, 1) << "no wait ran the pool's loop: every callback ran on the progress thread";
 }
@@ -93,6 +114,29 @@ TEST(driver, cancel_and_wait_from_a_callback_on_the_waiting_thread_do_not_deadlo
   EXPECT_EQ(stage.load(), 2);
   behind.wait();
   EXPECT_TRUE(behind.done());
+}
+
+TEST(driver, a_cancel_waiting_for_the_workers_answer_runs_the_loop) {
+  if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks or more (one worker rank)";
+  if (driving_off()) GTEST_SKIP() << "RANKPOOL_DRIVE=0: waiting threads do not run the loop";
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.max_workers = 1, .in_flight = 8});
+  if (!pool.is_root()) return;
+  // A task sent ahead behind a running one: cancel() asks the worker and waits for its answer,
+  // which the cancelling thread reads itself when it can take the loop, so the cancelled
+  // future's callbacks run on it. A busy machine may keep it from the loop once, hence tries.
+  int on_canceller = 0;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto running = pool.submit(sleepy, 50);
+    auto behind = pool.submit(sleepy, 50);
+    std::this_thread::sleep_for(10ms);  // both reach the worker's window; the first starts
+    auto seen = std::make_shared<callback_thread>();
+    behind.add_done_callback(callback_thread::noter(seen));
+    EXPECT_TRUE(behind.cancel()) << "an unstarted task in the worker's window is cancellable";
+    EXPECT_TRUE(behind.cancelled());
+    if (seen->ran_here()) ++on_canceller;
+    EXPECT_EQ(running.result(), 50);
+  }
+  EXPECT_GE(on_canceller, 1) << "no cancel ran the pool's loop: every answer was read by the progress thread";
 }
 
 TEST(driver, several_threads_wait_at_once) {

@@ -152,10 +152,13 @@ class state_base : public std::enable_shared_from_this<state_base> {
         withdraw_asked_ = true;
       }
       lk.unlock();
+      // The answer comes through the pool's loop: this thread runs it when it can (drive.hpp),
+      // as a waiting thread does, instead of sleeping until another thread has run it.
+      drive_until({&withdraw_settled, this}, std::chrono::steady_clock::time_point::max());
       auto& b = bucket_of(this);
       std::unique_lock bl(b.m);
       sleepers_.fetch_add(1);
-      b.cv.wait(bl, [&] { return done() || !withdrawable_.load(std::memory_order_acquire); });
+      b.cv.wait(bl, [&] { return withdraw_settled(this); });
       sleepers_.fetch_sub(1);
       return get_status() == status::cancelled;
     }
@@ -376,6 +379,12 @@ class state_base : public std::enable_shared_from_this<state_base> {
     return done();
   }
   static bool done_test(const void* self) noexcept { return static_cast<const state_base*>(self)->done(); }
+  // A cancel() of a task sent ahead may return: the task is done (cancelled, or finished
+  // meanwhile) or the worker said it started.
+  static bool withdraw_settled(const void* self) noexcept {
+    const auto* s = static_cast<const state_base*>(self);
+    return s->done() || !s->withdrawable_.load(std::memory_order_acquire);
+  }
 
   // With cores to spare, yielding for up to ~50 µs: a result that is microseconds away is picked
   // up without a sleep and a wake-up. On a machine with few cores the waiting thread would
