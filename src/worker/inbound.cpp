@@ -44,6 +44,7 @@ bool inbound::answer_requests() {
       [&](std::size_t n) { return p_.team ? p_.team->take_back(n) : p_.queue.take_back(n); });
   RANKPOOL_LOG(debug, "worker rank %d answers %zu requests", p_.rank, requests.size());
   transport::send(answer.data(), answer.size(), p_.root, p_.comm);
+  ++answers_;
   return true;
 }
 

@@ -45,6 +45,8 @@ class inbound {
   /// a message still on its way when the root frees the communicator would reach the next one.
   /// True when there were requests.
   bool answer_requests();
+  /// How many times requests have been answered so far (a caller compares before and after).
+  std::uint64_t answers() const noexcept { return answers_; }
 
   /// The root said shut down.
   bool stopping() const noexcept { return stopping_; }
@@ -62,6 +64,7 @@ class inbound {
   bool stopping_ = false;
   bool acknowledge_ = false;
   bool refork_ = false;
+  std::uint64_t answers_ = 0;
 };
 
 }  // namespace rankpool::detail

@@ -271,10 +271,10 @@ class worker final : public wait_hook {
   // Whether it found work: results or a task's messages to send, requests to answer.
   bool serve_during_task() {
     const bool waiting = results_.held() || (nested_ && nested_->has_outgoing());
-    const bool asked = in_->answer_requests();
+    const std::uint64_t answered = in_->answers();
     pump();
     flush_results();
-    return waiting || asked;
+    return waiting || in_->answers() != answered;
   }
 
   // Runs one task here (inline or in the isolated child), without comm_lock_ meanwhile: the

@@ -34,18 +34,17 @@ watcher::~watcher() {
 void watcher::task_started(bool urgent) noexcept {
   const std::int64_t start = now_ns();
   started_ns_.store(start, std::memory_order_relaxed);
-  urgent_.store(urgent, std::memory_order_relaxed);
   // Sequentially consistent, with parked_: either the watcher sees the task when it parks, or
   // this thread sees it parked.
   running_.store(++seq_);
   // Only a parked watcher, or one whose next look is later than waiting results allow, needs a
   // wake-up; one that is waiting for a deadline looks by itself, which keeps a stream of short
   // tasks from paying a wake-up each.
-  if (parked_.load()) {
+  if (urgent) {
+    look_by(start + every_.count());
+  } else if (parked_.load()) {
     { std::lock_guard lk(m_); }
     cv_.notify_one();
-  } else if (urgent) {
-    look_by(start + every_.count());
   }
 }
 
@@ -84,10 +83,10 @@ void watcher::loop() {
     }
     if (seq != watched) {
       // The task before ended ahead of its look: the main thread did the work between tasks.
+      // A start with results waiting asked for its look `every` in (look_by, wanted_ns_).
       if (watched != 0) gap = grown(gap);
       watched = seq;
-      const bool urgent = urgent_.load(std::memory_order_relaxed);
-      due = started_ns_.load(std::memory_order_relaxed) + (urgent ? every_ : gap).count();
+      due = started_ns_.load(std::memory_order_relaxed) + gap.count();
     }
     due = std::min(due, std::exchange(wanted_ns_, INT64_MAX));
     if (now_ns() < due) {

@@ -70,7 +70,6 @@ class watcher {
   std::condition_variable cv_;
   std::atomic<std::uint64_t> running_{0};    // the running task's sequence number, 0 = none
   std::atomic<std::int64_t> started_ns_{0};  // when it started (steady clock)
-  std::atomic<bool> urgent_{false};          // it started with results waiting
   std::atomic<bool> parked_{false};          // asleep until a task starts
   std::int64_t due_ns_ = INT64_MAX;          // under m_: the next look while waiting for it (steady clock)
   std::int64_t wanted_ns_ = INT64_MAX;       // under m_: a look wanted by then (look_by)
