@@ -575,8 +575,10 @@ mapped_stack::~mapped_stack() {
 
 void mapped_stack::copy_to(double* to) const {
   // In blocks, each dropped from this process's memory once copied: the mapped file never adds a
-  // second copy of the stack to the resident memory of the caller.
-  constexpr std::size_t block = std::size_t{16} << 20;
+  // second copy of the stack to the resident memory of the caller. 1 MiB: a 64 MB stack grew rank
+  // 0 by 1.21x its size with 16 MiB blocks (one block's pages resident at the peak), by 1.0x with
+  // 1 MiB; a madvise per MiB costs nothing beside copying it.
+  constexpr std::size_t block = std::size_t{1} << 20;
   const std::size_t bytes = count_ * sizeof(double);
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   const auto* map_start = static_cast<const char*>(map_);

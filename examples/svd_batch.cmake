@@ -73,6 +73,18 @@ if(RANKPOOL_BUILD_TESTS)
     message(STATUS "svd_batch: ${RANKPOOL_PYTHON} with NumPy not found; the NumPy cross-checks are disabled")
   endif()
 
+  # Rank 0 holds the stack once: its growth over what it held before the input stays within
+  # 1.1 x the input, for a generated stack and for an .npy file (memory-mapped, then copied into
+  # the window), at 3 ranks. No NumPy needed. Label memory: the asan preset leaves it out (the
+  # sanitizer's own shadow and quarantine are resident memory too).
+  add_test(NAME svd_batch.memory.3ranks
+    COMMAND ${RANKPOOL_PYTHON} ${PROJECT_SOURCE_DIR}/tests/examples/svd_memory_check.py --count 800
+            --workdir ${svd_batch_data}/memory --
+            ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 ${svd_batch_preflags} $<TARGET_FILE:svd_batch>
+            ${MPIEXEC_POSTFLAGS})
+  set_tests_properties(svd_batch.memory.3ranks PROPERTIES TIMEOUT 120 PROCESSORS 1 LABELS "mpi;memory"
+    ENVIRONMENT "${svd_batch_env}")
+
   # The output file (-o): created before computing, put in place atomically (examples/CMakeLists.txt).
   rankpool_output_file_test(svd_batch ${RANKPOOL_PYTHON} "${svd_batch_preflags}" "${svd_batch_env}")
 

@@ -8,6 +8,7 @@
 
 #include <mpi.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <Eigen/Core>
 #include <Eigen/SVD>
@@ -298,15 +299,29 @@ void check_not_input(const std::string& input_file, const std::string& output_fi
                     ": the output would replace the input file (svd_batch writes a new file); name another");
 }
 
+// Rank 0's resident memory now, in bytes (/proc/self/statm, in pages); 0 where it cannot be read.
+double resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const bool read = std::fscanf(f, "%llu %llu", &size, &resident) == 2;
+  std::fclose(f);
+  return read ? static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
 // Rank 0's peak resident memory against the stack's size: the stack is held once, in the
-// node's window (a second copy would show as about twice the input).
-void report_memory(const shape& k) {
+// node's window (a second copy would show as about twice the input). The growth over what the
+// process held before the input (`before`: MPI, the libraries, the started pool, about 25 MB
+// whatever the stack) is what the stack cost; the peak is the whole process.
+void report_memory(const shape& k, double before) {
   rusage u{};
   ::getrusage(RUSAGE_SELF, &u);
   const double peak = static_cast<double>(u.ru_maxrss) * 1024.0;
   const auto input = static_cast<double>(k.count * k.rows * k.cols * sizeof(double));
-  std::printf("memory:    rank 0 peak resident %.1f MB, %.2f x the input (%.1f MB)\n", peak / 1e6, peak / input,
-              input / 1e6);
+  std::printf(
+      "memory:    rank 0 peak resident %.1f MB, %.2f x the input (%.1f MB); grew %.1f MB, %.2f x the input, "
+      "over the %.1f MB held before it\n",
+      peak / 1e6, peak / input, input / 1e6, (peak - before) / 1e6, (peak - before) / input, before / 1e6);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -330,6 +345,7 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
   std::optional<atomic_file::atomic_output> output;
   if (opt.output) output.emplace(out_file);
 
+  const double resident_before = resident_bytes();
   auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t sent_before = rankpool::detail::share_bytes_sent();
   std::string origin;
@@ -380,7 +396,7 @@ int run(rankpool::comm_executor& pool, int argc, char** argv) {
     write_output(*output, out_h5, k, sv);
     std::printf("output:    %s, shape (%zu, %zu)\n", opt.output->c_str(), k.count, std::min(k.rows, k.cols));
   }
-  report_memory(k);
+  report_memory(k, resident_before);
   std::fflush(stdout);
   if (!opt.check) return 0;
 
