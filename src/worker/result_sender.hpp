@@ -36,6 +36,8 @@ class result_sender {
   bool overdue(std::uint64_t last_exec_ns) const;
   /// Whether the batch holds a result.
   bool held() const noexcept { return count_ > 0; }
+  /// How many results the batch holds.
+  std::uint64_t count() const noexcept { return count_; }
   /// Sends the batch, if it holds any result (blocking until the buffer may be reused).
   void flush();
 

@@ -31,18 +31,14 @@ watcher::~watcher() {
   thread_.join();
 }
 
-void watcher::task_started(bool urgent) noexcept {
-  const std::int64_t start = now_ns();
-  started_ns_.store(start, std::memory_order_relaxed);
+void watcher::task_started() noexcept {
+  started_ns_.store(now_ns(), std::memory_order_relaxed);
   // Sequentially consistent, with parked_: either the watcher sees the task when it parks, or
   // this thread sees it parked.
   running_.store(++seq_);
-  // Only a parked watcher, or one whose next look is later than waiting results allow, needs a
-  // wake-up; one that is waiting for a deadline looks by itself, which keeps a stream of short
-  // tasks from paying a wake-up each.
-  if (urgent) {
-    look_by(start + every_.count());
-  } else if (parked_.load()) {
+  // Only a parked watcher needs a wake-up; one that is waiting for a deadline looks by itself,
+  // which keeps a stream of short tasks from paying a wake-up each.
+  if (parked_.load()) {
     { std::lock_guard lk(m_); }
     cv_.notify_one();
   }
@@ -83,7 +79,6 @@ void watcher::loop() {
     }
     if (seq != watched) {
       // The task before ended ahead of its look: the main thread did the work between tasks.
-      // A start with results waiting asked for its look `every` in (look_by, wanted_ns_).
       if (watched != 0) gap = grown(gap);
       watched = seq;
       due = started_ns_.load(std::memory_order_relaxed) + gap.count();

@@ -1,6 +1,6 @@
 // The worker's watcher without MPI: it looks while a task runs and not while none does, its looks
-// thin out while they find nothing and stay close while they find work, and a start with results
-// waiting or a hurry() brings the next look forward however far the gap has grown. Bounds are
+// thin out while they find nothing and stay close while they find work, and a hurry() brings the
+// next look forward however far the gap has grown. Bounds are
 // wide (tens of milliseconds against the 1 ms gaps used here): they tell the behaviours apart,
 // not the machine's speed.
 
@@ -36,8 +36,8 @@ struct watched {
             },
             every, most) {}
   // The main thread runs a task of `d` (the lock is free meanwhile, as in the serve loop).
-  void task(std::chrono::milliseconds d, bool urgent = false) {
-    w.task_started(urgent);
+  void task(std::chrono::milliseconds d) {
+    w.task_started();
     std::this_thread::sleep_for(d);
     std::lock_guard lk(comm);
     w.task_ended();
@@ -88,18 +88,6 @@ clock_type::duration next_look_after(watched& t, F act) {
   std::lock_guard lk(t.comm);
   t.w.task_ended();
   return clock_type::duration(t.last.load()) - from.time_since_epoch();
-}
-
-TEST(watcher, AStartWithResultsWaitingLooksSoonWhateverTheGap) {
-  watched t(1000us, 60'000us);
-  const auto waited = next_look_after(t, [&] {
-    {
-      std::lock_guard lk(t.comm);
-      t.w.task_ended();
-    }
-    t.w.task_started(true);
-  });
-  EXPECT_LT(waited, 30ms) << "the look waited for the grown gap";
 }
 
 TEST(watcher, HurryBringsTheNextLookForward) {
