@@ -78,12 +78,33 @@ bool result_sender::overdue(std::uint64_t last_exec_ns) const {
 }
 
 void result_sender::flush() {
+  reap();
   if (count_ == 0) return;
   auto& b = batch().raw().bytes();
   wire::put_header(b.data(), wire::kind::result_batch, count_, b.size() - sizeof(wire::header));
-  transport::send(b.data(), b.size(), root_, comm_);
+  // The batch's bytes travel with their send; the batch goes on in a buffer that went before.
+  sending_.emplace_back();
+  sending& s = sending_.back();
+  s.bytes.swap(b);
+  if (!spare_.empty()) {
+    b.swap(spare_.back());
+    spare_.pop_back();
+  }
+  s.send.start(s.bytes.data(), s.bytes.size(), root_, comm_);
   reset(batch());
   count_ = 0;
+}
+
+void result_sender::reap() {
+  while (!sending_.empty() && sending_.front().send.test()) {
+    spare_.push_back(std::move(sending_.front().bytes));
+    sending_.pop_front();
+  }
+}
+
+void result_sender::drain() {
+  for (auto& s : sending_) s.send.wait();
+  reap();
 }
 
 }  // namespace rankpool::detail

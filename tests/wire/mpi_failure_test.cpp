@@ -82,18 +82,18 @@ TEST(mpi_failure, root_receive_failure_fails_tasks_in_flight) {
   EXPECT_THROW(pool.shutdown(), rankpool::mpi_error);
 }
 
-// Injected on worker rank 1: its first result send fails. The worker tells the root, which
-// breaks the executor; the worker's comm_executor throws the mpi_error on that rank.
+// Injected on worker rank 1: its first result send (MPI_Isend: results are not waited for) fails. The worker tells the
+// root, which breaks the executor; the worker's comm_executor throws the mpi_error on that rank.
 TEST(mpi_failure, worker_send_failure_breaks_the_executor_on_the_root) {
   if (world_size() < 2) GTEST_SKIP() << "needs 2 ranks or more (a worker rank)";
-  if (world_rank() == 1) rankpool::detail::mpi::inject_failure("MPI_Send", 1);
+  if (world_rank() == 1) rankpool::detail::mpi::inject_failure("MPI_Isend", 1);
   std::optional<rankpool::comm_executor> pool;
   if (world_rank() == 1) {
     try {
       pool.emplace(MPI_COMM_WORLD);
       ADD_FAILURE() << "worker rank 1 served to the end though its result send failed";
     } catch (const rankpool::mpi_error& e) {
-      EXPECT_EQ(e.routine(), "MPI_Send");
+      EXPECT_EQ(e.routine(), "MPI_Isend");
     }
     return;
   }
@@ -108,7 +108,7 @@ TEST(mpi_failure, worker_send_failure_breaks_the_executor_on_the_root) {
     } catch (const rankpool::broken_executor& e) {
       ++broken;
       EXPECT_NE(std::string(e.what()).find("worker rank 1 failed"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("MPI_Send failed"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("MPI_Isend failed"), std::string::npos) << e.what();
     }
   }
   EXPECT_GT(broken, 0) << "no task failed, so rank 1's failure never reached the root";
