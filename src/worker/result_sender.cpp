@@ -96,8 +96,11 @@ void result_sender::flush() {
 }
 
 void result_sender::reap() {
+  // A few spares cover the batches under way at once; more would only keep memory (a batch of
+  // large results keeps its capacity).
+  constexpr std::size_t most_spares = 4;
   while (!sending_.empty() && sending_.front().send.test()) {
-    spare_.push_back(std::move(sending_.front().bytes));
+    if (spare_.size() < most_spares) spare_.push_back(std::move(sending_.front().bytes));
     sending_.pop_front();
   }
 }
