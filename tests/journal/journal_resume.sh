@@ -6,7 +6,11 @@
 set -euo pipefail
 mpiexec=$1 svd=$2 dir=$3
 rm -rf "$dir" && mkdir -p "$dir"
-args=(--count 2000 --rows 300 --cols 30 --seed 11 --chunksize 10)
+# Big enough that the kill below lands half-way: the journal's size is polled from a shell, whose
+# forks take tens of milliseconds on a loaded VM. 2000 matrices of 300 x 30 took 0.5 s at -n 3
+# once the workers no longer waited for the root's receives, and the run finished first in 2 of 4
+# tries; 60 columns make each matrix about four times the work.
+args=(--count 1500 --rows 300 --cols 60 --seed 11 --chunksize 10)
 # Open MPI's launcher needs --oversubscribe for 3 ranks on 2 cores; MPICH's Hydra has no such flag.
 flags=()
 if "$mpiexec" --version 2>&1 | grep -q -e "Open MPI" -e OpenRTE; then flags=(--oversubscribe); fi
