@@ -45,10 +45,7 @@ void watcher::task_started() noexcept {
 }
 
 void watcher::hurry() noexcept {
-  look_by(now_ns() + every_.count());
-}
-
-void watcher::look_by(std::int64_t by) noexcept {
+  const std::int64_t by = now_ns() + every_.count();
   // Under the lock, always: the watcher may be between reading the task and setting its next
   // look, where a look wanted now would otherwise be missed for a whole gap.
   bool wake = false;

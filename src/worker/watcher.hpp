@@ -61,8 +61,6 @@ class watcher {
   void loop();
   // Runs the service for task `seq` if it still runs; whether it found work.
   bool serve_once(std::uint64_t seq);
-  // Wakes the watcher when its next look is later than `by` (steady-clock ns).
-  void look_by(std::int64_t by) noexcept;
   std::chrono::nanoseconds grown(std::chrono::nanoseconds gap) const { return std::min(gap * 2, most_); }
 
   std::mutex& comm_;
@@ -75,7 +73,7 @@ class watcher {
   std::atomic<std::int64_t> started_ns_{0};  // when it started (steady clock)
   std::atomic<bool> parked_{false};          // asleep until a task starts
   std::int64_t due_ns_ = INT64_MAX;          // under m_: the next look while waiting for it (steady clock)
-  std::int64_t wanted_ns_ = INT64_MAX;       // under m_: a look wanted by then (look_by)
+  std::int64_t wanted_ns_ = INT64_MAX;       // under m_: a look wanted by then (hurry)
   std::uint64_t seq_ = 0;                    // the main thread's task count
   bool stop_ = false;
   std::exception_ptr error_;
