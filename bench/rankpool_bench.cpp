@@ -174,6 +174,13 @@ double cpu_seconds() {
   return tv(u.ru_utime) + tv(u.ru_stime);
 }
 
+// CPU nanoseconds of the calling thread.
+double thread_cpu_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
+}
+
 // A field of /proc/self/status in bytes (VmRSS, VmHWM), 0 when absent.
 double status_bytes(const std::string& field) {
   std::ifstream in("/proc/self/status");
@@ -372,18 +379,44 @@ int identity(int x) {
   return x;
 }
 
-// Keeps its thread busy until it has used `us` µs of CPU (the granularity and mixed workloads'
-// task). CPU time, not wall time: a task whose core is taken by a spinning rank takes longer,
-// so stolen CPU shows in the efficiency, as it does for real compute.
-int busy_wait(int us) {
-  auto cpu_ns = [] {
-    timespec t{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
-  };
-  const std::int64_t until = cpu_ns() + static_cast<std::int64_t>(us) * 1000;
-  while (cpu_ns() < until) {
+// A dependent chain of `n` multiply-adds (one linear congruential step each): work the compiler
+// can neither fold nor vectorise, and that reads no clock while it runs.
+std::uint64_t spin_work(std::uint64_t n) {
+  std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    asm volatile("" : "+r"(x));
   }
+  return x;
+}
+
+// spin_work steps per µs of this rank's CPU, set by calibrate_work() at start.
+double work_per_us = 0;
+
+// Measures spin_work's speed on this rank: the fastest of five slices of about 2 ms, timed by
+// the thread's CPU clock, so a slice that loses its core to another rank still measures the
+// core's speed, not the share it got.
+void calibrate_work() {
+  constexpr std::uint64_t slice = 1u << 20;
+  double best_ns = 0;
+  for (int i = 0; i < 5; ++i) {
+    const double t0 = thread_cpu_ns();
+    volatile std::uint64_t sink = spin_work(slice);
+    (void)sink;
+    const double ns = thread_cpu_ns() - t0;
+    if (best_ns == 0 || ns < best_ns) best_ns = ns;
+  }
+  work_per_us = static_cast<double>(slice) * 1000.0 / best_ns;
+}
+
+// Computes for `us` µs of this rank's CPU (the granularity sweep's task, as Task Bench's
+// compute-bound kernel): a fixed amount of work calibrated at start, not a loop on a clock. A
+// task whose core is taken by another rank takes longer, so stolen CPU shows in the efficiency
+// as it does for real compute; and there is no clock to read, whose cost (a system call of
+// about 1.3 µs for the thread's CPU clock on this VM) made a 2 µs task take 4.
+int busy_wait(int us) {
+  volatile std::uint64_t sink = spin_work(static_cast<std::uint64_t>(us * work_per_us + 0.5));
+  (void)sink;
   return us;
 }
 
@@ -1782,6 +1815,7 @@ int main(int argc, char** argv) {
     }
     return err->empty() ? 0 : 2;
   }
+  calibrate_work();
   try {
     for (const auto& b : c.benches) {
       run(c, b);
