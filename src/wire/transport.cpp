@@ -198,6 +198,14 @@ bool try_receive(int source, MPI_Comm comm, incoming& into) {
   return true;
 }
 
+bool peek(int source, MPI_Comm comm, int& tag) {
+  int flag = 0;
+  MPI_Status st;
+  mpi::call("MPI_Iprobe", MPI_Iprobe, source, MPI_ANY_TAG, comm, &flag, &st);
+  if (flag) tag = st.MPI_TAG;
+  return flag != 0;
+}
+
 std::chrono::microseconds backoff::next() {
   auto now = std::chrono::steady_clock::now();
   if (!idle_since_) idle_since_ = now;

@@ -84,6 +84,10 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
 /// `into` when one arrived.
 bool try_receive(int source, MPI_Comm comm, incoming& into);
 
+/// Whether a message of any tag from `source` waits on `comm`; true and sets `tag` to the tag of
+/// the first one (the one sent first). Reads nothing.
+bool peek(int source, MPI_Comm comm, int& tag);
+
 /// Spin-then-sleep pacing for a polling loop: after `spin` of inactivity it sleeps, starting at
 /// a few microseconds and doubling up to `max_sleep`; after `long_idle` without activity the cap
 /// rises to `deep_sleep`, so a pool idle for long costs almost nothing per rank.

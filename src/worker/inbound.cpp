@@ -17,9 +17,22 @@
 namespace rankpool::detail {
 
 bool inbound::pump() {
-  bool any = answer_requests();
+  bool any = answer_requests(false);
   transport::incoming msg;
-  while (!stopping_) {
+  int tag = 0;
+  // One probe for whatever the root sent first, of any tag, where polling the control tag and
+  // the task tag in turn took two probes when nothing had come and three when a task had: under
+  // Open MPI on an oversubscribed node every empty probe is a sched_yield, which hands the core
+  // to another rank when one waits for it (a worker of 200 µs tasks at -n 3 gave its core away
+  // about once per task that way). Messages are read in the order the root sent them, so a
+  // cancel sent after a task finds it queued.
+  while (!stopping_ && transport::peek(p_.root, p_.comm, tag)) {
+    if (tag != transport::tag_message) {
+      // Control messages; or what is read elsewhere (a shared value's bytes, which follow their
+      // announcement): every control message is read, then the next task message, if any.
+      any |= answer_requests();
+      if (tag == transport::tag_control) continue;
+    }
     try {
       if (!transport::try_receive(p_.root, p_.comm, msg)) break;
     } catch (const decode_error& e) {
@@ -29,14 +42,12 @@ bool inbound::pump() {
     }
     any = true;
     handle(msg);
-    // A cancel sent after a task must see it queued: read the control messages again.
-    answer_requests();
   }
   return any;
 }
 
-bool inbound::answer_requests() {
-  p_.board.pull();
+bool inbound::answer_requests(bool pull) {
+  if (pull) p_.board.pull();
   auto requests = p_.board.take_requests();
   if (requests.empty()) return false;
   const auto answer = detail::answer_requests(

@@ -43,8 +43,9 @@ class inbound {
   /// Answers the cancel and take-back requests read so far, in one message. Every request is
   /// answered, even with nothing, because the root must hear from each before it ends the pool:
   /// a message still on its way when the root frees the communicator would reach the next one.
-  /// True when there were requests.
-  bool answer_requests();
+  /// True when there were requests. `pull`: read the control messages waiting first; without
+  /// it, answers only what was read already (stop_requested()'s polls read them too).
+  bool answer_requests(bool pull = true);
   /// How many times requests have been answered so far (a caller compares before and after).
   std::uint64_t answers() const noexcept { return answers_; }
 
