@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/timer_slack.hpp"
+
 namespace rankpool::detail {
 namespace {
 using clock = std::chrono::steady_clock;
@@ -83,6 +85,7 @@ void watcher::loop() {
     due = std::min(due, std::exchange(wanted_ns_, INT64_MAX));
     if (now_ns() < due) {
       due_ns_ = due;
+      slack_for(std::chrono::duration_cast<std::chrono::microseconds>(gap));
       cv_.wait_until(lk, at(due), [&] { return stop_ || wanted_ns_ < due; });
       continue;
     }
