@@ -198,10 +198,11 @@ bool try_receive(int source, MPI_Comm comm, incoming& into) {
   return true;
 }
 
-bool peek(int source, MPI_Comm comm, int& tag) {
+bool peek(int source, MPI_Comm comm, int& tag, bool again) {
   int flag = 0;
   MPI_Status st;
   mpi::call("MPI_Iprobe", MPI_Iprobe, source, MPI_ANY_TAG, comm, &flag, &st);
+  if (!flag && again) mpi::call("MPI_Iprobe", MPI_Iprobe, source, MPI_ANY_TAG, comm, &flag, &st);
   if (flag) tag = st.MPI_TAG;
   return flag != 0;
 }

@@ -85,8 +85,10 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
 bool try_receive(int source, MPI_Comm comm, incoming& into);
 
 /// Whether a message of any tag from `source` waits on `comm`; true and sets `tag` to the tag of
-/// the first one (the one sent first). Reads nothing.
-bool peek(int source, MPI_Comm comm, int& tag);
+/// the first one (the one sent first). Reads nothing. A probe sees only what MPI had taken in
+/// before it: one that finds nothing has made progress, which may have taken a message in, so
+/// with `again` a miss probes once more (a message just come is seen now, not at the next call).
+bool peek(int source, MPI_Comm comm, int& tag, bool again);
 
 /// Spin-then-sleep pacing for a polling loop: after `spin` of inactivity it sleeps, starting at
 /// a few microseconds and doubling up to `max_sleep`; after `long_idle` without activity the cap

@@ -16,17 +16,21 @@
 
 namespace rankpool::detail {
 
-bool inbound::pump() {
+bool inbound::pump(bool between_tasks) {
   bool any = answer_requests(false);
   transport::incoming msg;
   int tag = 0;
-  // One probe for whatever the root sent first, of any tag, where polling the control tag and
-  // the task tag in turn took two probes when nothing had come and three when a task had: under
-  // Open MPI on an oversubscribed node every empty probe is a sched_yield, which hands the core
-  // to another rank when one waits for it (a worker of 200 µs tasks at -n 3 gave its core away
-  // about once per task that way). Messages are read in the order the root sent them, so a
-  // cancel sent after a task finds it queued.
-  while (!stopping_ && transport::peek(p_.root, p_.comm, tag)) {
+  // One probe of any tag says what the root sent first, where polling the control tag and then
+  // the task tag took two probes. Under Open MPI on an oversubscribed node every probe that finds
+  // nothing is a sched_yield, which hands the core to another rank when one waits for it. A probe
+  // sees only what MPI took in before it, so a miss probes again (its progress may have taken a
+  // message in) — except between queued tasks, where a message just come is read after the next
+  // task: at -n 3, 200 µs tasks, that halved the worker's yields per task. Elsewhere (idle, the
+  // watcher's looks) a message read one call later came a backoff or a look later: the round trip
+  // at -n 2 rose by 0.8 µs, and a finished result behind a 5 ms task reached the root at p99
+  // 1 ms, not 0.2 ms. Messages are read in the order the root sent them, so a cancel sent after a
+  // task finds it queued.
+  while (!stopping_ && transport::peek(p_.root, p_.comm, tag, !between_tasks)) {
     if (tag != transport::tag_message) {
       // Control messages; or what is read elsewhere (a shared value's bytes, which follow their
       // announcement): every control message is read, then the next task message, if any.

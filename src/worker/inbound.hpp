@@ -38,8 +38,10 @@ class inbound {
   explicit inbound(places p) : p_(p) {}
 
   /// Reads every message waiting from the root and files it, answering the control requests
-  /// read meanwhile. True when anything came.
-  bool pump();
+  /// read meanwhile. True when anything came. `between_tasks`: tasks are queued here and the
+  /// next call comes after the next of them, so a message that has only just come may wait for
+  /// it (one probe where nothing waits, not two; see pump's body).
+  bool pump(bool between_tasks = false);
   /// Answers the cancel and take-back requests read so far, in one message. Every request is
   /// answered, even with nothing, because the root must hear from each before it ends the pool:
   /// a message still on its way when the root frees the communicator would reach the next one.

@@ -226,7 +226,7 @@ class worker final : public wait_hook {
         if (!again) return;
       }
       if (team_) collect_team(pace);
-      const bool got = pump_due() && pump();
+      const bool got = pump_due() && pump(!team_ && !queue_.empty());
       if (in_->stopping()) {
         if (keeper_) keeper_->close();  // parked threads end
         return;
@@ -265,10 +265,10 @@ class worker final : public wait_hook {
 
   // Reads every message waiting from the root (inbound) after sending what tasks queued for it.
   // True when anything came. Holds comm_lock_.
-  bool pump() {
+  bool pump(bool between_tasks = false) {
     send_nested();
     last_pump_ = std::chrono::steady_clock::now();
-    return in_->pump();
+    return in_->pump(between_tasks);
   }
 
   // Whether the loop reads the root's messages now: always with no task queued here (or with a
