@@ -272,11 +272,11 @@ class worker final : public wait_hook {
   }
 
   // Whether the loop reads the root's messages now: always with no task queued here (or with a
-  // thread team), and otherwise once per 10 us (100 us without a core of its own). A probe that finds nothing is not
-  // free: where Open MPI yields when idle (an oversubscribed node) each one gives the core away (sched_yield), and a
-  // worker of 10 us tasks at -n 3 on 2 cores probed twice per task. With tasks queued
-  // nothing is lost by reading a little later: the root keeps more work than that in flight, and the 1 ms bounds of
-  // cancels and take-backs are far.
+  // thread team), and otherwise once per 10 us (100 us without a core of its own). A probe that
+  // finds nothing is not free: where Open MPI yields when idle (an oversubscribed node) each one
+  // gives the core away (sched_yield), and a worker of 10 us tasks at -n 3 on 2 cores probed
+  // twice per task. With tasks queued nothing is lost by reading a little later: the root keeps
+  // more work than that in flight, and the 1 ms bounds of cancels and take-backs are far.
   bool pump_due() const {
     if (team_ || queue_.empty()) return true;
     const auto gap = spin_allowed() ? std::chrono::microseconds(10) : std::chrono::microseconds(100);
