@@ -1,8 +1,8 @@
 #pragma once
 // Internal: how late the pool's own threads may wake from a timed wait. Linux lets a thread's
 // timers fire up to its timer slack late (50 µs by default), so that one interrupt can serve
-// several timers. The pool's threads wait with soft deadlines (the worker's watcher looks every
-// 250-500 µs, the root's progress thread naps 100-1000 µs), and on an oversubscribed node each
+// several timers. The root's progress thread waits with soft deadlines (it naps 100-1000 µs and
+// pauses up to 500 µs between rounds), and on an oversubscribed node each
 // timer interrupt lands on a core that a task runs on: at -n 3 on the 2-core VM, 200 µs tasks,
 // a slack of a quarter of the wait cut the timer interrupts by a fifth.
 

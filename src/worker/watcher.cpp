@@ -2,25 +2,32 @@
 
 #include "worker/watcher.hpp"
 
-#include <algorithm>
-#include <utility>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "common/timer_slack.hpp"
+#include <cerrno>
+#include <system_error>
+#include <utility>
 
 namespace rankpool::detail {
 namespace {
-using clock = std::chrono::steady_clock;
+constexpr std::int64_t never = INT64_MAX;
+constexpr std::int64_t ns_per_s = 1'000'000'000;
+
+// The timer's clock, read directly rather than trusting steady_clock to be the same one.
 std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
-}
-clock::time_point at(std::int64_t ns) {
-  return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return std::int64_t(t.tv_sec) * ns_per_s + t.tv_nsec;
 }
 }  // namespace
 
 watcher::watcher(std::mutex& comm, std::function<bool()> service, std::chrono::microseconds every,
                  std::chrono::microseconds most)
-    : comm_(comm), service_(std::move(service)), every_(every), most_(std::max(most, every)) {
+    : comm_(comm), service_(std::move(service)), every_(every), most_(std::max(most, every)), gap_(every_) {
+  timer_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+  if (timer_ < 0) throw std::system_error(errno, std::generic_category(), "rankpool: the worker's watcher timer");
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -28,73 +35,74 @@ watcher::~watcher() {
   {
     std::lock_guard lk(m_);
     stop_ = true;
+    arm(1);  // long past: it fires at once
   }
-  cv_.notify_all();
   thread_.join();
+  ::close(timer_);
+}
+
+void watcher::arm(std::int64_t ns) noexcept {
+  if (ns == due_ns_) return;
+  due_ns_ = ns;
+  itimerspec spec{};  // all zero: disarmed
+  if (ns != never) {
+    spec.it_value.tv_sec = static_cast<time_t>(ns / ns_per_s);
+    spec.it_value.tv_nsec = static_cast<long>(ns % ns_per_s);
+  }
+  // Fails only for a bad descriptor or value, neither possible here.
+  ::timerfd_settime(timer_, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
 void watcher::task_started() noexcept {
-  started_ns_.store(now_ns(), std::memory_order_relaxed);
-  // Sequentially consistent, with parked_: either the watcher sees the task when it parks, or
-  // this thread sees it parked.
-  running_.store(++seq_);
-  // Only a parked watcher needs a wake-up; one that is waiting for a deadline looks by itself,
-  // which keeps a stream of short tasks from paying a wake-up each.
-  if (parked_.load()) {
-    { std::lock_guard lk(m_); }
-    cv_.notify_one();
+  const std::int64_t now = now_ns();
+  std::lock_guard lk(m_);
+  running_.store(++seq_, std::memory_order_release);
+  if (due_ns_ == never) {
+    // After an idle spell: the stream starts afresh, its first look `every` in.
+    gap_ = every_;
+    arm(std::min(now + gap_.count(), wanted_ns_));
+  } else if (due_ns_ - now < gap_.count() / 2) {
+    // The look set for an earlier task would come too soon into this one: that task ended first,
+    // and the main thread did its work between tasks. Moved without waking the watcher.
+    gap_ = grown(gap_);
+    arm(std::min(now + gap_.count(), wanted_ns_));
   }
 }
 
 void watcher::hurry() noexcept {
   const std::int64_t by = now_ns() + every_.count();
-  // Under the lock, always: the watcher may be between reading the task and setting its next
-  // look, where a look wanted now would otherwise be missed for a whole gap.
-  bool wake = false;
-  {
-    std::lock_guard lk(m_);
-    wanted_ns_ = std::min(wanted_ns_, by);
-    wake = due_ns_ > by;
-  }
-  if (wake) cv_.notify_one();
+  // Under the lock, always: the watcher may be between a look and setting the next, where a
+  // look wanted now would otherwise be missed for a whole gap.
+  std::lock_guard lk(m_);
+  wanted_ns_ = std::min(wanted_ns_, by);
+  if (due_ns_ > by) arm(by);
 }
 
 void watcher::loop() {
   std::unique_lock lk(m_);
-  std::uint64_t watched = 0;  // the task the next look is for
-  auto gap = every_;          // between looks, now
-  std::int64_t due = 0;
   while (!stop_ && !error_) {
+    lk.unlock();
+    std::uint64_t fired = 0;
+    const bool woke = ::read(timer_, &fired, sizeof fired) == static_cast<ssize_t>(sizeof fired);
+    lk.lock();
+    if (!woke) continue;  // a signal (EINTR): sleep on
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    const std::int64_t now = now_ns();
+    if (stop_ || now < due_ns_) continue;  // moved on after it fired
     const std::uint64_t seq = running_.load(std::memory_order_acquire);
     if (seq == 0) {
-      // Idle: the next task starts afresh, its first look `every` in.
-      due_ns_ = INT64_MAX;
-      parked_.store(true);
-      cv_.wait(lk, [&] { return stop_ || running_.load() != 0; });
-      parked_.store(false, std::memory_order_release);
-      watched = 0;
-      gap = every_;
+      // Idle: the next task sets the timer; what was wanted the main thread did between tasks.
+      // (It has fired and was not set again since: no call needed to disarm it.)
+      wanted_ns_ = never;
+      due_ns_ = never;
       continue;
     }
-    if (seq != watched) {
-      // The task before ended ahead of its look: the main thread did the work between tasks.
-      if (watched != 0) gap = grown(gap);
-      watched = seq;
-      due = started_ns_.load(std::memory_order_relaxed) + gap.count();
-    }
-    due = std::min(due, std::exchange(wanted_ns_, INT64_MAX));
-    if (now_ns() < due) {
-      due_ns_ = due;
-      slack_for(std::chrono::duration_cast<std::chrono::microseconds>(gap));
-      cv_.wait_until(lk, at(due), [&] { return stop_ || wanted_ns_ < due; });
-      continue;
-    }
-    due_ns_ = INT64_MAX;  // looking now: a look wanted meanwhile counts after this one
+    wanted_ns_ = never;  // this look serves it; one wanted during the look counts after it
     lk.unlock();
     const bool found = serve_once(seq);
     lk.lock();
-    gap = found ? every_ : grown(gap);
-    due = now_ns() + gap.count();
+    gap_ = found ? every_ : grown(gap_);
+    arm(std::min(now_ns() + gap_.count(), wanted_ns_));
   }
 }
 

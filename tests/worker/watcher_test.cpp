@@ -61,6 +61,24 @@ TEST(watcher, LooksWhileATaskRunsAndNotWhileNoneDoes) {
   EXPECT_LE(t.looks.load(), during + 1) << "looks went on after the task ended";
 }
 
+TEST(watcher, AStreamOfShortTasksNeverWakesIt) {
+  // Tasks of 200 us against a 10 ms gap: the main thread moves the timer as tasks start, so the
+  // watcher sleeps through them (one that waited for its deadline would wake every 10 ms, 10
+  // times or more here). A task that overran 5 ms on a loaded machine may earn one look.
+  watched t(10'000us, 10'000us);
+  for (int i = 0; i < 500; ++i) {
+    t.w.task_started();
+    std::this_thread::sleep_for(200us);
+    std::lock_guard lk(t.comm);
+    t.w.task_ended();
+  }
+  EXPECT_LE(t.w.wakeups(), 2u);
+  EXPECT_LE(t.looks.load(), 2);
+  // The same watcher still looks at a long task.
+  t.task(50ms);
+  EXPECT_GT(t.looks.load(), 0);
+}
+
 TEST(watcher, LooksThinOutWhileTheyFindNothing) {
   // Gaps of 1, 2, 4, 8, 8, ... ms: about 15 looks in 100 ms, where a fixed 1 ms gap makes 100.
   watched idle(1000us, 8000us);
