@@ -272,14 +272,23 @@ class worker final : public wait_hook {
   }
 
   // Whether the loop reads the root's messages now: always with no task queued here (or with a
-  // thread team), and otherwise once per 10 us (100 us without a core of its own). A probe that
-  // finds nothing is not free: where Open MPI yields when idle (an oversubscribed node) each one
-  // gives the core away (sched_yield), and a worker of 10 us tasks at -n 3 on 2 cores probed
-  // twice per task. With tasks queued nothing is lost by reading a little later: the root keeps
-  // more work than that in flight, and the 1 ms bounds of cancels and take-backs are far.
+  // thread team), and otherwise once per 10 us where the rank has a core of its own. Without one,
+  // once per 100 us while the queue holds less than 1 ms of work (by the recent task time), and
+  // once per 500 us while it holds more. A probe that finds nothing is not free: where Open MPI
+  // yields when idle (an oversubscribed node) each one can give the core away (sched_yield); at
+  // -n 3 on 2 cores, 200 us tasks, a probe every 100 us cost 0.02-0.03 of efficiency against one
+  // every 300-500 us (4 k of 21 k context switches per 16 k tasks). With work queued nothing is
+  // lost by reading later: refills matter only once the queue runs low, and the 1 ms bounds of
+  // cancels and take-backs are far.
   bool pump_due() const {
     if (team_ || queue_.empty()) return true;
-    const auto gap = spin_allowed() ? std::chrono::microseconds(10) : std::chrono::microseconds(100);
+    using std::chrono::microseconds;
+    microseconds gap(10);
+    if (!spin_allowed()) {
+      const auto queued =
+          std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(queue_.size()) * task_ns_));
+      gap = queued > std::chrono::milliseconds(1) ? microseconds(500) : microseconds(100);
+    }
     return std::chrono::steady_clock::now() - last_pump_ >= gap;
   }
 
@@ -337,6 +346,7 @@ class worker final : public wait_hook {
     } else {
       results_.finish(it.id, t.exec_ns, t.started, 0, static_cast<std::uint32_t>(output.size()));
     }
+    task_ns_ += (static_cast<double>(t.exec_ns) - task_ns_) / 8;
     // Results also leave once as many wait as tasks are left: the root refills this worker's
     // window only from results, so holding them until the queue ran dry left the worker idle for
     // a round trip per window (about 15% of the time with 5 us tasks at -n 2).
@@ -443,6 +453,7 @@ class worker final : public wait_hook {
   result_sender results_;
   share_table shares_;                                 // the shared values this rank holds
   std::chrono::steady_clock::time_point last_pump_{};  // when the loop last read the root's messages
+  double task_ns_ = 0;                                 // the recent task time here (a running mean, for pump_due)
   task_queue queue_;                                   // unstarted tasks run here (a team keeps its own)
   std::exception_ptr init_error_;
   nested_client* nested_ = nullptr;  // this_pool()'s core, owned by pool_ (null when isolated)
