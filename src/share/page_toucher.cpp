@@ -4,8 +4,11 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <rankpool/detail/log.hpp>
 
@@ -41,10 +44,20 @@ void page_toucher::run(const char* begin, std::size_t bytes) noexcept {
   return;
 #endif
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  bool populate = true;  // until the kernel refuses (MADV_POPULATE_READ came with Linux 5.14)
   std::size_t n = 0;
   for (std::size_t at = 0; at < bytes; at += page) {
     if (stop_.load(std::memory_order_relaxed)) return;
-    // A read is enough to map the page; volatile keeps the compiler from dropping it.
+#if defined(MADV_POPULATE_READ)
+    if (populate && n % block_pages == 0) {
+      // From the start of the page that holds `at` (mapped, as `at` is) to the block's end.
+      const auto base = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(begin + at) & ~(page - 1));
+      const auto len = std::min(block_pages * page, static_cast<std::size_t>(begin + bytes - base));
+      if (::madvise(base, len, MADV_POPULATE_READ) != 0) populate = false;
+    }
+#endif
+    // A read maps the page for good (the populate above maps it for the kernel, not always for
+    // the hypervisor of a virtual machine); volatile keeps the compiler from dropping it.
     (void)*static_cast<const volatile char*>(begin + at);
     done_.store(++n, std::memory_order_relaxed);
   }

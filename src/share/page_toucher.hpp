@@ -7,6 +7,11 @@
 // (SCHED_IDLE: it runs only on a CPU nothing else wants) reads one byte of each page then; a page
 // it reaches before the root has written it is simply the same page, filled later. Whatever it
 // has not reached when tasks start, they fault in themselves, as before.
+//
+// It maps a block of pages with one madvise(MADV_POPULATE_READ) before reading a byte of each:
+// at -n 8 on the 2-core VM, seven workers touching a 160 MB stack while the root fills it did not
+// all finish, and the map that followed took 0.154-0.177 s reading a byte per page alone against
+// 0.096-0.127 s with the blocks (4 runs each, interleaved; -n 3: 0.097-0.106 s and 0.089-0.104 s).
 
 #include <atomic>
 #include <cstddef>
@@ -36,6 +41,7 @@ class page_toucher {
 
  private:
   void run(const char* begin, std::size_t bytes) noexcept;
+  static constexpr std::size_t block_pages = 64;  // pages per madvise (256 KiB of 4 KiB pages)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};
