@@ -62,11 +62,11 @@ TEST(watcher, LooksWhileATaskRunsAndNotWhileNoneDoes) {
 }
 
 TEST(watcher, AStreamOfShortTasksNeverWakesIt) {
-  // Tasks of 200 us against a 10 ms gap: the main thread moves the timer as tasks start, so the
-  // watcher sleeps through them (one that waited for its deadline would wake every 10 ms, 10
-  // times or more here). A task that overran 5 ms on a loaded machine may earn one look.
-  watched t(10'000us, 10'000us);
-  for (int i = 0; i < 500; ++i) {
+  // Tasks of 200 us against a 40 ms gap: the main thread moves the timer as tasks start, so the
+  // watcher sleeps through them (one that waited for its deadline would wake every 40 ms, 5 times
+  // or more in these 200+ ms). A task stalled past 20 ms on a loaded machine may earn one look.
+  watched t(40'000us, 40'000us);
+  for (int i = 0; i < 1000; ++i) {
     t.w.task_started();
     std::this_thread::sleep_for(200us);
     std::lock_guard lk(t.comm);
@@ -75,7 +75,7 @@ TEST(watcher, AStreamOfShortTasksNeverWakesIt) {
   EXPECT_LE(t.w.wakeups(), 2u);
   EXPECT_LE(t.looks.load(), 2);
   // The same watcher still looks at a long task.
-  t.task(50ms);
+  t.task(150ms);
   EXPECT_GT(t.looks.load(), 0);
 }
 
