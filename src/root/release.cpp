@@ -57,10 +57,6 @@ std::unordered_set<int> drain_until_bye(MPI_Comm comm, std::unordered_set<int> w
 
 }  // namespace
 
-void stop_ranks(MPI_Comm comm, rank_lists ranks) {
-  send_shutdown(comm, ranks, 0);
-}
-
 void release_ranks(MPI_Comm comm, rank_lists ranks) noexcept {
   std::string trouble;
   try {
@@ -74,8 +70,7 @@ void release_ranks(MPI_Comm comm, rank_lists ranks) noexcept {
   } catch (const std::exception& e) {
     trouble = e.what();
   }
-  std::fprintf(stderr, "rankpool: the pool failed and cannot stop its workers (%s); aborting the job\n",
-               trouble.c_str());
+  std::fprintf(stderr, "rankpool: the pool cannot stop its workers (%s); aborting the job\n", trouble.c_str());
   mpi::try_call("MPI_Abort", MPI_Abort, comm, 1);
 }
 

@@ -97,7 +97,7 @@ class scheduler final : public executor_core {
     } catch (...) {
       // The workers are already serving: release them before the error leaves, or they would
       // wait for a shutdown that never comes.
-      stop_workers();
+      release_workers();
       release_comm();
       throw;
     }
@@ -356,7 +356,12 @@ class scheduler final : public executor_core {
     shares_->close_all();
     RANKPOOL_LOG(info, "%s: shutting down the workers", cfg_.name);
     hooks_.instant("shutdown");
-    stop_workers();
+    // Every worker says bye before the communicator goes: a message nothing asked for may still
+    // be on its way (a worker's initializer that failed after the pool ended, or a second
+    // worker's after the first broke it). Left unreceived on the freed communicator, it reached
+    // the next pool on it (MPI reuses context ids; MPICH matched one to that pool's receives, and
+    // Open MPI keeps messages for a communicator it has not made yet) and broke that pool.
+    release_workers();
   }
 
   // How long the progress thread naps while a driver holds the token: it wakes only to see
@@ -464,7 +469,7 @@ class scheduler final : public executor_core {
     inbox_.break_with(e, waiting);
     shares_->abandon();
     fail_everything(e, waiting);
-    release_ranks(cfg_.comm, {&cfg_.workers, &cfg_.idle_ranks});
+    release_workers();
   }
 
   // A worker said its serve loop failed: the executor breaks, and that worker's tasks will never
@@ -499,7 +504,8 @@ class scheduler final : public executor_core {
     for (auto& [id, entry] : running_) entry.t->fail(e);
   }
 
-  void stop_workers() { stop_ranks(cfg_.comm, {&cfg_.workers, &cfg_.idle_ranks}); }
+  // Lets every worker go and takes what they still send, until each has said bye (release.hpp).
+  void release_workers() noexcept { release_ranks(cfg_.comm, {&cfg_.workers, &cfg_.idle_ranks}); }
 
   void release_comm() {
     if (cfg_.comm == MPI_COMM_NULL) return;

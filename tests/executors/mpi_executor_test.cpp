@@ -86,6 +86,13 @@ void failing_initializer() {
   throw std::runtime_error("initializer failed on purpose");
 }
 
+// Fails on the last rank only, and late: the pool has shut down before its word arrives.
+void late_failing_initializer() {
+  if (world_rank() != world_size() - 1) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  throw std::runtime_error("initializer failed late on purpose");
+}
+
 }  // namespace
 
 TEST(comm_executor, exactly_one_root_and_worker_count) {
@@ -203,6 +210,17 @@ TEST(comm_executor, initializer_failure_breaks_the_executor) {
   for (int i = 0; i < 10; ++i) fs.push_back(pool.submit(add, i, i));
   for (auto& f : fs) EXPECT_THROW(f.result(), rankpool::broken_executor);
   EXPECT_THROW(pool.submit(add, 1, 1).result(), rankpool::broken_executor);
+}
+
+TEST(comm_executor, a_late_initializer_failure_does_not_reach_the_next_pool) {
+  // The first pool ends before its last worker's initializer fails; that worker's word must not
+  // be left on the freed communicator, where the next pool's would pick it up (MPI implementations
+  // reuse context ids, and Open MPI keeps messages for a communicator not yet created).
+  if (world_size() < 2) GTEST_SKIP() << "needs at least 2 ranks (a worker with an initializer)";
+  { rankpool::comm_executor first(MPI_COMM_WORLD, 0, {.initializer = late_failing_initializer}); }
+  rankpool::comm_executor next;
+  if (!next.is_root()) return;
+  EXPECT_EQ(next.submit(add, 1, 2).result(), 3);
 }
 
 TEST(comm_executor, payloads_round_trip_bitwise) {
