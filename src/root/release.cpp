@@ -18,9 +18,10 @@ namespace {
 
 constexpr auto release_timeout = std::chrono::seconds(30);
 
-void send_shutdown(MPI_Comm comm, rank_lists ranks, std::uint8_t flags) {
+// Every shutdown asks for a bye: the root drains until each has come.
+void send_shutdown(MPI_Comm comm, rank_lists ranks) {
   char buf[sizeof(wire::header)];
-  wire::put_header(buf, wire::kind::shutdown, 0, 0, flags);
+  wire::put_header(buf, wire::kind::shutdown, 0, 0, wire::flag_acknowledge);
   for (const auto* list : ranks)
     for (int r : *list) transport::send(buf, sizeof buf, r, comm);
 }
@@ -60,7 +61,7 @@ std::unordered_set<int> drain_until_bye(MPI_Comm comm, std::unordered_set<int> w
 void release_ranks(MPI_Comm comm, rank_lists ranks) noexcept {
   std::string trouble;
   try {
-    send_shutdown(comm, ranks, wire::flag_acknowledge);
+    send_shutdown(comm, ranks);
     std::unordered_set<int> all;
     for (const auto* list : ranks) all.insert(list->begin(), list->end());
     const auto silent = drain_until_bye(comm, std::move(all));
