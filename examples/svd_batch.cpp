@@ -91,13 +91,15 @@ Eigen::VectorXd singular_values_of(const rankpool::shared<std::vector<double>>& 
 /// carries a range of indices and the handle, never matrices. With `journal`, results of a killed
 /// earlier run with the same input and chunk size are taken from that file instead of computed
 /// again (MPI executors only). `progress`: the progress bar switch (map_options::progress;
-/// unset: on when stderr is a terminal).
+/// unset: on when stderr is a terminal). The map is contiguous (map_options::contiguous): each
+/// worker takes the matrices of its own stretch of the stack first, whose pages it mapped while
+/// the stack was filled, rather than pages from all of it.
 template <class Executor>
 std::vector<Eigen::VectorXd> compute(Executor& pool, const stack& s, std::size_t chunksize,
                                      std::optional<std::string> journal = {}, std::optional<bool> progress = {}) {
   std::vector<Eigen::VectorXd> out;
   out.reserve(s.shape.count);
-  rankpool::map_options mo{.chunksize = chunksize, .progress = progress};
+  rankpool::map_options mo{.chunksize = chunksize, .progress = progress, .contiguous = true};
   if constexpr (std::is_same_v<Executor, rankpool::comm_executor>) mo.journal = std::move(journal);
   const auto indices = std::views::iota(std::size_t{0}, s.shape.count);
   for (Eigen::VectorXd& v : pool.map(rankpool::partial(singular_values_of, s.data, s.shape), indices, mo))

@@ -38,6 +38,14 @@ struct map_options {
   /// Every chunk of this map starts before the waiting tasks of lower priority and after those
   /// of higher priority; equal priorities keep submission order (see submit_options::priority).
   int priority = 0;
+  /// Each worker takes the chunks of one contiguous stretch of the input first, as a static
+  /// split would (worker i of n: the i-th n-th), and a worker that has run out of its own takes
+  /// the last waiting chunk of another's stretch, so none idles while a chunk waits. For maps
+  /// whose neighbouring elements read neighbouring data, such as indices into a shared stack:
+  /// each worker then reads one region of the node's window, which it mapped while the window
+  /// was filled, instead of pages from all of it. MPI executors, inputs of known size (not with
+  /// buffersize); elsewhere it changes nothing.
+  bool contiguous = false;
 };
 
 /// Options of one call, `executor.submit_with(options, f, args...)`.

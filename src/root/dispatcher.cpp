@@ -9,14 +9,12 @@
 
 namespace rankpool::detail {
 
-// Pops the next task that is still wanted, or returns null. A task for worker rank `where`
-// is marked running as task `id` there (stop and cancel requests go there) but stays
-// withdrawable until it starts; one for the root's own thread (`where` < 0) stays pending,
-// and the thread marks it running when it starts it.
-task_ptr dispatcher::next_task(std::uint64_t id, int where) {
-  while (!b_.queue.empty()) {
-    task_ptr t = std::move(b_.queue.front());
-    b_.queue.pop_front();
+// Pops the next task for `slot` that is still wanted, or returns null. A task for worker rank
+// `where` is marked running as task `id` there (stop and cancel requests go there) but stays
+// withdrawable until it starts; one for the root's own thread (`where` < 0, no slot) stays
+// pending, and the thread marks it running when it starts it.
+task_ptr dispatcher::next_task(std::optional<std::size_t> slot, std::uint64_t id, int where) {
+  while (task_ptr t = b_.queue.pop(slot)) {
     if (where < 0 ? !t->state().done() : t->state().set_running(&b_.stops, id, where, true)) return t;
   }
   return nullptr;
@@ -45,8 +43,8 @@ bool dispatcher::send_to(std::size_t w, std::size_t room) {
   std::size_t bytes = 0;
   while (picked.size() < room && bytes < batch_byte_limit && !b_.queue.empty()) {
     // A large task goes alone: first, or never into a batch.
-    if (!picked.empty() && b_.queue.front()->bytes().size() > batch_task_limit) break;
-    task_ptr t = next_task(next_id_, dest);
+    if (!picked.empty() && b_.queue.peek(w)->bytes().size() > batch_task_limit) break;
+    task_ptr t = next_task(w, next_id_, dest);
     if (!t) break;
     bytes += t->bytes().size();
     picked.emplace_back(next_id_++, std::move(t));
@@ -111,7 +109,7 @@ void dispatcher::launch_team(task_ptr whole, const std::vector<std::size_t>& slo
 bool dispatcher::give_local(std::size_t room) {
   std::vector<task_ptr> handed;
   while (handed.size() < room) {
-    task_ptr t = next_task(0, -1);
+    task_ptr t = next_task(std::nullopt, 0, -1);
     if (!t) break;
     handed.push_back(std::move(t));
   }

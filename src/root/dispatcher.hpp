@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "root/dispatch_policy.hpp"
+#include "root/root_queue.hpp"
 #include "root/root_slot.hpp"
 #include "root/stop_queue.hpp"
 #include "root/task_sender.hpp"
@@ -20,7 +21,7 @@ class dispatcher {
  public:
   /// The scheduler's parts that dispatch uses.
   struct books {
-    std::deque<task_ptr>& queue;      // tasks waiting on the root
+    root_queue& queue;                // tasks waiting on the root
     std::deque<task_ptr>& teams;      // team tasks waiting on the root (submit_parallel)
     dispatch_policy& policy;          // which slot, how many
     task_sender& sender;              // sends to workers
@@ -40,7 +41,7 @@ class dispatcher {
  private:
   bool place_teams();
   void launch_team(task_ptr whole, const std::vector<std::size_t>& slots);
-  task_ptr next_task(std::uint64_t id, int where);
+  task_ptr next_task(std::optional<std::size_t> slot, std::uint64_t id, int where);
   bool send_to(std::size_t w, std::size_t room);
   bool give_local(std::size_t room);
 

@@ -99,7 +99,7 @@ void intake::complete(const wire::result_record& rec, const char* data, std::siz
   if (!output.empty()) entry.t->state().set_output(std::move(output));
   if (failed) {
     // Queued again behind the waiting tasks of its priority (their turn came first).
-    if (entry.t->retry_or_fail(std::move(failed))) enqueue(b_.queue, std::move(entry.t));
+    if (entry.t->retry_or_fail(std::move(failed))) b_.queue.push(std::move(entry.t));
     return;
   }
   reader in(data, n);
@@ -123,7 +123,7 @@ void intake::take_nested(std::size_t w, int rank, const wire::header& h, in_buff
         one.front()->fail(e);
         return;
       }
-      enqueue(b_.queue, std::move(one.front()));
+      b_.queue.push(std::move(one.front()));
       break;
     }
     case wire::kind::nested_cancel:
@@ -204,7 +204,7 @@ void intake::take_answer(std::size_t w, int rank, const wire::header& h, in_buff
   }
   b_.policy.returned(w, gone);
   std::sort(back.begin(), back.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (auto& [id, t] : back) requeue(b_.queue, std::move(t));
+  for (auto& [id, t] : back) b_.queue.push_taken_back(std::move(t));
   if (!back.empty()) RANKPOOL_LOG(debug, "rank %d returned %zu unstarted tasks", rank, back.size());
 }
 

@@ -15,6 +15,7 @@
 #include "root/control.hpp"
 #include "root/dispatch_policy.hpp"
 #include "root/relay.hpp"
+#include "root/root_queue.hpp"
 #include "root/stop_queue.hpp"
 #include "root/task_sender.hpp"
 #include "wire/transport.hpp"
@@ -25,14 +26,14 @@ class intake {
  public:
   /// The scheduler's bookkeeping that messages change.
   struct books {
-    in_flight_map& running;       // tasks at the workers, by id
-    std::deque<task_ptr>& queue;  // tasks waiting on the root
-    dispatch_policy& policy;      // slot loads
-    control_channel& control;     // unanswered requests
-    task_sender& sender;          // keeps sends alive
-    const hooks& watch;           // observers
-    relays& nested;               // tasks the workers' tasks submitted
-    stop_queue& stops;            // where a nested cancel asks a task back
+    in_flight_map& running;    // tasks at the workers, by id
+    root_queue& queue;         // tasks waiting on the root
+    dispatch_policy& policy;   // slot loads
+    control_channel& control;  // unanswered requests
+    task_sender& sender;       // keeps sends alive
+    const hooks& watch;        // observers
+    relays& nested;            // tasks the workers' tasks submitted
+    stop_queue& stops;         // where a nested cancel asks a task back
   };
   /// What breaks the pool.
   struct failures {

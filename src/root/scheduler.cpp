@@ -33,6 +33,7 @@
 #include "root/intake.hpp"
 #include "root/relay.hpp"
 #include "root/release.hpp"
+#include "root/root_queue.hpp"
 #include "root/root_slot.hpp"
 #include "root/stop_queue.hpp"
 #include "root/task_sender.hpp"
@@ -89,7 +90,8 @@ class scheduler final : public executor_core {
     workers_.store(num_workers(), std::memory_order_relaxed);
     std::vector<int> serving = cfg_.workers;
     serving.insert(serving.end(), cfg_.idle_ranks.begin(), cfg_.idle_ranks.end());
-    shares_ = std::make_shared<node_share>(cfg_.comm, std::exchange(cfg_.nodes, {}), std::move(serving));
+    shares_ =
+        std::make_shared<node_share>(cfg_.comm, std::exchange(cfg_.nodes, {}), std::move(serving), cfg_.workers.size());
     stops_.set_owner(&link_->token);
     shares_->set_loop_token(&link_->token);
     try {
@@ -413,11 +415,13 @@ class scheduler final : public executor_core {
     stopping = n.stopping;
     if (n.cancel) RANKPOOL_LOG(debug, "cancelling %zu queued tasks", queue_.size() + n.tasks.size());
     for (auto& t : n.tasks) {
-      auto& into = t->team ? teams_ : queue_;  // before t moves into the argument
-      enqueue(into, std::move(t));
+      if (t->team)
+        enqueue(teams_, std::move(t));
+      else
+        queue_.push(std::move(t));
     }
     if (n.cancel) {
-      for (auto& t : queue_) t->state().cancel();
+      queue_.for_each([](task& t) { t.state().cancel(); });
       for (auto& t : teams_) t->state().cancel();
       queue_.clear();
       teams_.clear();
@@ -497,7 +501,7 @@ class scheduler final : public executor_core {
   // Fails waiting (the inbox's), queued and in-flight tasks (their late results are then ignored).
   void fail_everything(const std::exception_ptr& e, std::vector<task_ptr>& waiting) {
     for (auto& t : waiting) t->fail(e);
-    for (auto& t : queue_) t->fail(e);
+    queue_.for_each([&](task& t) { t.fail(e); });
     for (auto& t : teams_) t->fail(e);
     queue_.clear();
     teams_.clear();
@@ -518,10 +522,10 @@ class scheduler final : public executor_core {
   }
 
   scheduler_config cfg_;
-  hooks hooks_;             // trace and summary, when asked for; before the parts that keep a reference
-  dispatch_policy policy_;  // which slot gets the next tasks; the loads and the window
-  std::deque<task_ptr> queue_;
-  std::deque<task_ptr> teams_;  // team tasks waiting for their workers
+  hooks hooks_;                            // trace and summary, when asked for; before the parts that keep a reference
+  dispatch_policy policy_;                 // which slot gets the next tasks; the loads and the window
+  root_queue queue_{cfg_.workers.size()};  // tasks waiting on the root, in lanes per worker slot
+  std::deque<task_ptr> teams_;             // team tasks waiting for their workers
   in_flight_map running_;
   task_sender sender_;
   stop_queue stops_;

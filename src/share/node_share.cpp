@@ -37,8 +37,8 @@ std::uint64_t share_bytes_sent() noexcept {
   return bytes_sent.load(std::memory_order_relaxed);
 }
 
-node_share::node_share(MPI_Comm pool, node_layout layout, std::vector<int> ranks)
-    : pool_(pool), layout_(std::move(layout)), ranks_(std::move(ranks)) {}
+node_share::node_share(MPI_Comm pool, node_layout layout, std::vector<int> ranks, std::size_t workers)
+    : pool_(pool), layout_(std::move(layout)), ranks_(std::move(ranks)), workers_(workers) {}
 
 node_share::~node_share() {
   close_all();
@@ -53,9 +53,15 @@ void node_share::check_open_for_values() const {
         "loop, which placing the value waits for");
 }
 
-void node_share::announce(std::uint64_t id, const void* record, std::size_t n) {
-  const auto m = share_message(wire::kind::share_open, id, record, n);
-  for (int r : ranks_) transport::send(m.data(), m.size(), r, pool_);
+void node_share::announce(std::uint64_t id, wire::share_record rec) {
+  // Each worker learns its slot, so it maps its own stretch of the window first: the chunks of
+  // a contiguous map that wait for it (root_queue.hpp) read there.
+  for (std::size_t i = 0; i < ranks_.size(); ++i) {
+    rec.stripe = static_cast<std::uint32_t>(i < workers_ ? i : 0);
+    rec.stripes = static_cast<std::uint32_t>(i < workers_ ? workers_ : 0);
+    const auto m = share_message(wire::kind::share_open, id, &rec, sizeof rec);
+    transport::send(m.data(), m.size(), ranks_[i], pool_);
+  }
 }
 
 std::shared_ptr<shared_block> node_share::make_block(std::uint64_t id, shared_block::where w) {
@@ -72,8 +78,8 @@ std::shared_ptr<shared_block> node_share::place(std::size_t bytes, std::uint64_t
   std::lock_guard lk(lock_);
   check_open_for_values();
   const std::uint64_t id = ++next_id_;
-  wire::share_record rec{bytes, {d0, d1}, static_cast<std::uint8_t>(wire::share_mode::window), {}};
-  announce(id, &rec, sizeof rec);
+  wire::share_record rec{bytes, {d0, d1}, static_cast<std::uint8_t>(wire::share_mode::window), {}, 0, 0, {}};
+  announce(id, rec);
   node_window w = node_window::open(layout_.node, bytes);
   try {
     w.header->bytes = bytes;
@@ -100,8 +106,8 @@ std::shared_ptr<shared_block> node_share::send(std::vector<char> encoded) {
   std::lock_guard lk(lock_);
   check_open_for_values();
   const std::uint64_t id = ++next_id_;
-  wire::share_record rec{encoded.size(), {0, 0}, static_cast<std::uint8_t>(wire::share_mode::encoded), {}};
-  announce(id, &rec, sizeof rec);
+  wire::share_record rec{encoded.size(), {0, 0}, static_cast<std::uint8_t>(wire::share_mode::encoded), {}, 0, 0, {}};
+  announce(id, rec);
   for (int r : ranks_) send_value(encoded.data(), encoded.size(), r, pool_);
   auto b = make_block(id, shared_block::where::per_rank);
   open_[id].block = b;

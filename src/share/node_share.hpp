@@ -21,14 +21,16 @@
 
 #include "common/loop_token.hpp"
 #include "share/node_layout.hpp"
+#include "wire/framing.hpp"
 
 namespace rankpool::detail {
 
 class node_share final : public share_service, public std::enable_shared_from_this<node_share> {
  public:
-  /// `pool`: the pool's communicator; `layout`: its nodes (owned); `ranks`: every rank that serves the pool, workers
-  /// and idle ranks alike, for they all take part in their node's windows.
-  node_share(MPI_Comm pool, node_layout layout, std::vector<int> ranks);
+  /// `pool`: the pool's communicator; `layout`: its nodes (owned); `ranks`: every rank that serves
+  /// the pool, workers and idle ranks alike, for they all take part in their node's windows; the
+  /// first `workers` of them are the worker slots, in order.
+  node_share(MPI_Comm pool, node_layout layout, std::vector<int> ranks, std::size_t workers);
   ~node_share() override;
   node_share(const node_share&) = delete;
   node_share& operator=(const node_share&) = delete;
@@ -56,8 +58,9 @@ class node_share final : public share_service, public std::enable_shared_from_th
 
   // Throws invalid_state_error when nothing may be placed now. Holds lock_.
   void check_open_for_values() const;
-  // Sends every serving rank the share_open of value `id`. Holds lock_.
-  void announce(std::uint64_t id, const void* record, std::size_t n);
+  // Sends every serving rank the share_open of value `id`, `rec` with the rank's stripe. Holds
+  // lock_.
+  void announce(std::uint64_t id, wire::share_record rec);
   // A new block for value `id` whose last reference queues its close.
   std::shared_ptr<shared_block> make_block(std::uint64_t id, shared_block::where w);
   // Queues the close of value `id` for the closer thread (any thread, never blocks long).
@@ -69,6 +72,7 @@ class node_share final : public share_service, public std::enable_shared_from_th
   MPI_Comm pool_;
   node_layout layout_;
   std::vector<int> ranks_;
+  std::size_t workers_ = 0;  // the first ranks_ that run tasks
 
   std::mutex lock_;  // one value's messages and collectives at a time, in the order the workers see them
   std::map<std::uint64_t, open_value> open_;

@@ -16,8 +16,8 @@
 
 namespace rankpool::detail {
 
-page_toucher::page_toucher(const void* begin, std::size_t bytes) {
-  thread_ = std::thread([this, p = static_cast<const char*>(begin), bytes] { run(p, bytes); });
+page_toucher::page_toucher(const void* begin, std::size_t bytes, std::size_t from) {
+  thread_ = std::thread([this, p = static_cast<const char*>(begin), bytes, from] { run(p, bytes, from); });
 }
 
 page_toucher::~page_toucher() {
@@ -30,7 +30,7 @@ bool page_toucher::enabled() noexcept {
   return on;
 }
 
-void page_toucher::run(const char* begin, std::size_t bytes) noexcept {
+void page_toucher::run(const char* begin, std::size_t bytes, std::size_t from) noexcept {
 #if defined(SCHED_IDLE)
   sched_param none{};
   if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) != 0) {
@@ -44,24 +44,32 @@ void page_toucher::run(const char* begin, std::size_t bytes) noexcept {
   return;
 #endif
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  bool populate = true;  // until the kernel refuses (MADV_POPULATE_READ came with Linux 5.14)
+  // Offsets from `begin` in whole pages, as the start's: the two stretches read the same pages
+  // one pass from the start would.
+  const std::size_t first = std::min(from, bytes) / page * page;
+  if (!touch(begin, first, bytes, page) || !touch(begin, 0, first, page)) return;
+  finished_.store(true, std::memory_order_release);
+}
+
+bool page_toucher::touch(const char* begin, std::size_t at, std::size_t end, std::size_t page) noexcept {
   std::size_t n = 0;
-  for (std::size_t at = 0; at < bytes; at += page) {
-    if (stop_.load(std::memory_order_relaxed)) return;
+  for (; at < end; at += page) {
+    if (stop_.load(std::memory_order_relaxed)) return false;
 #if defined(MADV_POPULATE_READ)
-    if (populate && n % block_pages == 0) {
+    if (populate_ && n % block_pages == 0) {
       // From the start of the page that holds `at` (mapped, as `at` is) to the block's end.
       const auto base = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(begin + at) & ~(page - 1));
-      const auto len = std::min(block_pages * page, static_cast<std::size_t>(begin + bytes - base));
-      if (::madvise(base, len, MADV_POPULATE_READ) != 0) populate = false;
+      const auto len = std::min(block_pages * page, static_cast<std::size_t>(begin + end - base));
+      if (::madvise(base, len, MADV_POPULATE_READ) != 0) populate_ = false;
     }
 #endif
     // A read maps the page for good (the populate above maps it for the kernel, not always for
     // the hypervisor of a virtual machine); volatile keeps the compiler from dropping it.
     (void)*static_cast<const volatile char*>(begin + at);
-    done_.store(++n, std::memory_order_relaxed);
+    ++n;
+    done_.fetch_add(1, std::memory_order_relaxed);
   }
-  finished_.store(true, std::memory_order_release);
+  return true;
 }
 
 }  // namespace rankpool::detail

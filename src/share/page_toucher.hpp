@@ -22,8 +22,8 @@ namespace rankpool::detail {
 class page_toucher {
  public:
   /// Starts touching the pages of [`begin`, `begin` + `bytes`), which must stay mapped until
-  /// this object is destroyed.
-  page_toucher(const void* begin, std::size_t bytes);
+  /// this object is destroyed: from byte `from` to the end, then from the start to `from`.
+  page_toucher(const void* begin, std::size_t bytes, std::size_t from = 0);
   /// Stops at the next page and joins the thread.
   ~page_toucher();
   page_toucher(const page_toucher&) = delete;
@@ -40,13 +40,16 @@ class page_toucher {
   static bool enabled() noexcept;
 
  private:
-  void run(const char* begin, std::size_t bytes) noexcept;
+  void run(const char* begin, std::size_t bytes, std::size_t from) noexcept;
+  // Touches the pages of [begin + at, begin + end); false when asked to stop.
+  bool touch(const char* begin, std::size_t at, std::size_t end, std::size_t page) noexcept;
   static constexpr std::size_t block_pages = 64;  // pages per madvise (256 KiB of 4 KiB pages)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};
   std::atomic<bool> gave_up_{false};
   std::atomic<std::size_t> done_{0};
+  bool populate_ = true;  // until the kernel refuses MADV_POPULATE_READ (Linux 5.14 brought it)
   std::thread thread_;
 };
 

@@ -70,9 +70,13 @@ void share_table::open(std::uint64_t id, const char* body, std::size_t n) {
         h->dims[0] = rec.dims[0];
         h->dims[1] = rec.dims[1];
         h->ready.store(1, std::memory_order_release);
-      } else if (page_toucher::enabled()) {
-        // Another rank of this node fills the window: map its pages before tasks read them.
-        e.toucher = std::make_unique<page_toucher>(e.window.header + 1, bytes);
+      } else if (page_toucher::enabled() && rec.stripes > 0) {
+        // Another rank of this node fills the window: map its pages before tasks read them, this
+        // worker's stretch first (a contiguous map's chunks wait for the worker whose stretch
+        // holds them). An idle rank runs no tasks and maps nothing.
+        const std::size_t from = static_cast<std::size_t>(
+            static_cast<double>(bytes) * std::min(rec.stripe, rec.stripes - 1) / static_cast<double>(rec.stripes));
+        e.toucher = std::make_unique<page_toucher>(e.window.header + 1, bytes, from);
       }
       break;
     }

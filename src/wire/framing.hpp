@@ -62,7 +62,10 @@ struct share_record {
   std::uint64_t bytes;    // the value's bytes (contiguous) or its encoding's
   std::uint64_t dims[2];  // elements, or rows and columns
   std::uint8_t mode;      // share_mode
-  std::uint8_t reserved[15];
+  std::uint8_t reserved[3];
+  std::uint32_t stripe;   // the receiving worker's slot: its stretch of a contiguous map (map_options)
+  std::uint32_t stripes;  // worker slots; 0 for a rank that runs no tasks (an idle rank)
+  std::uint8_t reserved2[4];
 };
 static_assert(sizeof(share_record) == 40);
 

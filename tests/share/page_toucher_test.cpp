@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -89,6 +90,42 @@ TEST(page_toucher, StopsWhenDestroyed) {
   if (resident < 0) GTEST_SKIP() << "mincore refuses this mapping";
   EXPECT_GE(resident, static_cast<long>(done));
   EXPECT_LT(resident, static_cast<long>(pages));
+}
+
+// A worker's toucher starts at its own stretch of the window (share_table.cpp), goes on to the
+// end, then maps the pages before its stretch: stopped early, it has mapped from its start on and
+// nothing before; left to finish, every page.
+TEST(page_toucher, StartsAtItsStretchAndWrapsAround) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  {
+    // 1 GiB of address space: its second half takes the toucher far longer than the wait below.
+    const std::size_t pages = std::size_t{1} << 18;
+    shared_mapping m(pages * page);
+    ASSERT_TRUE(m.ok());
+    // An offset inside a page: the stretch starts at that page.
+    std::optional<page_toucher> t(std::in_place, m.data(), pages * page, pages / 2 * page + 100);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (t->pages_done() < 16 && !t->gave_up() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (t->gave_up()) GTEST_SKIP() << "this system refuses SCHED_IDLE threads; the toucher does nothing";
+    t.reset();  // stops it at its next page (the destructor joins)
+    std::vector<unsigned char> in(pages);
+    if (::mincore(const_cast<char*>(m.data()), pages * page, in.data()) != 0)
+      GTEST_SKIP() << "mincore refuses this mapping";
+    EXPECT_TRUE(in[pages / 2] & 1) << "the first page of its stretch";
+    EXPECT_FALSE(in[0] & 1) << "a page before its stretch, touched before the stretch's end";
+    EXPECT_FALSE(in[pages / 2 - 1] & 1);
+  }
+  const std::size_t pages = 4096;
+  shared_mapping m(pages * page);
+  ASSERT_TRUE(m.ok());
+  page_toucher t(m.data(), pages * page, pages / 3 * page);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!t.finished() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(t.finished()) << "touched " << t.pages_done() << " of " << pages << " pages in 60 s";
+  EXPECT_EQ(t.pages_done(), pages);
+  EXPECT_EQ(resident_pages(m.data(), pages, page), static_cast<long>(pages));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <rankpool/rankpool.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/world.hpp"
@@ -312,11 +313,44 @@ TEST(shared, works_with_idle_ranks_root_computing_teams_and_isolation) {
     auto h = pool.share(v);
     std::vector<std::size_t> idx(200);
     std::iota(idx.begin(), idx.end(), 0);
-    auto got = pool.map(rankpool::partial(element, h), idx, {.chunksize = 3}).to_vector();
-    for (std::size_t k = 0; k < idx.size(); ++k) ASSERT_EQ(got[k], v[idx[k]]);
+    for (bool contiguous : {false, true}) {  // map_options::contiguous: same results
+      auto got = pool.map(rankpool::partial(element, h), idx, {.chunksize = 3, .contiguous = contiguous}).to_vector();
+      for (std::size_t k = 0; k < idx.size(); ++k) ASSERT_EQ(got[k], v[idx[k]]) << contiguous;
+    }
     auto h2 = pool.share(ramp(10));  // a second value after tasks ran (an isolated child re-forks)
     EXPECT_DOUBLE_EQ(pool.submit(whole_sum, h2).result(), whole_sum(h2));
   }
+}
+
+// The rank a map element ran on and the element it read; the first `slow` elements take 300 ms.
+std::pair<int, double> read_where(const rankpool::shared<vec>& h, std::size_t slow, std::size_t i) {
+  if (i < slow) std::this_thread::sleep_for(300ms);
+  return {rankpool_test::world_rank(), h.view()[i]};
+}
+
+// map_options::contiguous: each worker starts on its own stretch of the input (the first element
+// of stretch i runs on worker i, before anything is taken back), and a worker with nothing left
+// takes the last chunks of a slow stretch. (Its results with idle ranks, the root computing and
+// threads inside the workers: the test above.)
+TEST(shared, a_contiguous_map_gives_each_worker_its_stretch_and_lets_idle_ones_help) {
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  const std::size_t ranks = static_cast<std::size_t>(world_size()) - 1;
+  if (ranks < 2) GTEST_SKIP() << "stretches need 2 worker ranks or more";
+  const vec v = ramp(1000);
+  auto h = pool.share(v);
+  // Four elements per stretch (chunks of 1), the first stretch slow: its worker starts two (its
+  // window before any task has finished), the others run their own and then take its last ones.
+  std::vector<std::size_t> idx(4 * ranks);
+  std::iota(idx.begin(), idx.end(), 0);
+  auto got = pool.map(rankpool::partial(read_where, h, std::size_t{4}), idx, {.contiguous = true}).to_vector();
+  ASSERT_EQ(got.size(), idx.size());
+  // Worker i of the n is rank i + 1 here (the rank order, root 0): stretch i's first element
+  // starts there. Dealt out in order instead, element 4 would go to the third worker.
+  for (std::size_t j = 0; j < ranks; ++j)
+    EXPECT_EQ(got[4 * j].first, static_cast<int>(j) + 1) << "stretch " << j << " must start on its own worker";
+  EXPECT_NE(got[3].first, got[0].first) << "an idle worker must take the slow stretch's last element";
+  for (std::size_t i = 0; i < idx.size(); ++i) EXPECT_EQ(got[i].second, v[i]);
 }
 
 TEST(shared, a_thread_executor_keeps_the_value_itself) {

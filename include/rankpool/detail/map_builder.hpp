@@ -80,6 +80,7 @@ class map_builder {
     }
     chunksize_ = o.chunksize;
     priority_ = o.priority;
+    if constexpr (Sized) size_ = o.contiguous ? size : 0;
     auto_chunks_ = chunksize_ == 0;
     if (auto_chunks_) chunksize_ = auto_chunksize(Sized ? size : 0, core_.num_workers());
     if constexpr (Sized) futures_.reserve(size / chunksize_ + 1);
@@ -97,6 +98,7 @@ class map_builder {
   /// when it goes to other processes) and ends the chunk once it is full.
   template <class Elem>
   void add(Elem&& x) {
+    ++added_;
     if (stream_) {
       if constexpr (Remote) {
         encoder_.add(fn_, chunksize_, x);
@@ -171,6 +173,11 @@ class map_builder {
     auto s = std::make_shared<shared_state<chunk_t>>();
     if (prog_) count_progress(*s);
     auto t = make_task(s);
+    if (size_ > 0) {
+      // map_options::contiguous: the middle of the chunk's elements, as a fraction of the input.
+      t->place = 0.5 * static_cast<double>(chunk_first_ + added_) / static_cast<double>(size_);
+      chunk_first_ = added_;
+    }
     if constexpr (Remote) {
       if (journal_ && detail::replay_or_record(*t, *s, journal_)) {
         futures_.emplace_back(std::move(s));
@@ -239,8 +246,11 @@ class map_builder {
   std::vector<X> items_;          // the chunk being built, when not streamed
   chunk_encoder<Fn, X> encoder_;  // the chunk being built, when streamed
   std::size_t pending_bytes_ = 0;
-  bool batch_ = true;  // hand chunks over in batches (false: one by one, for a bounded map)
-  int priority_ = 0;   // map_options::priority, for every chunk
+  bool batch_ = true;            // hand chunks over in batches (false: one by one, for a bounded map)
+  int priority_ = 0;             // map_options::priority, for every chunk
+  std::size_t size_ = 0;         // the input's length for a contiguous map, else 0
+  std::size_t added_ = 0;        // elements added so far
+  std::size_t chunk_first_ = 0;  // index of the first element of the chunk being built
   int exceptions_ = std::uncaught_exceptions();
 };
 

@@ -278,11 +278,17 @@ class task {
   /// The encoded message: header room, then invoker key, callable, arguments (empty for
   /// local-only executors).
   std::vector<char>& bytes() noexcept { return bytes_; }
+  /// The encoded message, read only.
+  const std::vector<char>& bytes() const noexcept { return bytes_; }
   /// Number of map elements this task carries (1 for submit), for scheduling decisions.
   std::size_t weight = 1;
   /// Higher starts first among the tasks an executor has not sent or started yet
   /// (submit_options::priority, map_options::priority).
   int priority = 0;
+  /// Where the task's input lies in its map's input, as a fraction in [0, 1) (the middle of
+  /// the chunk), for a map_options::contiguous map; negative otherwise. The root keeps such a
+  /// task for the worker whose stripe of the input holds it (root/root_queue.hpp).
+  double place = -1;
   /// Worker ranks a team task (submit_parallel, map_parallel) runs on at once; 0 for every other
   /// task.
   std::size_t team = 0;
