@@ -16,8 +16,9 @@
 
 namespace rankpool::detail {
 
-page_toucher::page_toucher(const void* begin, std::size_t bytes, std::size_t from) {
-  thread_ = std::thread([this, p = static_cast<const char*>(begin), bytes, from] { run(p, bytes, from); });
+page_toucher::page_toucher(const void* begin, std::size_t bytes, std::size_t from, std::size_t to, bool rest) {
+  thread_ = std::thread(
+      [this, p = static_cast<const char*>(begin), bytes, from, to, rest] { run(p, bytes, from, to, rest); });
 }
 
 page_toucher::~page_toucher() {
@@ -30,7 +31,7 @@ bool page_toucher::enabled() noexcept {
   return on;
 }
 
-void page_toucher::run(const char* begin, std::size_t bytes, std::size_t from) noexcept {
+void page_toucher::run(const char* begin, std::size_t bytes, std::size_t from, std::size_t to, bool rest) noexcept {
 #if defined(SCHED_IDLE)
   sched_param none{};
   if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) != 0) {
@@ -44,10 +45,12 @@ void page_toucher::run(const char* begin, std::size_t bytes, std::size_t from) n
   return;
 #endif
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  // Offsets from `begin` in whole pages, as the start's: the two stretches read the same pages
+  // Offsets from `begin` in whole pages, as the start's: the three stretches read the same pages
   // one pass from the start would.
   const std::size_t first = std::min(from, bytes) / page * page;
-  if (!touch(begin, first, bytes, page) || !touch(begin, 0, first, page)) return;
+  const std::size_t last = std::min(bytes, std::max(first, (std::min(to, bytes) + page - 1) / page * page));
+  if (!touch(begin, first, last, page)) return;
+  if (rest && (!touch(begin, last, bytes, page) || !touch(begin, 0, first, page))) return;
   finished_.store(true, std::memory_order_release);
 }
 

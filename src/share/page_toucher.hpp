@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <thread>
 
 namespace rankpool::detail {
@@ -22,8 +23,9 @@ namespace rankpool::detail {
 class page_toucher {
  public:
   /// Starts touching the pages of [`begin`, `begin` + `bytes`), which must stay mapped until
-  /// this object is destroyed: from byte `from` to the end, then from the start to `from`.
-  page_toucher(const void* begin, std::size_t bytes, std::size_t from = 0);
+  /// this object is destroyed: first the stretch [`from`, `to`) (byte offsets, clamped to
+  /// `bytes`), then, with `rest`, the pages after it and then those before it.
+  page_toucher(const void* begin, std::size_t bytes, std::size_t from = 0, std::size_t to = SIZE_MAX, bool rest = true);
   /// Stops at the next page and joins the thread.
   ~page_toucher();
   page_toucher(const page_toucher&) = delete;
@@ -40,7 +42,7 @@ class page_toucher {
   static bool enabled() noexcept;
 
  private:
-  void run(const char* begin, std::size_t bytes, std::size_t from) noexcept;
+  void run(const char* begin, std::size_t bytes, std::size_t from, std::size_t to, bool rest) noexcept;
   // Touches the pages of [begin + at, begin + end); false when asked to stop.
   bool touch(const char* begin, std::size_t at, std::size_t end, std::size_t page) noexcept;
   static constexpr std::size_t block_pages = 64;  // pages per madvise (256 KiB of 4 KiB pages)

@@ -44,7 +44,8 @@ class share_table {
   MPI_Comm pool_;
   int root_;
   node_layout layout_;
-  std::mutex m_;  // entries_ (task threads of a team decode while the serve loop opens)
+  bool map_all_ = true;  // a toucher maps the whole window, not only this worker's stretch
+  std::mutex m_;         // entries_ (task threads of a team decode while the serve loop opens)
   std::map<std::uint64_t, entry> entries_;
 };
 

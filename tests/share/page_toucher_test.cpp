@@ -128,4 +128,28 @@ TEST(page_toucher, StartsAtItsStretchAndWrapsAround) {
   EXPECT_EQ(resident_pages(m.data(), pages, page), static_cast<long>(pages));
 }
 
+// Without the rest (more workers on the node than CPUs, share_table.cpp), a toucher maps its
+// stretch and nothing else: the pages of [from, to) rounded out to whole pages.
+TEST(page_toucher, WithoutTheRestMapsOnlyItsStretch) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t pages = 4096;
+  shared_mapping m(pages * page);
+  ASSERT_TRUE(m.ok());
+  page_toucher t(m.data(), pages * page, 1000 * page + 7, 2000 * page + 1, false);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!t.finished() && !t.gave_up() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (t.gave_up()) GTEST_SKIP() << "this system refuses SCHED_IDLE threads; the toucher does nothing";
+  ASSERT_TRUE(t.finished()) << "touched " << t.pages_done() << " pages in 60 s";
+  EXPECT_EQ(t.pages_done(), 1001u);  // pages 1000 to 2000
+  std::vector<unsigned char> in(pages);
+  if (::mincore(const_cast<char*>(m.data()), pages * page, in.data()) != 0)
+    GTEST_SKIP() << "mincore refuses this mapping";
+  EXPECT_EQ(resident_pages(m.data(), pages, page), 1001);
+  EXPECT_TRUE(in[1000] & 1);
+  EXPECT_TRUE(in[2000] & 1);
+  EXPECT_FALSE(in[999] & 1);
+  EXPECT_FALSE(in[2001] & 1);
+}
+
 }  // namespace
