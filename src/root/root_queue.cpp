@@ -8,7 +8,8 @@
 namespace rankpool::detail {
 
 std::deque<task_ptr>& root_queue::queue_of(const task& t) {
-  // With one lane or none, every task may as well wait in the shared queue.
+  // With one lane or none, every task may as well wait in the shared queue. Lane i holds the
+  // places in [i/n, (i+1)/n): the stretch worker i's page toucher maps first (share_table.cpp).
   if (lanes_.size() < 2 || !(t.place >= 0)) return shared_;
   const auto at = static_cast<std::size_t>(std::floor(t.place * static_cast<double>(lanes_.size())));
   return lanes_[std::min(at, lanes_.size() - 1)];

@@ -33,7 +33,7 @@ class page_toucher {
 
   /// Pages touched so far (tests).
   std::size_t pages_done() const noexcept { return done_.load(std::memory_order_relaxed); }
-  /// True once every page was touched (tests).
+  /// True once its pages were touched: the stretch, and with `rest` every page (tests).
   bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
   /// True when the thread could not take the idle class and touched nothing (tests).
   bool gave_up() const noexcept { return gave_up_.load(std::memory_order_acquire); }
