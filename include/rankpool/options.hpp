@@ -140,6 +140,14 @@ struct executor_options {
   /// Print a table at shutdown (RANKPOOL_SUMMARY=1): per worker the tasks, busy %, bytes in and
   /// out and task time percentiles, and the root's queue peak.
   std::optional<bool> summary{};
+  /// comm_executor: run tasks on no more worker ranks of a node than its CPUs can run at once
+  /// (RANKPOOL_FIT_CORES=1). Where mpirun placed more ranks on a node than it has cores
+  /// (--oversubscribe), the ranks beyond that stay idle, like those beyond max_workers, instead
+  /// of time-sharing the cores: CPU-bound tasks then run as fast as with one rank per core. A
+  /// node's CPUs are the union of its ranks' affinity masks; one worker rank per
+  /// threads_per_worker of them, less one for a root_computes root on its node. Leave it off for
+  /// tasks that wait (I/O, sleeps, other ranks), which gain from more workers than cores.
+  std::optional<bool> fit_cores{};
 };
 
 }  // namespace rankpool

@@ -106,25 +106,28 @@ std::optional<bool> mpi_yield_setting() {
   return once;
 }
 
-bool configure(MPI_Comm node, std::size_t threads) {
-  facts f = from_environment();
-  struct share {
-    cpu_set_t mask;
-    std::uint64_t threads;
-  };
-  share mine{own_mask(), threads};
+std::size_t node_cpus(MPI_Comm node) {
+  const cpu_set_t mine = own_mask();
   int n = 0;
   mpi::call("MPI_Comm_size", MPI_Comm_size, node, &n);
-  std::vector<share> all(static_cast<std::size_t>(n));
-  mpi::call("MPI_Allgather", MPI_Allgather, &mine, static_cast<int>(sizeof mine), MPI_BYTE, all.data(),
+  std::vector<cpu_set_t> masks(static_cast<std::size_t>(n));
+  mpi::call("MPI_Allgather", MPI_Allgather, &mine, static_cast<int>(sizeof mine), MPI_BYTE, masks.data(),
             static_cast<int>(sizeof mine), MPI_BYTE, node);
-  std::vector<cpu_set_t> masks;
-  f.demand = 0;
-  for (const share& s : all) {
-    masks.push_back(s.mask);
-    f.demand += static_cast<std::size_t>(s.threads);
-  }
-  f.cpus = union_count(masks);
+  return union_count(masks);
+}
+
+std::size_t fitting_workers(std::size_t cpus, std::size_t threads_per_worker, std::size_t root_threads) noexcept {
+  const std::size_t free = cpus > root_threads ? cpus - root_threads : 0;
+  return std::max<std::size_t>(1, free / std::max<std::size_t>(1, threads_per_worker));
+}
+
+bool configure(MPI_Comm node, std::size_t threads, std::size_t cpus) {
+  facts f = from_environment();
+  const auto mine = static_cast<std::uint64_t>(threads);
+  std::uint64_t demand = 0;
+  mpi::call("MPI_Allreduce", MPI_Allreduce, &mine, &demand, 1, MPI_UINT64_T, MPI_SUM, node);
+  f.demand = static_cast<std::size_t>(demand);
+  f.cpus = cpus;
   return settle(f);
 }
 

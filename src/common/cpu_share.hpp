@@ -45,10 +45,20 @@ cpu_set_t own_mask() noexcept;
 /// else true when the library reports it on (through MPI_T), else nullopt.
 std::optional<bool> mpi_yield_setting();
 
-/// Gathers the facts over `node` (the pool's ranks that share this node, as
-/// MPI_Comm_split_type gives them; collective), each running `threads` busy threads, decides
-/// and sets the process-wide switch. Returns the decision.
-bool configure(MPI_Comm node, std::size_t threads);
+/// CPUs the ranks of `node` (the pool's ranks that share this node, as MPI_Comm_split_type
+/// gives them) may run on: the union of their affinity masks. Collective over `node`.
+std::size_t node_cpus(MPI_Comm node);
+
+/// Worker ranks of a node that fit its `cpus` (executor_options::fit_cores): one per
+/// `threads_per_worker` CPUs, after `root_threads` CPUs for the root's compute slot where the root
+/// shares the node and computes (its progress thread sleeps while it waits and takes none); at
+/// least one.
+std::size_t fitting_workers(std::size_t cpus, std::size_t threads_per_worker, std::size_t root_threads) noexcept;
+
+/// Decides over `node` (collective), whose ranks may run on `cpus` CPUs (node_cpus), each of
+/// them running its `threads` busy threads (0 for a rank that only waits), and sets the
+/// process-wide switch. Returns the decision.
+bool configure(MPI_Comm node, std::size_t threads, std::size_t cpus);
 
 /// As configure, for a process that cannot meet its node's ranks in a collective (a spawn
 /// executor and its children): OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI) or MPI_LOCALNRANKS (MPICH) ranks of this world

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/cpu_share.hpp"
 #include "common/heap_policy.hpp"
@@ -33,26 +34,61 @@ void check_communicator(MPI_Comm comm, int root, int size) {
   if (inter) throw std::invalid_argument("rankpool: comm_executor needs an intra-communicator");
 }
 
-// Worker ranks of the pool: all but the root, the first `n` of them; the rest only wait for the
-// shutdown.
-void assign_ranks(detail::scheduler_config& cfg, int size, int root, std::size_t n) {
-  for (int r = 0; r < size; ++r) {
-    if (r == root) continue;
-    (cfg.workers.size() < n ? cfg.workers : cfg.idle_ranks).push_back(r);
-  }
-}
+// How the ranks of a pool are to be used: every rank passes the same (the options are checked
+// before any collective, and every rank reads the same ones).
+struct rank_plan {
+  int root = 0;
+  std::size_t workers = 1;         // at most this many worker ranks (max_workers)
+  bool fit_cores = false;          // no more worker ranks on a node than its CPUs (executor_options::fit_cores)
+  std::size_t worker_threads = 1;  // busy threads of a worker rank (threads_per_worker)
+  bool root_computes = false;      // the root runs tasks on a thread of its own
+};
 
-// The pool's own communicator and what the node it runs on allows.
+// The pool's own communicator, its ranks' roles and what the node it runs on allows.
 struct pool_comm {
   MPI_Comm dup = MPI_COMM_NULL;
   bool spin = true;                          // this rank may spin while it waits (cpu_share)
   std::optional<detail::node_layout> nodes;  // where shared values live (executor.share); set when size > 1
+  std::vector<int> workers;                  // ranks that run tasks, in rank order (size > 1)
+  std::vector<int> idle;                     // the other ranks but the root: they only wait for the shutdown
 };
 
-// Collective: duplicates `comm` (returning errors, not aborting), runs the start-up handshake and
-// learns the node's layout and whether waiting threads may spin, given this rank's `threads`
-// busy threads. Frees what it made before it rethrows.
-pool_comm open_pool_comm(MPI_Comm comm, int root, int size, std::size_t threads) {
+// Collective over the pool's communicator `pc.dup`, once its node layout is known: chooses the
+// worker ranks (the first `plan.workers` ranks but the root, of those that fit their node's CPUs
+// with plan.fit_cores), counts those on this rank's node, and decides whether this rank may spin
+// while it waits, counting the busy threads of the ranks that have work.
+void assign_ranks(pool_comm& pc, int rank, int size, const rank_plan& plan) {
+  detail::node_layout& nodes = *pc.nodes;
+  const std::size_t cpus = detail::cpu_share::node_cpus(nodes.node);
+  int node_rank = 0;
+  mpi::call("MPI_Comm_rank", MPI_Comm_rank, nodes.node, &node_rank);
+  // The root is rank 0 of its node (node_layout), so a worker's place among its node's workers
+  // is its node rank, less one there.
+  const auto place = static_cast<std::size_t>(node_rank - (nodes.root_here ? 1 : 0));
+  const std::size_t room =
+      detail::cpu_share::fitting_workers(cpus, plan.worker_threads, nodes.root_here && plan.root_computes ? 1 : 0);
+  const int fits = rank != plan.root && (!plan.fit_cores || place < room) ? 1 : 0;
+  std::vector<int> fitting(static_cast<std::size_t>(size));
+  mpi::call("MPI_Allgather", MPI_Allgather, &fits, 1, MPI_INT, fitting.data(), 1, MPI_INT, pc.dup);
+  bool works = false;
+  for (int r = 0; r < size; ++r) {
+    if (r == plan.root) continue;
+    const bool chosen = fitting[static_cast<std::size_t>(r)] != 0 && pc.workers.size() < plan.workers;
+    (chosen ? pc.workers : pc.idle).push_back(r);
+    works |= chosen && r == rank;
+  }
+  int mine = works ? 1 : 0, here = 0;
+  mpi::call("MPI_Allreduce", MPI_Allreduce, &mine, &here, 1, MPI_INT, MPI_SUM, nodes.node);
+  nodes.workers_here = static_cast<std::size_t>(here);
+  const std::size_t threads =
+      rank == plan.root ? (plan.root_computes ? 2 : 1) : (works ? plan.worker_threads : 0);  // root: progress + compute
+  pc.spin = detail::cpu_share::configure(nodes.node, threads, cpus);
+}
+
+// Collective: duplicates `comm` (returning errors, not aborting), runs the start-up handshake,
+// learns the node's layout and assigns the ranks their roles (assign_ranks). Frees what it made
+// before it rethrows.
+pool_comm open_pool_comm(MPI_Comm comm, int rank, int size, const rank_plan& plan) {
   detail::heap_policy::apply_once();
   pool_comm pc;
   mpi::call("MPI_Comm_dup", MPI_Comm_dup, comm, &pc.dup);
@@ -60,11 +96,11 @@ pool_comm open_pool_comm(MPI_Comm comm, int root, int size, std::size_t threads)
     // A dup inherits the user's error handler (by default, errors abort the job): the pool's
     // own communicator returns errors instead, so they reach mpi_error and the futures.
     mpi::set_errors_return(pc.dup);
-    detail::handshake(pc.dup, root, size > 1);
+    detail::handshake(pc.dup, plan.root, size > 1);
     mpi::serialize_calls();  // before any thread of the pool starts
     if (size > 1) {
-      pc.nodes = detail::node_layout::of(pc.dup, root);
-      pc.spin = detail::cpu_share::configure(pc.nodes->node, threads);
+      pc.nodes = detail::node_layout::of(pc.dup, plan.root);
+      assign_ranks(pc, rank, size, plan);
     }
   } catch (...) {
     if (pc.nodes) pc.nodes->release();
@@ -98,10 +134,14 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
   // Checked before any collective: every rank reads the same options and agrees.
   const detail::worker_config wcfg = detail::worker_config_of(o);
   const auto max_workers = detail::max_workers_of(o);
-  // Busy threads of a rank: the root's progress thread (and its compute slot), or the worker's
-  // task threads.
   const bool computes = detail::option_bool("RANKPOOL_ROOT_COMPUTES", o.root_computes).value_or(false);
-  pool_comm pc = open_pool_comm(comm, root, size, rank == root ? (computes ? 2 : 1) : wcfg.threads);
+  const auto usable = static_cast<std::size_t>(std::max(size - 1, 1));
+  const rank_plan plan{.root = root,
+                       .workers = std::max<std::size_t>(1, std::min(usable, max_workers.value_or(usable))),
+                       .fit_cores = detail::fit_cores_of(o),
+                       .worker_threads = wcfg.threads,
+                       .root_computes = computes};
+  pool_comm pc = open_pool_comm(comm, rank, size, plan);
   if (rank == root) {
     is_root_ = true;
     journal_ = detail::journal_of(o);
@@ -112,21 +152,20 @@ comm_executor::comm_executor(MPI_Comm comm, int root, executor_options o) {
     core_ = local_core(o, wcfg, max_workers);
     return;
   }
-  const auto usable = static_cast<std::size_t>(size - 1);
-  const std::size_t n = std::max<std::size_t>(1, std::min(usable, max_workers.value_or(usable)));
   if (rank == root) {
     detail::scheduler_config cfg = detail::scheduler_config_of(o, wcfg, "comm_executor");
     cfg.comm = pc.dup;
     cfg.lead_ns = detail::cpu_share::lead_ns(pc.spin);
     cfg.nodes = std::move(*pc.nodes);  // set: the pool has more than one rank
-    assign_ranks(cfg, size, root, n);
+    cfg.workers = std::move(pc.workers);
+    cfg.idle_ranks = std::move(pc.idle);
     core_ = detail::make_scheduler(std::move(cfg));
     return;
   }
-  // A worker rank: serve (or, when left out by max_workers, only wait for the shutdown).
-  const auto my_index = static_cast<std::size_t>(rank < root ? rank : rank - 1);
+  // A worker rank: serve (or, when left out by max_workers or fit_cores, only wait for the shutdown).
+  const bool works = std::find(pc.workers.begin(), pc.workers.end(), rank) != pc.workers.end();
   try {
-    detail::serve(pc.dup, root, my_index < n ? o.initializer : std::function<void()>(), wcfg, std::move(*pc.nodes));
+    detail::serve(pc.dup, root, works ? o.initializer : std::function<void()>(), wcfg, std::move(*pc.nodes));
   } catch (...) {
     mpi::try_call("MPI_Comm_free", MPI_Comm_free, &pc.dup);
     throw;

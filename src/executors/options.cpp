@@ -134,6 +134,10 @@ std::optional<std::size_t> max_workers_of(const executor_options& o) {
   return n;
 }
 
+bool fit_cores_of(const executor_options& o) {
+  return option_bool("RANKPOOL_FIT_CORES", o.fit_cores).value_or(false);
+}
+
 std::shared_ptr<const retry_rule> retry_rule_of(const executor_options& o) {
   const std::size_t n = option_size("RANKPOOL_RETRIES", o.retries).value_or(0);
   if (n == 0 && !o.retry_if) return nullptr;  // kept with 0 retries for submit_options::retries

@@ -42,6 +42,9 @@ telemetry_config telemetry_config_of(const executor_options& o);
 /// max_workers, or RANKPOOL_MAX_WORKERS.
 std::optional<std::size_t> max_workers_of(const executor_options& o);
 
+/// executor_options::fit_cores, or RANKPOOL_FIT_CORES (default off).
+bool fit_cores_of(const executor_options& o);
+
 /// executor_options::retries (or RANKPOOL_RETRIES) with retry_if, or null when no task retries.
 std::shared_ptr<const retry_rule> retry_rule_of(const executor_options& o);
 

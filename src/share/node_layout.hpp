@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 
+#include <cstddef>
 #include <vector>
 
 namespace rankpool::detail {
@@ -13,6 +14,7 @@ struct node_layout {
   bool leader = false;              // this rank fills its node's windows (rank 0 of `node`)
   bool root_here = false;           // the root is on this node (and is its leader)
   std::vector<int> remote_leaders;  // on the root: the pool ranks that fill the other nodes' windows
+  std::size_t workers_here = 0;     // worker ranks of this node that run tasks (0: not known, every rank but the root)
 
   /// Collective over the intra-communicator `pool` (every rank, before the pool starts).
   static node_layout of(MPI_Comm pool, int root);

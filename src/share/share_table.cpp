@@ -47,7 +47,9 @@ share_table::share_table(MPI_Comm pool, int root, node_layout layout)
   int node_ranks = 1;
   if (layout_.node != MPI_COMM_NULL) MPI_Comm_size(layout_.node, &node_ranks);
   const cpu_set_t mask = cpu_share::own_mask();
-  const auto workers_here = static_cast<std::size_t>(std::max(1, node_ranks - (layout_.root_here ? 1 : 0)));
+  const std::size_t workers_here =
+      layout_.workers_here > 0 ? layout_.workers_here
+                               : static_cast<std::size_t>(std::max(1, node_ranks - (layout_.root_here ? 1 : 0)));
   map_all_ = workers_here <= static_cast<std::size_t>(CPU_COUNT(&mask));
   std::lock_guard lk(current_lock);
   current = this;

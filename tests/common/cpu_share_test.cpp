@@ -96,6 +96,16 @@ TEST(cpu_share, counts_the_union_of_bound_ranks_masks) {
   EXPECT_GE(cs::union_count({cs::own_mask()}), 1u);
 }
 
+TEST(cpu_share, fitting_workers_leave_a_cpu_per_worker_thread) {
+  EXPECT_EQ(cs::fitting_workers(2, 1, 0), 2u);   // -n 8 on 2 cores: two workers, the root sleeps
+  EXPECT_EQ(cs::fitting_workers(2, 1, 1), 1u);   // a computing root takes one of the two
+  EXPECT_EQ(cs::fitting_workers(16, 4, 0), 4u);  // threads_per_worker 4: four ranks of four threads
+  EXPECT_EQ(cs::fitting_workers(16, 3, 1), 5u);  // 15 CPUs left, whole workers only
+  EXPECT_EQ(cs::fitting_workers(2, 4, 0), 1u);   // never none: a node's first worker always runs
+  EXPECT_EQ(cs::fitting_workers(1, 1, 1), 1u);
+  EXPECT_EQ(cs::fitting_workers(0, 0, 0), 1u);  // no CPU known, no threads given: still one
+}
+
 TEST(cpu_share, sleeping_ranks_keep_more_work_in_flight) {
   EXPECT_GT(cs::lead_ns(false), 10 * cs::lead_ns(true));
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <Eigen/SVD>
@@ -301,6 +302,94 @@ TEST(comm_executor, threads_per_worker_run_tasks_side_by_side) {
     threads[r].insert(t);
   for (int r = 1; r < world_size(); ++r) EXPECT_EQ(threads[r].size(), 3u) << "rank " << r;
   EXPECT_EQ(threads.count(0), 0u);
+}
+
+namespace {
+// The CPUs this test's ranks may run on, counted by the test itself: the union of every rank's
+// affinity mask. 0 when the ranks do not all share one node. Collective.
+std::size_t cpus_of_one_node() {
+  MPI_Comm node = MPI_COMM_NULL;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int here = 0;
+  MPI_Comm_size(node, &here);
+  MPI_Comm_free(&node);
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) return 0;
+  std::vector<cpu_set_t> all(static_cast<std::size_t>(world_size()));
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
+  cpu_set_t any;
+  CPU_ZERO(&any);
+  for (const cpu_set_t& m : all) CPU_OR(&any, &any, &m);
+  return here == world_size() ? static_cast<std::size_t>(CPU_COUNT(&any)) : 0;
+}
+
+// The ranks that ran a map of 5 ms tasks, 20 per rank of the world (enough for every worker).
+std::set<int> ranks_that_run(rankpool::comm_executor& pool) {
+  std::set<int> ranks;
+  for (auto [r, t] : pool.map(where_and_which_thread, std::vector<int>(static_cast<std::size_t>(20 * world_size()), 5)))
+    ranks.insert(r);
+  return ranks;
+}
+
+// Ranks first to first + n - 1.
+std::set<int> rank_range(int first, std::size_t n) {
+  std::set<int> out;
+  for (std::size_t i = 0; i < n; ++i) out.insert(first + static_cast<int>(i));
+  return out;
+}
+}  // namespace
+
+TEST(comm_executor, fit_cores_runs_tasks_on_one_worker_rank_per_cpu_and_idles_the_rest) {
+  if (world_size() < 2) GTEST_SKIP() << "needs at least 2 ranks (a one-rank pool runs on local threads)";
+  const std::size_t cpus = cpus_of_one_node();
+  if (cpus == 0) GTEST_SKIP() << "the ranks span several nodes; this test counts one node's CPUs";
+  const auto others = static_cast<std::size_t>(world_size() - 1);
+  {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.fit_cores = true});
+    if (pool.is_root()) {
+      const std::size_t fit = std::min(others, cpus);
+      EXPECT_EQ(pool.num_workers(), fit) << cpus << " CPUs";
+      // The first ranks after the root work; ranks beyond the CPUs run nothing.
+      EXPECT_EQ(ranks_that_run(pool), rank_range(1, fit));
+    }
+  }
+  {  // max_workers still caps, and a computing root takes one CPU of its node
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.max_workers = 1, .fit_cores = true});
+    if (pool.is_root()) {
+      EXPECT_EQ(pool.num_workers(), 1u);
+      EXPECT_EQ(ranks_that_run(pool), rank_range(1, 1));
+    }
+  }
+  {
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.root_computes = true, .fit_cores = true});
+    if (pool.is_root()) {
+      const std::size_t fit = std::min(others, std::max<std::size_t>(1, cpus - 1));
+      EXPECT_EQ(pool.num_workers(), fit + 1) << cpus << " CPUs, the root computing";
+      EXPECT_EQ(ranks_that_run(pool), rank_range(0, fit + 1));
+    }
+  }
+  {  // off (the default): every rank works, as in mpi4py.futures
+    rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.fit_cores = false});
+    if (pool.is_root()) {
+      EXPECT_EQ(pool.num_workers(), others);
+    }
+  }
+}
+
+TEST(comm_executor, fit_cores_from_the_environment) {
+  ::setenv("RANKPOOL_FIT_CORES", "maybe", 1);
+  // Read before any collective: every rank throws, none waits for the others.
+  EXPECT_THROW(rankpool::comm_executor(MPI_COMM_WORLD), rankpool::error);
+  ::setenv("RANKPOOL_FIT_CORES", "1", 1);
+  const std::size_t cpus = cpus_of_one_node();
+  {
+    rankpool::comm_executor pool;
+    if (pool.is_root() && world_size() > 1 && cpus > 0) {
+      EXPECT_EQ(pool.num_workers(), std::min<std::size_t>(static_cast<std::size_t>(world_size() - 1), cpus));
+    }
+  }
+  ::unsetenv("RANKPOOL_FIT_CORES");
 }
 
 namespace {

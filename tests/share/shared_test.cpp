@@ -353,6 +353,30 @@ TEST(shared, a_contiguous_map_gives_each_worker_its_stretch_and_lets_idle_ones_h
   for (std::size_t i = 0; i < idx.size(); ++i) EXPECT_EQ(got[i].second, v[i]);
 }
 
+// executor_options::fit_cores leaves ranks beyond a node's CPUs idle: they still take part in
+// placing and freeing each value on their node, and only the working ranks read it. (Which ranks
+// work: mpi_executor_test.)
+TEST(shared, a_pool_that_fits_its_cores_shares_values_with_idle_ranks_on_the_node) {
+  rankpool::comm_executor pool(MPI_COMM_WORLD, 0, {.fit_cores = true});
+  if (!pool.is_root()) return;
+  for (std::size_t round = 0; round < 2; ++round) {  // a second value after the first is gone
+    const vec v = ramp(2000 + round);
+    auto h = pool.share(v);
+    std::vector<std::size_t> idx(v.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    auto got = pool.map(rankpool::partial(read_where, h, std::size_t{0}), idx, {.chunksize = 50, .contiguous = true})
+                   .to_vector();
+    ASSERT_EQ(got.size(), v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      EXPECT_EQ(got[i].second, v[i]) << i;
+      if (world_size() > 1) {
+        EXPECT_GE(got[i].first, 1) << "the root does not compute here";
+        EXPECT_LE(got[i].first, static_cast<int>(pool.num_workers())) << "an idle rank ran element " << i;
+      }
+    }
+  }
+}
+
 TEST(shared, a_thread_executor_keeps_the_value_itself) {
   rankpool::thread_executor pool(2);
   vec v = ramp(1000);
