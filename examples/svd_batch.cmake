@@ -85,6 +85,15 @@ if(RANKPOOL_BUILD_TESTS)
   set_tests_properties(svd_batch.memory.3ranks PROPERTIES TIMEOUT 120 PROCESSORS 1 LABELS "mpi;memory"
     ENVIRONMENT "${svd_batch_env}")
 
+  # svd_batch leaves ranks beyond the cores idle (executor_options::fit_cores, tested in
+  # mpi_executor_test); RANKPOOL_FIT_CORES=0 puts every rank to work, with the same results.
+  add_test(NAME svd_batch.every_rank.5ranks
+    COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 5 ${svd_batch_preflags} $<TARGET_FILE:svd_batch>
+            ${MPIEXEC_POSTFLAGS} --check --count 60 --rows 40 --cols 7 --seed 3 --chunksize 4 --no-progress)
+  set_tests_properties(svd_batch.every_rank.5ranks PROPERTIES TIMEOUT 120 PROCESSORS 1 LABELS mpi
+    ENVIRONMENT "${svd_batch_env};RANKPOOL_FIT_CORES=0"
+    PASS_REGULAR_EXPRESSION "workers: +4 on 5 MPI ranks(.|\n)*check: +passed")
+
   # The output file (-o): created before computing, put in place atomically (examples/CMakeLists.txt).
   rankpool_output_file_test(svd_batch ${RANKPOOL_PYTHON} "${svd_batch_preflags}" "${svd_batch_env}")
 
