@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <Eigen/Dense>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -21,6 +23,7 @@
 #include <rankpool/rankpool.hpp>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -351,6 +354,80 @@ TEST(shared, a_contiguous_map_gives_each_worker_its_stretch_and_lets_idle_ones_h
     EXPECT_EQ(got[4 * j].first, static_cast<int>(j) + 1) << "stretch " << j << " must start on its own worker";
   EXPECT_NE(got[3].first, got[0].first) << "an idle worker must take the slow stretch's last element";
   for (std::size_t i = 0; i < idx.size(); ++i) EXPECT_EQ(got[i].second, v[i]);
+}
+
+// Which pages of [first, first + bytes) this process has mapped: /proc/self/pagemap's present
+// bit (bit 63) per page, readable without privileges. Reads no page itself.
+std::vector<bool> pages_present(const void* first, std::size_t bytes) {
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(first) / page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(first) + bytes + page - 1) / page;
+  std::vector<std::uint64_t> entries(end - begin);
+  std::ifstream map("/proc/self/pagemap", std::ios::binary);
+  map.seekg(static_cast<std::streamoff>(begin * sizeof(std::uint64_t)));
+  map.read(reinterpret_cast<char*>(entries.data()),
+           static_cast<std::streamsize>(entries.size() * sizeof(std::uint64_t)));
+  if (!map) throw std::runtime_error("cannot read /proc/self/pagemap");
+  std::vector<bool> present(entries.size());
+  for (std::size_t p = 0; p < entries.size(); ++p) present[p] = (entries[p] >> 63) != 0;
+  return present;
+}
+
+// What share of stretch `i` of `n` of a shared vector this worker has mapped (its own, waited for
+// up to 20 s while its page toucher maps it), and what share of the rest: (rank, own, rest). The
+// task reads none of the value's pages itself.
+std::tuple<int, double, double> stretch_mapped(const rankpool::shared<vec>& h, std::size_t n, std::size_t i) {
+  const auto all = h.view();
+  const std::size_t pages = pages_present(all.data(), all.size_bytes()).size();
+  // Pages wholly inside the stretch (its ends may share a page with the neighbours').
+  const std::size_t from = (pages * i + n - 1) / n, to = pages * (i + 1) / n;
+  double own = 0, rest = 0;
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  do {
+    const std::vector<bool> present = pages_present(all.data(), all.size_bytes());
+    std::size_t in = 0, out = 0;
+    for (std::size_t p = 0; p < pages; ++p) (p >= from && p < to ? in : out) += present[p] ? 1 : 0;
+    own = static_cast<double>(in) / static_cast<double>(to - from);
+    rest = static_cast<double>(out) / static_cast<double>(pages - (to - from));
+    if (own == 1.0) break;
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < give_up);
+  return {rankpool_test::world_rank(), own, rest};
+}
+
+// share_open tells each worker its slot i of n, and its page toucher maps stretch i of the
+// value first: one task per stretch (a contiguous map, so stretch i's task runs on worker i, rank
+// i + 1) finds its stretch mapped in its own process. Where the node's workers outnumber its
+// CPUs the toucher maps nothing more (checked on one node only: each node decides for itself).
+TEST(shared, each_worker_maps_its_own_stretch_of_a_value) {
+  MPI_Comm node = MPI_COMM_NULL;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int node_ranks = 0;
+  MPI_Comm_size(node, &node_ranks);
+  MPI_Comm_free(&node);
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  sched_getaffinity(0, sizeof mask, &mask);
+  rankpool::comm_executor pool;
+  if (!pool.is_root()) return;
+  if (world_size() < 2) GTEST_SKIP() << "page touchers run on worker ranks";
+  if (const char* e = std::getenv("RANKPOOL_PREFAULT"); e && std::string(e) == "0")
+    GTEST_SKIP() << "RANKPOOL_PREFAULT=0: no page toucher";
+  const std::size_t n = pool.num_workers();
+  auto h = pool.share(vec(std::size_t{1} << 19, 1.0));  // 4 MiB: 1024 pages
+  std::vector<std::size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  auto got = pool.map(rankpool::partial(stretch_mapped, h, n), idx, {.chunksize = 1, .contiguous = true}).to_vector();
+  const bool one_node = node_ranks == world_size();
+  const bool stretch_only = one_node && n > static_cast<std::size_t>(CPU_COUNT(&mask));
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto [rank, own, rest] = got[i];
+    EXPECT_EQ(rank, static_cast<int>(i) + 1) << "stretch " << i << " runs on its own worker";
+    EXPECT_EQ(own, 1.0) << "worker " << i << " has not mapped its own stretch after 20 s";
+    if (stretch_only) {
+      EXPECT_LT(rest, 0.05) << "worker " << i << " mapped more than its stretch on a node with more workers than CPUs";
+    }
+  }
 }
 
 // executor_options::fit_cores leaves ranks beyond a node's CPUs idle: they still take part in
