@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <Eigen/SVD>
@@ -24,6 +23,7 @@
 
 namespace {
 
+using rankpool_test::cpus_of_one_node;
 using rankpool_test::world_rank;
 using rankpool_test::world_size;
 
@@ -305,25 +305,6 @@ TEST(comm_executor, threads_per_worker_run_tasks_side_by_side) {
 }
 
 namespace {
-// The CPUs this test's ranks may run on, counted by the test itself: the union of every rank's
-// affinity mask. 0 when the ranks do not all share one node. Collective.
-std::size_t cpus_of_one_node() {
-  MPI_Comm node = MPI_COMM_NULL;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int here = 0;
-  MPI_Comm_size(node, &here);
-  MPI_Comm_free(&node);
-  cpu_set_t mine;
-  CPU_ZERO(&mine);
-  if (sched_getaffinity(0, sizeof mine, &mine) != 0) return 0;
-  std::vector<cpu_set_t> all(static_cast<std::size_t>(world_size()));
-  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, MPI_COMM_WORLD);
-  cpu_set_t any;
-  CPU_ZERO(&any);
-  for (const cpu_set_t& m : all) CPU_OR(&any, &any, &m);
-  return here == world_size() ? static_cast<std::size_t>(CPU_COUNT(&any)) : 0;
-}
-
 // The ranks that ran a map of 5 ms tasks, 20 per rank of the world (enough for every worker).
 std::set<int> ranks_that_run(rankpool::comm_executor& pool) {
   std::set<int> ranks;

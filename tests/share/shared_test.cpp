@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <Eigen/Dense>
@@ -400,14 +399,7 @@ std::tuple<int, double, double> stretch_mapped(const rankpool::shared<vec>& h, s
 // i + 1) finds its stretch mapped in its own process. Where the node's workers outnumber its
 // CPUs the toucher maps nothing more (checked on one node only: each node decides for itself).
 TEST(shared, each_worker_maps_its_own_stretch_of_a_value) {
-  MPI_Comm node = MPI_COMM_NULL;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int node_ranks = 0;
-  MPI_Comm_size(node, &node_ranks);
-  MPI_Comm_free(&node);
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  sched_getaffinity(0, sizeof mask, &mask);
+  const std::size_t cpus = rankpool_test::cpus_of_one_node();  // 0: several nodes
   rankpool::comm_executor pool;
   if (!pool.is_root()) return;
   if (world_size() < 2) GTEST_SKIP() << "page touchers run on worker ranks";
@@ -418,8 +410,7 @@ TEST(shared, each_worker_maps_its_own_stretch_of_a_value) {
   std::vector<std::size_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   auto got = pool.map(rankpool::partial(stretch_mapped, h, n), idx, {.chunksize = 1, .contiguous = true}).to_vector();
-  const bool one_node = node_ranks == world_size();
-  const bool stretch_only = one_node && n > static_cast<std::size_t>(CPU_COUNT(&mask));
+  const bool stretch_only = cpus > 0 && n > cpus;
   for (std::size_t i = 0; i < n; ++i) {
     const auto [rank, own, rest] = got[i];
     EXPECT_EQ(rank, static_cast<int>(i) + 1) << "stretch " << i << " runs on its own worker";
