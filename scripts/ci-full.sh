@@ -10,7 +10,9 @@
 # fuzzer's 60 s and its build among them), tsan build 193 and tests 152; the asan suite has since
 # left out two more tests (about 85 s of its test time, see the preset); a run of 2026-12-07
 # (4a2a497) took 2661 s, one of af14cbc 2501 s (tests 709, mpich 337 + 217, asan 431 + 475,
-# tsan 188 + 144). The asan build lost a third when UBSan's alignment, null,
+# tsan 188 + 144); one of d42b442 2857 s (tests 763, mpich 396 + 250, asan 531 + 526, tsan 225 +
+# 166), after which the asan suite left out the one-rank stress test and the singleton spawn test
+# (about 40 s of its test time). The asan build lost a third when UBSan's alignment, null,
 # pointer-overflow and object-size checks went (see the preset); long tests start first (COST in
 # the CMake lists).
 set -uo pipefail
