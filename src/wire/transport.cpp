@@ -90,10 +90,14 @@ void send(const char* data, std::size_t n, int dest, MPI_Comm comm) {
 }
 
 void wait_sleeping(std::vector<MPI_Request>& reqs) {
-  backoff pace(std::chrono::microseconds(20));
+  wait_sleeping(reqs.data(), static_cast<int>(reqs.size()), std::chrono::microseconds(1000));
+}
+
+void wait_sleeping(MPI_Request* reqs, int n, std::chrono::microseconds max_sleep, MPI_Status* statuses) {
+  backoff pace(std::chrono::microseconds(20), max_sleep);
   while (true) {
     int done = 0;
-    mpi::call("MPI_Testall", MPI_Testall, static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE);
+    mpi::call("MPI_Testall", MPI_Testall, n, reqs, &done, statuses ? statuses : MPI_STATUSES_IGNORE);
     if (done) return;
     auto pause = pace.next();
     if (pause.count() > 0) std::this_thread::sleep_for(pause);
@@ -160,12 +164,33 @@ bool try_receive_control(int source, MPI_Comm comm, char* header_out) {
   return true;
 }
 
+namespace {
+// A message this short has arrived whole once it is matched under every transport's eager
+// protocol (Open MPI's shared-memory limit, btl_vader_eager_limit, is 4 KiB; TCP's 64 KiB), so
+// a blocking receive returns at once. A longer one may still wait for its sender to push the
+// rest (a rendezvous), and the sender may be a worker that shares a core with this rank: a
+// blocking MPI_Mrecv then spins on that core (Open MPI yields between polls, which does not
+// hand the core to a process queued on the other one). Seen at -n 3 on 2 cores: the root spun
+// 4.6 ms in MPI_Mrecv for a worker's 6 KB result while that worker stood runnable behind the
+// other worker, and both workers ran dry.
+constexpr std::size_t surely_eager_bytes = 4096;
+// The longest sleep between tests while the rest of a message is on its way: a sender in a task
+// pushes it from its watcher, every 250 to 500 us.
+constexpr auto rest_wait_most = std::chrono::microseconds(100);
+}  // namespace
+
 void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, incoming& into) {
   int count = 0;
   mpi::call("MPI_Get_count", MPI_Get_count, &st, MPI_BYTE, &count);
   into.source = st.MPI_SOURCE;
   into.bytes.resize(static_cast<std::size_t>(count));
-  mpi::call("MPI_Mrecv", MPI_Mrecv, into.bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+  if (static_cast<std::size_t>(count) <= surely_eager_bytes) {
+    mpi::call("MPI_Mrecv", MPI_Mrecv, into.bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+  } else {
+    MPI_Request r;
+    mpi::call("MPI_Imrecv", MPI_Imrecv, into.bytes.data(), count, MPI_BYTE, &msg, &r);
+    wait_sleeping(&r, 1, rest_wait_most);
+  }
   auto h = wire::decode_header(into.bytes.data(), into.bytes.size());
   std::size_t have = into.bytes.size();
   if (h.body_bytes > (SIZE_MAX >> 1)) throw decode_error("rankpool: absurd message length");
@@ -178,8 +203,10 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
     while (have < total) {
       auto n = std::min(part, total - have);
       MPI_Status cs;
-      mpi::call("MPI_Recv", MPI_Recv, into.bytes.data() + have, static_cast<int>(n), MPI_BYTE, st.MPI_SOURCE,
-                tag_continuation, comm, &cs);
+      MPI_Request r;
+      mpi::call("MPI_Irecv", MPI_Irecv, into.bytes.data() + have, static_cast<int>(n), MPI_BYTE, st.MPI_SOURCE,
+                tag_continuation, comm, &r);
+      wait_sleeping(&r, 1, rest_wait_most, &cs);
       int got = 0;
       mpi::call("MPI_Get_count", MPI_Get_count, &cs, MPI_BYTE, &got);
       if (static_cast<std::size_t>(got) != n) throw decode_error("rankpool: continuation part of the wrong size");

@@ -54,6 +54,9 @@ void receive_small(char* into, std::size_t n, int source, MPI_Comm comm);
 /// waits for busy ranks takes long enough that a blocking wait would spin a core that the ranks
 /// computing beside it need.
 void wait_sleeping(std::vector<MPI_Request>& reqs);
+/// The same for `n` requests at `reqs`, sleeping at most `max_sleep` between tests, with their
+/// statuses in `statuses` when given.
+void wait_sleeping(MPI_Request* reqs, int n, std::chrono::microseconds max_sleep, MPI_Status* statuses = nullptr);
 
 /// Sends `n` bytes of a shared value on tag_share (in parts under MPI's int count) and blocks
 /// until they have gone. Only the root's share service sends on this tag, one value at a time.
