@@ -80,6 +80,7 @@ void assign_ranks(pool_comm& pc, int rank, int size, const rank_plan& plan) {
   int mine = works ? 1 : 0, here = 0;
   mpi::call("MPI_Allreduce", MPI_Allreduce, &mine, &here, 1, MPI_INT, MPI_SUM, nodes.node);
   nodes.workers_here = static_cast<std::size_t>(here);
+  nodes.cpus_here = cpus;
   const std::size_t threads =
       rank == plan.root ? (plan.root_computes ? 2 : 1) : (works ? plan.worker_threads : 0);  // root: progress + compute
   pc.spin = detail::cpu_share::configure(nodes.node, threads, cpus);

@@ -15,6 +15,7 @@ struct node_layout {
   bool root_here = false;           // the root is on this node (and is its leader)
   std::vector<int> remote_leaders;  // on the root: the pool ranks that fill the other nodes' windows
   std::size_t workers_here = 0;     // worker ranks of this node that run tasks (0: not known, every rank but the root)
+  std::size_t cpus_here = 0;        // CPUs this node's ranks may run on, all masks together (0: not known)
 
   /// Collective over the intra-communicator `pool` (every rank, before the pool starts).
   static node_layout of(MPI_Comm pool, int root);

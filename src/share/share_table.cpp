@@ -46,11 +46,15 @@ share_table::share_table(MPI_Comm pool, int root, node_layout layout)
   // worker's stretch maps those pages itself.
   int node_ranks = 1;
   if (layout_.node != MPI_COMM_NULL) MPI_Comm_size(layout_.node, &node_ranks);
+  // The node's CPUs as the pool counted them when it chose its workers (one per core under
+  // `--bind-to core` as well); a spawned pool's layout knows neither count, and its worker falls
+  // back on every rank but the root and on its own mask.
   const cpu_set_t mask = cpu_share::own_mask();
   const std::size_t workers_here =
       layout_.workers_here > 0 ? layout_.workers_here
                                : static_cast<std::size_t>(std::max(1, node_ranks - (layout_.root_here ? 1 : 0)));
-  map_all_ = workers_here <= static_cast<std::size_t>(CPU_COUNT(&mask));
+  const std::size_t cpus = layout_.cpus_here > 0 ? layout_.cpus_here : static_cast<std::size_t>(CPU_COUNT(&mask));
+  map_all_ = workers_here <= cpus;
   std::lock_guard lk(current_lock);
   current = this;
 }

@@ -152,4 +152,32 @@ TEST(page_toucher, WithoutTheRestMapsOnlyItsStretch) {
   EXPECT_FALSE(in[2001] & 1);
 }
 
+// A shared value starts a header's length into its window, not on a page boundary: the toucher
+// maps the pages that hold its bytes, the last one included, each once, and a stretch's pages are
+// whole pages of memory (here pages 1000 to 2000, as the value's bytes 1000 × page - 64 to
+// 2000 × page - 64 + 1 lie in them).
+TEST(page_toucher, MapsEveryPageOfARangeThatStartsInsideAPage) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t pages = 4096, header = 64;
+  shared_mapping m(pages * page);
+  ASSERT_TRUE(m.ok());
+  {
+    page_toucher t(m.data() + header, pages * page - header, 1000 * page - header, 2000 * page - header + 1, false);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!t.finished() && !t.gave_up() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (t.gave_up()) GTEST_SKIP() << "this system refuses SCHED_IDLE threads; the toucher does nothing";
+    ASSERT_TRUE(t.finished()) << "touched " << t.pages_done() << " pages in 60 s";
+    EXPECT_EQ(t.pages_done(), 1001u);
+    EXPECT_EQ(resident_pages(m.data(), pages, page), 1001);
+  }
+  page_toucher t(m.data() + header, pages * page - header, 1000 * page - header, 2000 * page - header + 1);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!t.finished() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(t.finished()) << "touched " << t.pages_done() << " of " << pages << " pages in 60 s";
+  EXPECT_EQ(t.pages_done(), pages) << "every page once, the stretch's included";
+  EXPECT_EQ(resident_pages(m.data(), pages, page), static_cast<long>(pages)) << "the last page too";
+}
+
 }  // namespace

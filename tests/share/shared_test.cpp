@@ -373,9 +373,10 @@ std::vector<bool> pages_present(const void* first, std::size_t bytes) {
 }
 
 // What share of stretch `i` of `n` of a shared vector this worker has mapped (its own, waited for
-// up to 20 s while its page toucher maps it), and what share of the rest: (rank, own, rest). The
-// task reads none of the value's pages itself.
-std::tuple<int, double, double> stretch_mapped(const rankpool::shared<vec>& h, std::size_t n, std::size_t i) {
+// up to 20 s while its page toucher maps it, and with `whole` the rest too), and what share of the
+// rest: (rank, own, rest). The task reads none of the value's pages itself.
+std::tuple<int, double, double> stretch_mapped(const rankpool::shared<vec>& h, std::size_t n, bool whole,
+                                               std::size_t i) {
   const auto all = h.view();
   const std::size_t pages = pages_present(all.data(), all.size_bytes()).size();
   // Pages wholly inside the stretch (its ends may share a page with the neighbours').
@@ -387,8 +388,9 @@ std::tuple<int, double, double> stretch_mapped(const rankpool::shared<vec>& h, s
     std::size_t in = 0, out = 0;
     for (std::size_t p = 0; p < pages; ++p) (p >= from && p < to ? in : out) += present[p] ? 1 : 0;
     own = static_cast<double>(in) / static_cast<double>(to - from);
-    rest = static_cast<double>(out) / static_cast<double>(pages - (to - from));
-    if (own == 1.0) break;
+    const std::size_t others = pages - (to - from);
+    rest = others > 0 ? static_cast<double>(out) / static_cast<double>(others) : 1.0;  // one stretch: no rest
+    if (own == 1.0 && (!whole || rest == 1.0)) break;
     std::this_thread::sleep_for(20ms);
   } while (std::chrono::steady_clock::now() < give_up);
   return {rankpool_test::world_rank(), own, rest};
@@ -397,7 +399,9 @@ std::tuple<int, double, double> stretch_mapped(const rankpool::shared<vec>& h, s
 // share_open tells each worker its slot i of n, and its page toucher maps stretch i of the
 // value first: one task per stretch (a contiguous map, so stretch i's task runs on worker i, rank
 // i + 1) finds its stretch mapped in its own process. Where the node's workers outnumber its
-// CPUs the toucher maps nothing more (checked on one node only: each node decides for itself).
+// CPUs the toucher maps nothing more, and where they fit them (all masks together: under
+// `--bind-to core` each worker's own mask has one CPU, shared_test.bound_stretches) it maps the
+// rest as well (checked on one node only: each node decides for itself).
 TEST(shared, each_worker_maps_its_own_stretch_of_a_value) {
   const std::size_t cpus = rankpool_test::cpus_of_one_node();  // 0: several nodes
   rankpool::comm_executor pool;
@@ -409,14 +413,19 @@ TEST(shared, each_worker_maps_its_own_stretch_of_a_value) {
   auto h = pool.share(vec(std::size_t{1} << 19, 1.0));  // 4 MiB: 1024 pages
   std::vector<std::size_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
-  auto got = pool.map(rankpool::partial(stretch_mapped, h, n), idx, {.chunksize = 1, .contiguous = true}).to_vector();
-  const bool stretch_only = cpus > 0 && n > cpus;
+  const bool stretch_only = cpus > 0 && n > cpus, whole = cpus > 0 && n <= cpus;
+  auto got =
+      pool.map(rankpool::partial(stretch_mapped, h, n, whole), idx, {.chunksize = 1, .contiguous = true}).to_vector();
   for (std::size_t i = 0; i < n; ++i) {
     const auto [rank, own, rest] = got[i];
     EXPECT_EQ(rank, static_cast<int>(i) + 1) << "stretch " << i << " runs on its own worker";
     EXPECT_EQ(own, 1.0) << "worker " << i << " has not mapped its own stretch after 20 s";
     if (stretch_only) {
       EXPECT_LT(rest, 0.05) << "worker " << i << " mapped more than its stretch on a node with more workers than CPUs";
+    }
+    if (whole) {
+      EXPECT_EQ(rest, 1.0) << "worker " << i << " has not mapped the rest after 20 s, its workers fitting the node's "
+                           << cpus << " CPUs";
     }
   }
 }
