@@ -172,11 +172,38 @@ namespace {
 // blocking MPI_Mrecv then spins on that core (Open MPI yields between polls, which does not
 // hand the core to a process queued on the other one). Seen at -n 3 on 2 cores: the root spun
 // 4.6 ms in MPI_Mrecv for a worker's 6 KB result while that worker stood runnable behind the
-// other worker, and both workers ran dry.
+// other worker, and both workers ran dry. Where the rank has a core of its own (spin_allowed)
+// the blocking receive stays: a transfer in fragments goes on only while the receiver polls, and
+// sleeps between polls cut the 1 MiB bandwidth at -n 2 from 5-6.5 GB/s to 0.7-1 GB/s.
 constexpr std::size_t surely_eager_bytes = 4096;
 // The longest sleep between tests while the rest of a message is on its way: a sender in a task
 // pushes it from its watcher, every 250 to 500 us.
 constexpr auto rest_wait_most = std::chrono::microseconds(100);
+
+// Whether a receive of `bytes` may block in MPI rather than sleep between tests (above).
+bool may_block(std::size_t bytes) noexcept {
+  return bytes <= surely_eager_bytes || spin_allowed();
+}
+
+// Completes the receive `r` of `bytes`, into `st`: blocking where may_block. Else it polls,
+// yielding the core between polls, for as long as the bytes take at 1 GB/s (a sender that runs
+// pushes them by then: a 1 MiB argument at -n 3 on 2 cores went at 2.5-3 GB/s so, and at
+// 0.7-0.9 GB/s when the receiver slept between all its polls), and then sleeps between polls.
+void finish_receive(MPI_Request& r, std::size_t bytes, MPI_Status* st) {
+  if (may_block(bytes)) {
+    mpi::call("MPI_Wait", MPI_Wait, &r, st);
+    return;
+  }
+  const auto yield_until = std::chrono::steady_clock::now() + std::chrono::microseconds(20) +
+                           std::chrono::nanoseconds(static_cast<std::int64_t>(bytes));
+  do {
+    int done = 0;
+    mpi::call("MPI_Test", MPI_Test, &r, &done, st ? st : MPI_STATUS_IGNORE);
+    if (done) return;
+    sched_yield();
+  } while (std::chrono::steady_clock::now() < yield_until);
+  wait_sleeping(&r, 1, rest_wait_most, st);
+}
 }  // namespace
 
 void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, incoming& into) {
@@ -184,12 +211,12 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
   mpi::call("MPI_Get_count", MPI_Get_count, &st, MPI_BYTE, &count);
   into.source = st.MPI_SOURCE;
   into.bytes.resize(static_cast<std::size_t>(count));
-  if (static_cast<std::size_t>(count) <= surely_eager_bytes) {
+  if (may_block(into.bytes.size())) {  // the common case, without a request to test
     mpi::call("MPI_Mrecv", MPI_Mrecv, into.bytes.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
   } else {
     MPI_Request r;
     mpi::call("MPI_Imrecv", MPI_Imrecv, into.bytes.data(), count, MPI_BYTE, &msg, &r);
-    wait_sleeping(&r, 1, rest_wait_most);
+    finish_receive(r, into.bytes.size(), MPI_STATUS_IGNORE);
   }
   auto h = wire::decode_header(into.bytes.data(), into.bytes.size());
   std::size_t have = into.bytes.size();
@@ -206,7 +233,7 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
       MPI_Request r;
       mpi::call("MPI_Irecv", MPI_Irecv, into.bytes.data() + have, static_cast<int>(n), MPI_BYTE, st.MPI_SOURCE,
                 tag_continuation, comm, &r);
-      wait_sleeping(&r, 1, rest_wait_most, &cs);
+      finish_receive(r, n, &cs);
       int got = 0;
       mpi::call("MPI_Get_count", MPI_Get_count, &cs, MPI_BYTE, &got);
       if (static_cast<std::size_t>(got) != n) throw decode_error("rankpool: continuation part of the wrong size");
