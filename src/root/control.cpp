@@ -44,6 +44,7 @@ void control_channel::send(wire::kind k, std::uint64_t id, int rank) {
   // A stop carries its signal where other messages count their body: control messages have none.
   wire::put_header(buf, k, id, k == wire::kind::stop ? static_cast<std::uint64_t>(stop_signal_) : 0);
   transport::send_control(buf, sizeof buf, rank, comm_);
+  if (bells_) bells_->ring(rank);
 }
 
 }  // namespace rankpool::detail

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "root/dispatch_policy.hpp"
@@ -41,6 +42,9 @@ class control_channel {
   void set_stop_signal(int signal) noexcept { stop_signal_ = signal; }
   /// Whether every cancel and take-back has its answer.
   bool all_answered() const;
+  /// Rings a worker's doorbell after each request to it (an idle worker reads a cancel or a
+  /// take-back at once); null: none.
+  void ring_with(std::shared_ptr<node_bells> bells) { bells_ = std::move(bells); }
 
  private:
   void send(wire::kind k, std::uint64_t id, int rank);
@@ -50,6 +54,7 @@ class control_channel {
   stop_queue& stops_;
   std::vector<std::size_t> unanswered_;  // per worker slot
   int stop_signal_ = 0;                  // carried by stop requests in the header's body_bytes
+  std::shared_ptr<node_bells> bells_;    // the workers' doorbells (or null)
 };
 
 }  // namespace rankpool::detail

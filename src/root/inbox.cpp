@@ -2,6 +2,7 @@
 
 #include "root/inbox.hpp"
 
+#include <rankpool/detail/spin.hpp>
 #include <rankpool/errors.hpp>
 
 namespace rankpool::detail {
@@ -32,6 +33,7 @@ void inbox::request_shutdown(bool cancel) {
     has_news_.store(true, std::memory_order_release);
   }
   cv_.notify_one();
+  if (bell_) bell_->ring_own();
 }
 
 void inbox::request_terminate(int signal) {
@@ -64,7 +66,11 @@ bool inbox::take(news& n) {
   return true;
 }
 
-void inbox::wait(std::optional<std::chrono::microseconds> pause) {
+void inbox::wait(std::optional<std::chrono::microseconds> pause, std::uint32_t ticket) {
+  if (pause && bell_ && !spin_allowed()) {          // a ring only comes where ranks share cores (node_bells)
+    if (!has_news()) bell_->sleep(ticket, *pause);  // wake() rings it too
+    return;
+  }
   std::unique_lock lk(m_);
   auto has_news = [&] { return has_news_.load(std::memory_order_acquire); };
   if (has_news()) return;

@@ -6,11 +6,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <rankpool/detail/task.hpp>
 #include <vector>
+
+#include "common/doorbell.hpp"
 
 namespace rankpool::detail {
 
@@ -37,8 +41,14 @@ class inbox {
   bool take(news& n);
   /// True when news waits to be taken.
   bool has_news() const noexcept { return has_news_.load(std::memory_order_acquire); }
-  /// Sleeps until there is news, or for at most `pause` when set.
-  void wait(std::optional<std::chrono::microseconds> pause);
+  /// Sleeps until there is news, or for at most `pause` when set. With a bell (use_bell), a
+  /// pause also ends when it rings after `ticket` (ticket(), read before the round that found
+  /// nothing): workers of the root's node ring it when they send.
+  void wait(std::optional<std::chrono::microseconds> pause, std::uint32_t ticket = 0);
+  /// The bell's state, to be read before a round of the loop (0 without a bell).
+  std::uint32_t ticket() const noexcept { return bell_ ? bell_->ticket() : 0; }
+  /// Also waits on, and rings for news, the root's own doorbell.
+  void use_bell(std::shared_ptr<node_bells> bell) { bell_ = std::move(bell); }
 
   /// Marks the pool broken with `e` (the first error is kept) and moves the tasks not taken yet
   /// into `left`, for the caller to fail. False when it was broken already.
@@ -54,6 +64,7 @@ class inbox {
   std::condition_variable cv_;
   std::atomic<bool> has_news_{false};
   std::atomic<bool> closed_{false};
+  std::shared_ptr<node_bells> bell_;  // the root's doorbell (or null)
   std::vector<task_ptr> tasks_;
   bool shutdown_ = false;
   bool cancel_requested_ = false;

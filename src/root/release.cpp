@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/doorbell.hpp"
 #include "wire/framing.hpp"
 #include "wire/mpi_call.hpp"
 #include "wire/transport.hpp"
@@ -19,11 +20,14 @@ namespace {
 constexpr auto release_timeout = std::chrono::seconds(30);
 
 // Every shutdown asks for a bye: the root drains until each has come.
-void send_shutdown(MPI_Comm comm, rank_lists ranks) {
+void send_shutdown(MPI_Comm comm, rank_lists ranks, node_bells* bells) {
   char buf[sizeof(wire::header)];
   wire::put_header(buf, wire::kind::shutdown, 0, 0, wire::flag_acknowledge);
   for (const auto* list : ranks)
-    for (int r : *list) transport::send(buf, sizeof buf, r, comm);
+    for (int r : *list) {
+      transport::send(buf, sizeof buf, r, comm);
+      if (bells) bells->ring(r);
+    }
 }
 
 bool is_bye(const transport::incoming& msg) noexcept {
@@ -58,10 +62,10 @@ std::unordered_set<int> drain_until_bye(MPI_Comm comm, std::unordered_set<int> w
 
 }  // namespace
 
-void release_ranks(MPI_Comm comm, rank_lists ranks) noexcept {
+void release_ranks(MPI_Comm comm, rank_lists ranks, node_bells* bells) noexcept {
   std::string trouble;
   try {
-    send_shutdown(comm, ranks);
+    send_shutdown(comm, ranks, bells);
     std::unordered_set<int> all;
     for (const auto* list : ranks) all.insert(list->begin(), list->end());
     const auto silent = drain_until_bye(comm, std::move(all));

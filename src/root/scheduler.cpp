@@ -88,6 +88,10 @@ class scheduler final : public executor_core {
         link_(std::make_shared<driver_link>(*this)) {
     if (cfg_.threads_per_worker == 0) cfg_.threads_per_worker = 1;
     workers_.store(num_workers(), std::memory_order_relaxed);
+    bells_ = cfg_.nodes.bells;
+    sender_.ring_with(bells_);
+    control_.ring_with(bells_);
+    inbox_.use_bell(bells_);
     std::vector<int> serving = cfg_.workers;
     serving.insert(serving.end(), cfg_.idle_ranks.begin(), cfg_.idle_ranks.end());
     shares_ =
@@ -185,6 +189,7 @@ class scheduler final : public executor_core {
     round_result r{};
     try {
       while (!goal.reached() && !r.finished) {
+        const std::uint32_t ticket = inbox_.ticket();  // before the round: a ring during it cuts the pause
         r = turn();
         if (r.progressed) {
           pace.reset();
@@ -200,7 +205,7 @@ class scheduler final : public executor_core {
         if (now >= deadline) break;
         const auto pause = next_pause(pace, r);
         if (pause.count() == 0) continue;
-        inbox_.wait(std::min(pause, std::chrono::ceil<std::chrono::microseconds>(deadline - now)));
+        inbox_.wait(std::min(pause, std::chrono::ceil<std::chrono::microseconds>(deadline - now)), ticket);
       }
     } catch (...) {
       fail_progress_thread();
@@ -311,7 +316,8 @@ class scheduler final : public executor_core {
         pace.reset();
         continue;
       }
-      if (failed_) return;  // a driver's round failed; the pool is broken already
+      if (failed_) return;                           // a driver's round failed; the pool is broken already
+      const std::uint32_t ticket = inbox_.ticket();  // before the round: a ring during it cuts the pause
       const round_result r = turn();
       if (r.finished) break;  // the token stays with this thread for the shutdown
       next_step step = next_step::go_on;
@@ -342,7 +348,7 @@ class scheduler final : public executor_core {
           break;
         case next_step::pause:
           slack_for(pause);
-          inbox_.wait(pause);
+          inbox_.wait(pause, ticket);
           break;
         case next_step::sleep:
           // Nothing can arrive from the workers: sleep until a user thread has news.
@@ -509,7 +515,7 @@ class scheduler final : public executor_core {
   }
 
   // Lets every worker go and takes what they still send, until each has said bye (release.hpp).
-  void release_workers() noexcept { release_ranks(cfg_.comm, {&cfg_.workers, &cfg_.idle_ranks}); }
+  void release_workers() noexcept { release_ranks(cfg_.comm, {&cfg_.workers, &cfg_.idle_ranks}, bells_.get()); }
 
   void release_comm() {
     if (cfg_.comm == MPI_COMM_NULL) return;
@@ -538,6 +544,7 @@ class scheduler final : public executor_core {
   std::optional<task_pool> view_;       // this_pool() for the tasks of the root's own slot
   std::optional<root_slot> local_;      // the root's own compute slot (root_computes)
   std::shared_ptr<node_share> shares_;  // shared values; handles hold it weakly
+  std::shared_ptr<node_bells> bells_;   // the doorbells of the workers on the root's node (or null)
 
   std::shared_ptr<driver_link> link_;  // what waiting threads drive; the token
   const bool drive_ = drivers_allowed();

@@ -16,6 +16,7 @@ void task_sender::send(std::vector<std::pair<std::uint64_t, task_ptr>>& tasks, s
   } else if (!tasks.empty()) {
     send_batch(tasks, w, dest, answer_each);
   }
+  if (bells_ && !tasks.empty()) bells_->ring(dest);  // after the send: the worker finds the tasks when it wakes
   tasks.clear();
 }
 

@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <rankpool/detail/task.hpp>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "common/doorbell.hpp"
 #include "observe/observer.hpp"
 #include "wire/transport.hpp"
 
@@ -53,6 +55,10 @@ class task_sender {
   /// is over: the task's bytes are the send's buffer.
   void retire(in_flight_task&& gone);
 
+  /// Rings a worker's doorbell after each send to it (workers of the root's node that sleep
+  /// while idle wake at once); null: none.
+  void ring_with(std::shared_ptr<node_bells> bells) { bells_ = std::move(bells); }
+
  private:
   struct batch_send {
     std::vector<char> bytes;
@@ -67,6 +73,7 @@ class task_sender {
   std::deque<batch_send> batches_;
   std::vector<std::uint64_t> sending_;   // tasks sent alone whose send has not completed yet
   std::vector<in_flight_task> retired_;  // off the books, their sends not over
+  std::shared_ptr<node_bells> bells_;    // the workers' doorbells (or null)
 };
 
 }  // namespace rankpool::detail

@@ -33,6 +33,7 @@ node_layout node_layout::of(MPI_Comm pool, int root) {
     mpi::call("MPI_Gather", MPI_Gather, &leads_other, 1, MPI_INT, flags.data(), 1, MPI_INT, root, pool);
     for (int r = 0; r < static_cast<int>(flags.size()); ++r)
       if (flags[static_cast<std::size_t>(r)]) l.remote_leaders.push_back(r);
+    l.bells = node_bells::open(l.node, pool);
   } catch (...) {
     l.release();
     throw;
@@ -53,7 +54,8 @@ node_layout node_layout::of_spawned(MPI_Comm inter, bool parent) {
     throw;
   }
   mpi::try_call("MPI_Comm_free", MPI_Comm_free, &merged);
-  for (int& r : l.remote_leaders) --r;  // child k is rank k + 1 of the merged communicator
+  for (int& r : l.remote_leaders) --r;             // child k is rank k + 1 of the merged communicator
+  if (l.bells && parent) l.bells->shift_ranks(1);  // a child addresses the parent as rank 0, as merged
   return l;
 }
 

@@ -5,7 +5,10 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <memory>
 #include <vector>
+
+#include "common/doorbell.hpp"
 
 namespace rankpool::detail {
 
@@ -16,6 +19,7 @@ struct node_layout {
   std::vector<int> remote_leaders;  // on the root: the pool ranks that fill the other nodes' windows
   std::size_t workers_here = 0;     // worker ranks of this node that run tasks (0: not known, every rank but the root)
   std::size_t cpus_here = 0;        // CPUs this node's ranks may run on, all masks together (0: not known)
+  std::shared_ptr<node_bells> bells;  // the node's doorbells (null: none could be had)
 
   /// Collective over the intra-communicator `pool` (every rank, before the pool starts).
   static node_layout of(MPI_Comm pool, int root);

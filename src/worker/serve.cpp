@@ -125,6 +125,7 @@ class worker final : public wait_hook {
         cfg_(cfg),
         board_(comm, root),
         results_(comm, root),
+        bells_(nodes.bells),
         shares_(comm, root, std::move(nodes)) {
     mpi::call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank_);
     this_worker().rank = rank_;
@@ -226,6 +227,8 @@ class worker final : public wait_hook {
         if (!again) return;
       }
       if (team_) collect_team(pace);
+      // Read before looking for messages: a ring after this point cuts the sleep below short.
+      const std::uint32_t ticket = bells_ ? bells_->ticket() : 0;
       const bool got = pump_due() && pump(!team_ && !queue_.empty());
       if (in_->stopping()) {
         if (keeper_) keeper_->close();  // parked threads end
@@ -248,6 +251,8 @@ class worker final : public wait_hook {
       lk.unlock();
       if (team_) {
         team_->wait_for_results(pause);
+      } else if (bells_) {
+        bells_->sleep(ticket, pause);  // woken at once when the root sends work
       } else {
         std::this_thread::sleep_for(pause);
       }
@@ -416,7 +421,9 @@ class worker final : public wait_hook {
   // The held results leave, after what tasks queued for the root (send_nested).
   void flush_results() {
     send_nested();
+    const bool any = results_.held();
     results_.flush();
+    if (any && bells_) bells_->ring(root_);  // a root of this node that sleeps reads them at once
   }
 
   // A task queued a message for the root. The serve loop, the watcher and a lending thread send
@@ -451,6 +458,7 @@ class worker final : public wait_hook {
   std::mutex comm_lock_;  // MPI calls, queue_, results_ and the board's requests
   stop_board board_;
   result_sender results_;
+  std::shared_ptr<node_bells> bells_;                  // the root rings this rank's bell when it sends work (or null)
   share_table shares_;                                 // the shared values this rank holds
   std::chrono::steady_clock::time_point last_pump_{};  // when the loop last read the root's messages
   double task_ns_ = 0;                                 // the recent task time here (a running mean, for pump_due)
