@@ -21,7 +21,7 @@ void inbox::submit(std::vector<task_ptr>& tasks) {
   tasks.clear();
   has_news_.store(true, std::memory_order_release);
   lk.unlock();
-  cv_.notify_one();
+  notify();
 }
 
 void inbox::request_shutdown(bool cancel) {
@@ -32,8 +32,7 @@ void inbox::request_shutdown(bool cancel) {
     if (cancel) cancel_requested_ = true;
     has_news_.store(true, std::memory_order_release);
   }
-  cv_.notify_one();
-  if (bell_) bell_->ring_own();
+  notify();
 }
 
 void inbox::request_terminate(int signal) {
@@ -44,7 +43,7 @@ void inbox::request_terminate(int signal) {
     terminate_requested_ = signal;
     has_news_.store(true, std::memory_order_release);
   }
-  cv_.notify_one();
+  notify();
 }
 
 void inbox::wake() {
@@ -52,7 +51,12 @@ void inbox::wake() {
     std::lock_guard lk(m_);
     has_news_.store(true, std::memory_order_release);
   }
+  notify();
+}
+
+void inbox::notify() {
   cv_.notify_one();
+  if (bell_) bell_->ring_own();  // a pause may sleep on the bell (wait)
 }
 
 bool inbox::take(news& n) {

@@ -60,6 +60,9 @@ class inbox {
   bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
 
  private:
+  // Wakes a wait: on the condition variable, and on the bell.
+  void notify();
+
   std::mutex m_;
   std::condition_variable cv_;
   std::atomic<bool> has_news_{false};
