@@ -36,7 +36,8 @@ void* map_object(const char* name, std::size_t bytes, bool create) noexcept {
   void* p = MAP_FAILED;
   if (!create || ::ftruncate(fd, static_cast<off_t>(bytes)) == 0)
     p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);  // the mapping stays
+  ::close(fd);                                        // the mapping stays
+  if (p == MAP_FAILED && create) ::shm_unlink(name);  // nobody learns the name: it would stay in /dev/shm
   return p == MAP_FAILED ? nullptr : p;
 }
 
