@@ -47,8 +47,30 @@ outgoing::~outgoing() {
   }
 }
 
+namespace {
+// A part this short is sent eagerly by every transport (Open MPI's shared-memory limit,
+// btl_vader_eager_limit, is 4 KiB with its own header; TCP's 64 KiB; MPICH's more): MPI copies it
+// out at the send, and the receiver has it whole once matched, whatever the sender does next.
+constexpr std::size_t eager_part_bytes = 4096 - 128;
+// Messages up to this long leave in eager parts where the sender has no core of its own (below).
+constexpr std::size_t eager_split_most = 64 * 1024;
+}  // namespace
+
+std::size_t part_bytes_for(std::size_t n) {
+  // A longer message goes by rendezvous: its receiver matches the first bytes and then waits for
+  // the sender to push the rest, which the sender does only in its next MPI call. A worker calls
+  // MPI during a task only from its watcher (every 250 to 500 us), and a rank without a core of its
+  // own runs that much later still: at -n 3 on 2 cores the root spent 33 ms of a 100 ms map of
+  // svd_batch in such receives (6 KB results; median 0.23 ms, the longest 4.7 ms), refilling no
+  // worker meanwhile, and each worker stood idle 12-16 ms. Up to 64 KiB (16 parts) the parts cost
+  // less than that wait; where ranks have cores of their own the sender's next call comes soon.
+  const std::size_t most = max_part_bytes();
+  if (n > eager_part_bytes && n <= eager_split_most && !spin_allowed()) return std::min(most, eager_part_bytes);
+  return most;
+}
+
 void outgoing::start(const char* data, std::size_t n, int dest, MPI_Comm comm) {
-  const std::size_t part = max_part_bytes();
+  const std::size_t part = part_bytes_for(n);
   std::size_t sent = 0;
   int tag = tag_message;
   do {
@@ -78,7 +100,7 @@ void outgoing::wait() {
 }
 
 void send(const char* data, std::size_t n, int dest, MPI_Comm comm) {
-  const std::size_t part = max_part_bytes();
+  const std::size_t part = part_bytes_for(n);
   std::size_t sent = 0;
   int tag = tag_message;
   do {
@@ -165,24 +187,23 @@ bool try_receive_control(int source, MPI_Comm comm, char* header_out) {
 }
 
 namespace {
-// A message this short has arrived whole once it is matched under every transport's eager
-// protocol (Open MPI's shared-memory limit, btl_vader_eager_limit, is 4 KiB; TCP's 64 KiB), so
-// a blocking receive returns at once. A longer one may still wait for its sender to push the
-// rest (a rendezvous), and the sender may be a worker that shares a core with this rank: a
-// blocking MPI_Mrecv then spins on that core (Open MPI yields between polls, which does not
-// hand the core to a process queued on the other one). Seen at -n 3 on 2 cores: the root spun
-// 4.6 ms in MPI_Mrecv for a worker's 6 KB result while that worker stood runnable behind the
-// other worker, and both workers ran dry. Where the rank has a core of its own (spin_allowed)
-// the blocking receive stays: a transfer in fragments goes on only while the receiver polls, and
-// sleeps between polls cut the 1 MiB bandwidth at -n 2 from 5-6.5 GB/s to 0.7-1 GB/s.
-constexpr std::size_t surely_eager_bytes = 4096;
+// A message of at most eager_part_bytes has arrived whole once it is matched, so a blocking
+// receive returns at once. A longer one may still wait for its sender to push the rest (a
+// rendezvous; part_bytes_for keeps messages up to 64 KiB from a rank without a core of its own
+// out of it), and the sender may be a worker that shares a core with this rank: a blocking
+// MPI_Mrecv then spins on that core (Open MPI yields between polls, which does not hand the core
+// to a process queued on the other one). Seen at -n 3 on 2 cores: the root spun 4.6 ms in
+// MPI_Mrecv for a worker's 6 KB result while that worker stood runnable behind the other worker,
+// and both workers ran dry. Where the rank has a core of its own (spin_allowed) the blocking
+// receive stays: a transfer in fragments goes on only while the receiver polls, and sleeps
+// between polls cut the 1 MiB bandwidth at -n 2 from 5-6.5 GB/s to 0.7-1 GB/s.
 // The longest sleep between tests while the rest of a message is on its way: a sender in a task
 // pushes it from its watcher, every 250 to 500 us.
 constexpr auto rest_wait_most = std::chrono::microseconds(100);
 
 // Whether a receive of `bytes` may block in MPI rather than sleep between tests (above).
 bool may_block(std::size_t bytes) noexcept {
-  return bytes <= surely_eager_bytes || spin_allowed();
+  return bytes <= eager_part_bytes || spin_allowed();
 }
 
 // Completes the receive `r` of `bytes`, into `st` (null: ignored): blocking where may_block. Else it polls,
@@ -223,10 +244,11 @@ void receive_matched(MPI_Message& msg, const MPI_Status& st, MPI_Comm comm, inco
   if (h.body_bytes > (SIZE_MAX >> 1)) throw decode_error("rankpool: absurd message length");
   std::size_t total = sizeof(wire::header) + static_cast<std::size_t>(h.body_bytes);
   if (total > have) {
-    if (have < max_part_bytes())
+    // The first part is as long as every part but the last (part_bytes_for).
+    const std::size_t part = have;
+    if (part != max_part_bytes() && part != std::min(max_part_bytes(), eager_part_bytes))
       throw decode_error("rankpool: short first part of a message that claims continuation parts");
     into.bytes.resize(total);
-    const std::size_t part = max_part_bytes();
     while (have < total) {
       auto n = std::min(part, total - have);
       MPI_Status cs;

@@ -22,6 +22,12 @@ inline constexpr int tag_share = 0x5253;         // a shared value's bytes (shar
 /// (so tests can exercise the split path with small payloads).
 std::size_t max_part_bytes();
 
+/// The parts a message of `n` bytes is sent in: max_part_bytes(), or, where this rank has no core
+/// of its own (spin_allowed false), parts short enough to go eagerly for a message of 4 to 64 KiB,
+/// so that its receiver need not wait for this rank's next MPI call. The receiver takes the
+/// first part's length for every part but the last.
+std::size_t part_bytes_for(std::size_t n);
+
 /// A message sent with nonblocking calls; the buffer must outlive it until complete().
 class outgoing {
  public:
