@@ -445,7 +445,7 @@ class worker final : public wait_hook {
     // task that reclaimed (send_nested).
     send_nested();
     if (team_->drain(results_)) {
-      results_.flush();
+      flush_results();  // and rings the root, as for results run on this thread
       pace.reset();
     }
   }
